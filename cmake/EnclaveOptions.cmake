@@ -1,0 +1,36 @@
+# Compiler flags shared by every target of the project (not by imported ones).
+add_library(enclave_options INTERFACE)
+target_compile_options(enclave_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow
+  -Wnon-virtual-dtor -Wcast-align -Wformat=2 -Wimplicit-fallthrough)
+if(ENCLAVE_WERROR)
+  target_compile_options(enclave_options INTERFACE -Werror)
+endif()
+# Hardening flags for a security appliance.
+target_compile_options(enclave_options INTERFACE -fstack-protector-strong -fstack-clash-protection)
+target_compile_definitions(enclave_options INTERFACE $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
+target_link_options(enclave_options INTERFACE -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack)
+
+if(ENCLAVE_SANITIZE)
+  target_compile_options(enclave_options INTERFACE -fsanitize=address,undefined
+    -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(enclave_options INTERFACE -fsanitize=address,undefined)
+endif()
+
+# enclave_layer(NAME DEPS dep...) makes the library target for one folder:
+# sources from src/*.cpp, public headers from include/. A folder whose layer
+# has no sources yet becomes an INTERFACE target with the same dependencies,
+# so the graph is the same before and after its first source file lands.
+function(enclave_layer name)
+  cmake_parse_arguments(L "" "" "DEPS;PRIVATE_DEPS" ${ARGN})
+  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/*.cpp)
+  set(target enclave_${name})
+  if(sources)
+    add_library(${target} STATIC ${sources})
+    target_include_directories(${target} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
+    target_link_libraries(${target} PUBLIC ${L_DEPS} PRIVATE enclave_options ${L_PRIVATE_DEPS})
+  else()
+    add_library(${target} INTERFACE)
+    target_include_directories(${target} INTERFACE ${CMAKE_CURRENT_SOURCE_DIR}/include)
+    target_link_libraries(${target} INTERFACE ${L_DEPS})
+  endif()
+endfunction()
