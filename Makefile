@@ -39,7 +39,7 @@ run: build
 	@echo "The libraries and their tests are built: 'make test' runs them."
 
 bench: build
-	$(BUILD_DIR)/tests/bench/enclave-bench
+	set -e; for b in $(BUILD_DIR)/tests/bench/enclave-bench-*; do "$$b"; done
 
 clean:
 	rm -rf $(BUILD_DIR) $(SAN_DIR)
