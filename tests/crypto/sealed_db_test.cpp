@@ -295,6 +295,28 @@ TEST_F(SealedDbTest, ReadersDoNotBlockTheWriter) {
     EXPECT_EQ(count_rows(*reader), 2);
 }
 
+TEST_F(SealedDbTest, CheckpointReportsBusyWhileAReaderHoldsTheWal) {
+    SealedDbOptions quick;
+    quick.busy_timeout = std::chrono::milliseconds(0);
+    auto created = SealedDb::create(db_, kek_, quick);
+    ASSERT_TRUE(created);
+    SealedDb& writer = *created;
+    ASSERT_TRUE(writer.exec("CREATE TABLE t(n INTEGER); INSERT INTO t VALUES(1);"));
+    auto reader = SealedDb::open(db_, kek_, quick);
+    ASSERT_TRUE(reader);
+    auto read_tx = reader->begin(TransactionMode::deferred);
+    ASSERT_TRUE(read_tx);
+    EXPECT_EQ(count_rows(*reader), 1);
+    ASSERT_TRUE(writer.exec("INSERT INTO t VALUES(2)"));
+    auto busy = writer.checkpoint_truncate();
+    ASSERT_FALSE(busy);
+    EXPECT_EQ(busy.error().code(), Errc::db_error);
+    EXPECT_NE(busy.error().context().find("SQLITE_BUSY"), std::string::npos) << busy.error().message();
+    ASSERT_TRUE(read_tx->commit());
+    ASSERT_TRUE(writer.checkpoint_truncate());
+    EXPECT_EQ(std::filesystem::file_size(db_.string() + "-wal"), 0u);
+}
+
 TEST_F(SealedDbTest, StatementKeepsItsConnectionAlive) {
     std::optional<Statement> st;
     {

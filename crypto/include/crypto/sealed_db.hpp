@@ -142,6 +142,7 @@ enum class TransactionMode {
 /// Bind indexes are 1-based and column indexes 0-based, as in SQLite.
 class Statement {
 public:
+    /// A moved-from Statement may only be destroyed or assigned to.
     Statement(Statement&&) noexcept;
     Statement& operator=(Statement&&) noexcept;
     Statement(const Statement&) = delete;
@@ -254,6 +255,7 @@ public:
     static Result<void> rewrap_key(const std::filesystem::path& db_path, KeyWrapper& current,
                                    KeyWrapper& next, const SealedDbOptions& options = {});
 
+    /// A moved-from SealedDb may only be destroyed or assigned to.
     SealedDb(SealedDb&&) noexcept;
     SealedDb& operator=(SealedDb&&) noexcept;
     SealedDb(const SealedDb&) = delete;
