@@ -144,6 +144,11 @@ Result<void> check_cipher_version(sqlite3* db) {
 /// Opens the connection, keys it, pins the cipher settings, proves the key.
 Result<std::shared_ptr<detail::Connection>> connect(const fs::path& db_path, const Secret& key,
                                                     const Salt& salt) {
+    if (!detail::wiping_allocator_installed()) {
+        // Fail closed: without it, freed pages with plaintext stay in the heap.
+        return fail(Errc::internal,
+                    "SQLite was initialised before Enclave's wiping allocator could be installed");
+    }
     auto conn = std::make_shared<detail::Connection>();
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_PRIVATECACHE;
     int rc = sqlite3_open_v2(db_path.c_str(), &conn->db, flags, nullptr);

@@ -9,6 +9,7 @@
 #endif
 #include <sqlcipher/sqlite3.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -53,6 +54,11 @@ private:
     Connection& conn_;
     Guard saved_;
 };
+
+/// True when SQLite allocates through the wiping allocator (sealed_db_memory.cpp).
+bool wiping_allocator_installed() noexcept;
+/// Blocks handed out by the wiping allocator so far (for tests).
+std::uint64_t wiping_allocator_allocations() noexcept;
 
 /// "SQLITE_BUSY", "SQLITE_CONSTRAINT_UNIQUE", ... (extended names where we
 /// know them, else the primary name).

@@ -410,3 +410,19 @@ TEST_F(SealedDbTest, TheRawKeyIsNeverOnDisk) {
 
 }  // namespace
 }  // namespace enclave::crypto
+
+namespace enclave::crypto {
+namespace {
+
+TEST(SealedDbMemoryTest, SqliteAllocatesThroughTheWipingAllocator) {
+    ASSERT_TRUE(SealedDb::sqlite_heap_wiped());
+    const auto before = SealedDb::sqlite_heap_allocations();
+    void* p = sqlite3_malloc(100);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(sqlite3_msize(p), 104u);  // rounded to 8 by our xRoundup, exact from our header
+    sqlite3_free(p);
+    EXPECT_GT(SealedDb::sqlite_heap_allocations(), before);
+}
+
+}  // namespace
+}  // namespace enclave::crypto

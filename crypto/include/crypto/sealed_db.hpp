@@ -248,6 +248,14 @@ public:
     /// "<db_path>.key".
     static std::filesystem::path default_key_path(const std::filesystem::path& db_path);
 
+    /// True when every block SQLite frees is wiped first (a wiping allocator
+    /// installed before SQLite initialises; see sealed_db_memory.cpp). create()
+    /// and open() refuse to run without it.
+    static bool sqlite_heap_wiped() noexcept;
+    /// Blocks the wiping allocator has handed out so far (lets a test prove
+    /// SQLite really allocates through it).
+    static std::uint64_t sqlite_heap_allocations() noexcept;
+
     /// KEK rotation: unwraps the database key with `current`, checks it
     /// belongs to the database, wraps it with `next` and atomically replaces
     /// the key file. The database itself is not touched. Same errors as open()
