@@ -68,9 +68,7 @@ Result<Hash> hash_from_hex(std::string_view hex) {
 
 Hash LogHasher::empty_root() const { return sha256({}); }
 
-Hash LogHasher::hash_leaf(ByteView data) const {
-    return sha256({ByteView(&kLeafPrefix, 1), data});
-}
+Hash LogHasher::hash_leaf(ByteView data) const { return sha256({ByteView(&kLeafPrefix, 1), data}); }
 
 Hash LogHasher::hash_children(const Hash& left, const Hash& right) const {
     // One contiguous 65-byte input: a single EVP_DigestUpdate is ~12% faster

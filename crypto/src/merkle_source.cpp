@@ -125,8 +125,7 @@ Result<std::optional<Hash>> MemoryNodeSource::subtree_hash(unsigned level,
                                                            std::uint64_t index) const {
     if (level >= levels_.size() || index >= levels_[level].size()) {
         return fail(Errc::not_found, "subtree " + str(index) + " at level " + str(level) +
-                                         " is not complete in a log of " + str(size()) +
-                                         " leaves");
+                                         " is not complete in a log of " + str(size()) + " leaves");
     }
     return std::optional<Hash>(levels_[level][index]);
 }
@@ -148,8 +147,8 @@ Result<std::vector<Hash>> inclusion_proof(const LogHasher& hasher, const NodeSou
     std::vector<Hash> proof;
     proof.reserve(std::size_t{shape.inner} + shape.border);
     if (auto ok = Prover(hasher, source).append_path(index, size, 0, proof); !ok) {
-        return tl::unexpected(ok.error().wrap("inclusion proof of index " + str(index) +
-                                              " in size " + str(size)));
+        return tl::unexpected(
+            ok.error().wrap("inclusion proof of index " + str(index) + " in size " + str(size)));
     }
     return proof;
 }

@@ -78,10 +78,10 @@ Result<TreeState> TreeState::parse(ByteView bytes) {
     const std::size_t body = bytes.size() - kStateHeader;
     const auto want = static_cast<std::size_t>(std::popcount(state.size));
     if (body != want * kMerkleHashSize) {
-        return fail(Errc::malformed_input,
-                    "tree state of size " + str(state.size) + " needs " + str(want) +
-                        " peak hashes (" + str(want * kMerkleHashSize) + " bytes), got " +
-                        str(body) + " bytes");
+        return fail(Errc::malformed_input, "tree state of size " + str(state.size) + " needs " +
+                                               str(want) + " peak hashes (" +
+                                               str(want * kMerkleHashSize) + " bytes), got " +
+                                               str(body) + " bytes");
     }
     state.peaks.resize(want);
     for (std::size_t i = 0; i < want; ++i) {

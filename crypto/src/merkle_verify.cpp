@@ -82,10 +82,10 @@ Result<Hash> root_from_inclusion_proof(const LogHasher& hasher, std::uint64_t in
     }
     const detail::PathShape shape = detail::path_shape(index, size - 1);
     if (proof.size() != std::size_t{shape.inner} + shape.border) {
-        return fail(Errc::integrity_failure,
-                    "inclusion proof has " + hashes(proof.size()) + "; index " + str(index) +
-                        " in a tree of size " + str(size) + " needs " +
-                        str(std::size_t{shape.inner} + shape.border));
+        return fail(Errc::integrity_failure, "inclusion proof has " + hashes(proof.size()) +
+                                                 "; index " + str(index) + " in a tree of size " +
+                                                 str(size) + " needs " +
+                                                 str(std::size_t{shape.inner} + shape.border));
     }
     const Hash below = climb_inner(hasher, leaf_hash, index, proof.first(shape.inner));
     return climb_border(hasher, below, proof.subspan(shape.inner));
@@ -108,9 +108,8 @@ namespace {
 
 // The special cases of verify_consistency; nullopt when none applies.
 std::optional<Result<void>> consistency_edge_cases(const LogHasher& hasher, std::uint64_t size1,
-                                                   std::uint64_t size2,
-                                                   std::span<const Hash> proof, const Hash& root1,
-                                                   const Hash& root2) {
+                                                   std::uint64_t size2, std::span<const Hash> proof,
+                                                   const Hash& root1, const Hash& root2) {
     if (size1 > size2) {
         return fail(Errc::integrity_failure,
                     "size1 " + str(size1) + " > size2 " + str(size2) + ": a log cannot shrink");
@@ -138,9 +137,8 @@ std::optional<Result<void>> consistency_edge_cases(const LogHasher& hasher, std:
         return Result<void>{};
     }
     if (proof.empty()) {
-        return fail(Errc::integrity_failure,
-                    "consistency proof is empty for different sizes " + str(size1) + " and " +
-                        str(size2));
+        return fail(Errc::integrity_failure, "consistency proof is empty for different sizes " +
+                                                 str(size1) + " and " + str(size2));
     }
     return std::nullopt;
 }
@@ -153,8 +151,7 @@ std::optional<Result<void>> consistency_edge_cases(const LogHasher& hasher, std:
 // a power of two the seed is the whole old tree, so the proof leaves it out
 // and root1 stands in for it.
 Result<void> verify_consistency(const LogHasher& hasher, std::uint64_t size1, std::uint64_t size2,
-                                std::span<const Hash> proof, const Hash& root1,
-                                const Hash& root2) {
+                                std::span<const Hash> proof, const Hash& root1, const Hash& root2) {
     if (auto edge = consistency_edge_cases(hasher, size1, size2, proof, root1, root2)) {
         return *edge;
     }
@@ -166,22 +163,25 @@ Result<void> verify_consistency(const LogHasher& hasher, std::uint64_t size1, st
     }
     const unsigned shift = static_cast<unsigned>(std::countr_zero(size1));
     const detail::PathShape shape = detail::path_shape(size1 - 1, size2 - 1);
-    const std::size_t inner = shape.inner - shift;  // >= 1, see path_shape
+    // The seed's own path starts at level `shift`. The low `shift` bits of
+    // size1 - 1 are all ones and size2 - 1 > size1 - 1, so the two last leaves
+    // part above that level: shape.inner > shift.
+    const std::size_t inner = shape.inner - shift;
     const bool seed_is_root1 = std::has_single_bit(size1);
     const Hash seed = seed_is_root1 ? root1 : proof.front();
     const auto path = proof.subspan(seed_is_root1 ? 0 : 1);
     const std::uint64_t seed_node = (size1 - 1) >> shift;
 
-    const Hash old_root = climb_border(
-        hasher, climb_inner_left_only(hasher, seed, seed_node, path.first(inner)),
-        path.subspan(inner));
+    const Hash old_root =
+        climb_border(hasher, climb_inner_left_only(hasher, seed, seed_node, path.first(inner)),
+                     path.subspan(inner));
     if (old_root != root1) {
         return fail(Errc::integrity_failure, "root1 mismatch: the consistency proof from size " +
                                                  str(size1) + " to " + str(size2) +
                                                  " does not lead to the old root");
     }
-    const Hash new_root = climb_border(hasher, climb_inner(hasher, seed, seed_node, path.first(inner)),
-                                       path.subspan(inner));
+    const Hash new_root = climb_border(
+        hasher, climb_inner(hasher, seed, seed_node, path.first(inner)), path.subspan(inner));
     if (new_root != root2) {
         return fail(Errc::integrity_failure, "root2 mismatch: the consistency proof from size " +
                                                  str(size1) + " to " + str(size2) +

@@ -34,7 +34,7 @@ using namespace enclave;
 constexpr const char* kValue = "+447700900123";
 constexpr std::size_t kSaltBytes = 32;
 
-constexpr int kRounds = 3;       // best of interleaved runs: the machine is shared
+constexpr int kRounds = 3;  // best of interleaved runs: the machine is shared
 constexpr double kSeconds = 0.7;
 
 volatile std::uint8_t g_sink = 0;
@@ -55,7 +55,8 @@ Pair best_of(const std::function<void()>& ours, const std::function<void()>& ref
 
 double best_of(const std::function<void()>& op) {
     double best = 0;
-    for (int r = 0; r < kRounds; ++r) best = std::max(best, bench::measure(op, kSeconds).per_second);
+    for (int r = 0; r < kRounds; ++r)
+        best = std::max(best, bench::measure(op, kSeconds).per_second);
     return best;
 }
 

@@ -58,7 +58,8 @@ Pair best_of(const std::function<void()>& ours, const std::function<void()>& ref
 
 double best_of(const std::function<void()>& op) {
     double best = 0;
-    for (int r = 0; r < kRounds; ++r) best = std::max(best, bench::measure(op, kSeconds).per_second);
+    for (int r = 0; r < kRounds; ++r)
+        best = std::max(best, bench::measure(op, kSeconds).per_second);
     return best;
 }
 
@@ -93,7 +94,8 @@ void bench_appends() {
     std::array<std::uint8_t, 1 + kRecordBytes> leaf_input{};
     std::array<std::uint8_t, 1 + 64> node_input{};
     node_input[0] = 0x01;
-    for (std::size_t i = 1; i < leaf_input.size(); ++i) leaf_input[i] = static_cast<std::uint8_t>(i);
+    for (std::size_t i = 1; i < leaf_input.size(); ++i)
+        leaf_input[i] = static_cast<std::uint8_t>(i);
     std::uint64_t counter = 0;
 
     crypto::IncrementalTree tree;
@@ -142,7 +144,8 @@ void bench_proofs() {
     crypto::MemoryNodeSource source;
     crypto::IncrementalTree tree;
     for (std::uint64_t i = 0; i < kProofTreeSize; ++i) {
-        const Hash leaf = hasher.hash_leaf(crypto::ByteView(reinterpret_cast<const std::uint8_t*>(&i), sizeof i));
+        const Hash leaf =
+            hasher.hash_leaf(crypto::ByteView(reinterpret_cast<const std::uint8_t*>(&i), sizeof i));
         source.append(leaf);
         if (!tree.append(leaf)) throw std::runtime_error("append");
     }
@@ -170,14 +173,17 @@ void bench_proofs() {
     const Pair verify = best_of(
         [&] {
             const Case& c = cases[next++ % cases.size()];
-            auto ok = crypto::verify_inclusion(hasher, c.index, kProofTreeSize, c.leaf, c.proof, root);
+            auto ok =
+                crypto::verify_inclusion(hasher, c.index, kProofTreeSize, c.leaf, c.proof, root);
             if (!ok) throw std::runtime_error(ok.error().message());
         },
         [&] {
-            for (std::size_t i = 0; i < depth; ++i) raw.hash(node.data(), node.size(), node.data() + 1);
+            for (std::size_t i = 0; i < depth; ++i)
+                raw.hash(node.data(), node.size(), node.data() + 1);
         });
     const double generate = best_of([&] {
-        auto proof = crypto::inclusion_proof(hasher, source, rng() % kProofTreeSize, kProofTreeSize);
+        auto proof =
+            crypto::inclusion_proof(hasher, source, rng() % kProofTreeSize, kProofTreeSize);
         g_sink = g_sink + proof->front()[0];
     });
     const double consistency = best_of([&] {

@@ -26,8 +26,8 @@ constexpr std::uint64_t kMaxSize = 1024;  // every size 0..kMaxSize is checked
 constexpr std::uint64_t kChunk = 128;     // sizes per test case, so ctest -j spreads them
 
 std::string seed_trace(std::uint64_t seed) {
-    return "seed " + std::to_string(seed) + " (replay with ENCLAVE_TEST_SEED=" +
-           std::to_string(seed) + ")";
+    return "seed " + std::to_string(seed) +
+           " (replay with ENCLAVE_TEST_SEED=" + std::to_string(seed) + ")";
 }
 
 // Indices to prove in a tree of size n: all of them for small trees, else the
@@ -149,7 +149,8 @@ public:
         if (std::has_single_bit(width)) return perfect_[std::countr_zero(width)];
         if (auto it = memo_.find(width); it != memo_.end()) return it->second;
         const std::uint64_t k = std::bit_floor(width - 1);
-        const Hash h = hasher_.hash_children(perfect_[std::countr_zero(k)], uniform_range(width - k));
+        const Hash h =
+            hasher_.hash_children(perfect_[std::countr_zero(k)], uniform_range(width - k));
         memo_.emplace(width, h);
         return h;
     }
@@ -185,7 +186,8 @@ public:
         const std::uint64_t begin = index << level;
         const std::uint64_t last = begin + ((std::uint64_t{1} << level) - 1);
         if (last < begin) return fail(Errc::internal, "subtree past 2^64 asked for");
-        if (last < kMax && tree_.outside(begin, last + 1)) return std::optional(tree_.perfect(level));
+        if (last < kMax && tree_.outside(begin, last + 1))
+            return std::optional(tree_.perfect(level));
         return std::optional<Hash>{};
     }
 
@@ -199,7 +201,7 @@ TreeState reference_state(const ReferenceTree& ref, std::uint64_t size);
 TEST(MerkleHugeTreeTest, ProofsRootsAndStateNearTwoToThe64) {
     const LogHasher hasher;
     const std::uint64_t two63 = std::uint64_t{1} << 63;
-    const std::uint64_t sizes[] = {two63 - 1, two63, two63 + 1, two63 + 12345,
+    const std::uint64_t sizes[] = {two63 - 1,           two63,    two63 + 1, two63 + 12345,
                                    3 * (two63 / 2) + 5, kMax - 1, kMax};
     for (std::uint64_t size : sizes) {
         for (std::uint64_t w0 : {std::uint64_t{0}, two63 - 8, size - kWindow, size / 3}) {

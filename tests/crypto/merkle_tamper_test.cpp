@@ -24,7 +24,8 @@ protected:
             leaves_.push_back(hasher_.hash_leaf(as_bytes(entry)));
         }
         source_ = MemoryNodeSource(leaves_);
-        for (std::uint64_t n = 0; n <= kLeaves; ++n) roots_.push_back(*tree_root(hasher_, source_, n));
+        for (std::uint64_t n = 0; n <= kLeaves; ++n)
+            roots_.push_back(*tree_root(hasher_, source_, n));
     }
 
     std::vector<Hash> inclusion(std::uint64_t index, std::uint64_t size) const {
@@ -57,7 +58,8 @@ protected:
         return out;
     }
 
-    const std::vector<std::uint64_t> sizes_ = {1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 31, 32, 33, 63, 80};
+    const std::vector<std::uint64_t> sizes_ = {1,  2,  3,  4,  5,  7,  8,  9,
+                                               13, 16, 17, 31, 32, 33, 63, 80};
     LogHasher hasher_;
     std::vector<Hash> leaves_;
     MemoryNodeSource source_;
@@ -88,15 +90,18 @@ TEST_F(MerkleTamperTest, InclusionRejectsAWrongLeafOrRoot) {
     for (std::uint64_t n : sizes_) {
         for (std::uint64_t i = 0; i < n; ++i) {
             const std::vector<Hash> proof = inclusion(i, n);
-            expect_refused(verify_inclusion(hasher_, i, n, leaves_[(i + 1) % kLeaves], proof, roots_[n]),
-                           "root mismatch");
+            expect_refused(
+                verify_inclusion(hasher_, i, n, leaves_[(i + 1) % kLeaves], proof, roots_[n]),
+                "root mismatch");
             Hash flipped = leaves_[i];
             flipped[31] ^= 1;
-            expect_refused(verify_inclusion(hasher_, i, n, flipped, proof, roots_[n]), "root mismatch");
+            expect_refused(verify_inclusion(hasher_, i, n, flipped, proof, roots_[n]),
+                           "root mismatch");
             // The data itself instead of its leaf hash, or the root of another size.
             expect_refused(verify_inclusion(hasher_, i, n, hasher_.empty_root(), proof, roots_[n]));
             expect_refused(verify_inclusion(hasher_, i, n, leaves_[i], proof, roots_[n - 1]));
-            expect_refused(verify_inclusion(hasher_, i, n, leaves_[i], proof, roots_[n + 1 <= kLeaves ? n + 1 : 1]));
+            expect_refused(verify_inclusion(hasher_, i, n, leaves_[i], proof,
+                                            roots_[n + 1 <= kLeaves ? n + 1 : 1]));
         }
     }
 }
@@ -130,8 +135,8 @@ TEST_F(MerkleTamperTest, InclusionRejectsAnExtraOrMissingElement) {
     for (std::uint64_t n : sizes_) {
         for (std::uint64_t i = 0; i < n; ++i) {
             const std::vector<Hash> good = inclusion(i, n);
-            const std::string needs = "in a tree of size " + std::to_string(n) + " needs " +
-                                      std::to_string(good.size());
+            const std::string needs =
+                "in a tree of size " + std::to_string(n) + " needs " + std::to_string(good.size());
             std::vector<Hash> longer = good;
             longer.push_back(roots_[n]);
             expect_refused(verify_inclusion(hasher_, i, n, leaves_[i], longer, roots_[n]), needs);
@@ -204,16 +209,19 @@ TEST_F(MerkleTamperTest, ConsistencyRejectsTamperedProofsAndRoots) {
             expect_refused(verify_consistency(hasher_, m, n, longer, roots_[m], roots_[n]), needs);
             if (good.size() > 1) {
                 const std::vector<Hash> shorter(good.begin() + 1, good.end());
-                expect_refused(verify_consistency(hasher_, m, n, shorter, roots_[m], roots_[n]), needs);
+                expect_refused(verify_consistency(hasher_, m, n, shorter, roots_[m], roots_[n]),
+                               needs);
             }
             expect_refused(verify_consistency(hasher_, m, n, {}, roots_[m], roots_[n]),
                            "consistency proof is empty for different sizes");
             // The same proof for neighbouring sizes, with their real roots.
             if (m + 1 < n) {
-                expect_refused(verify_consistency(hasher_, m + 1, n, good, roots_[m + 1], roots_[n]));
+                expect_refused(
+                    verify_consistency(hasher_, m + 1, n, good, roots_[m + 1], roots_[n]));
             }
             if (n < kLeaves) {
-                expect_refused(verify_consistency(hasher_, m, n + 1, good, roots_[m], roots_[n + 1]));
+                expect_refused(
+                    verify_consistency(hasher_, m, n + 1, good, roots_[m], roots_[n + 1]));
             }
         }
     }
@@ -235,9 +243,9 @@ TEST_F(MerkleTamperTest, ConsistencyRejectsImpossibleSizes) {
     constexpr auto kMax = std::numeric_limits<std::uint64_t>::max();
     expect_refused(verify_consistency(hasher_, kMax - 1, kMax, proof, roots_[1], roots_[2]),
                    "need 64");
-    expect_refused(verify_consistency(hasher_, std::uint64_t{1} << 63, kMax, proof, roots_[1],
-                                      roots_[2]),
-                   "need 1");  // the old tree is the whole left half
+    expect_refused(
+        verify_consistency(hasher_, std::uint64_t{1} << 63, kMax, proof, roots_[1], roots_[2]),
+        "need 1");  // the old tree is the whole left half
     expect_refused(verify_consistency(hasher_, 1, kMax, proof, roots_[1], roots_[2]), "need 64");
     const std::vector<Hash> huge(100000, Hash{});
     expect_refused(verify_consistency(hasher_, 3, 8, huge, roots_[3], roots_[8]),

@@ -74,7 +74,7 @@ TEST(MerkleHasherTest, HexRoundTripAndRejectsBadHex) {
     ASSERT_TRUE(back);
     EXPECT_EQ(*back, h);
     for (const std::string& bad : {std::string(), std::string(62, 'a'), std::string(66, 'a'),
-                                  std::string(63, 'a') + "g", std::string(64, ' ')}) {
+                                   std::string(63, 'a') + "g", std::string(64, ' ')}) {
         auto r = hash_from_hex(bad);
         ASSERT_FALSE(r) << bad;
         EXPECT_EQ(r.error().code(), Errc::malformed_input);
