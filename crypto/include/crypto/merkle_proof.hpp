@@ -39,9 +39,10 @@ namespace enclave::crypto {
 /// Succeeds when `proof` shows that `leaf_hash` is leaf `index` of the tree of
 /// `size` leaves whose root is `root`. `size` and `root` must come from the
 /// same (signed) tree head: the size only fixes the shape of the path, so two
-/// sizes with the same path shape accept the same proof for the same root. Requires 0 <= index < size. Fails with
-/// integrity_failure ("index 9 is not below size 8", "inclusion proof has 4
-/// hashes; index 3 in a tree of size 8 needs 3", "root mismatch").
+/// sizes with the same path shape accept the same proof for the same root.
+/// Requires 0 <= index < size. Fails with integrity_failure ("index 9 is not
+/// below size 8", "inclusion proof has 4 hashes; index 3 in a tree of size 8
+/// needs 3", "root mismatch").
 [[nodiscard]] Result<void> verify_inclusion(const LogHasher& hasher, std::uint64_t index,
                                             std::uint64_t size, const Hash& leaf_hash,
                                             std::span<const Hash> proof, const Hash& root);
