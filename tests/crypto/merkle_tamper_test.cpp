@@ -131,6 +131,16 @@ TEST_F(MerkleTamperTest, InclusionRejectsAWrongSize) {
     }
 }
 
+TEST_F(MerkleTamperTest, InclusionBindsTheSizeOnlyThroughTheRoot) {
+    // Documented in merkle_proof.hpp: index 0 has the same path shape in trees
+    // of 5 and 6 leaves, so the size-5 proof checks against (6, root of 5).
+    // A tree head never pairs those two, and with the size-6 root it fails.
+    const std::vector<Hash> proof = inclusion(0, 5);
+    EXPECT_EQ(inclusion_proof_size(0, 6), proof.size());
+    EXPECT_TRUE(verify_inclusion(hasher_, 0, 6, leaves_[0], proof, roots_[5]));
+    expect_refused(verify_inclusion(hasher_, 0, 6, leaves_[0], proof, roots_[6]), "root mismatch");
+}
+
 TEST_F(MerkleTamperTest, InclusionRejectsAnExtraOrMissingElement) {
     for (std::uint64_t n : sizes_) {
         for (std::uint64_t i = 0; i < n; ++i) {
