@@ -71,6 +71,22 @@ Result<Bytes> hex_decode(std::string_view hex) {
     return out;
 }
 
+Result<std::size_t> hex_decode_to(std::string_view hex, MutableByteView out) {
+    if (auto shape = check_hex_shape(hex); !shape) {
+        return tl::unexpected(shape.error());
+    }
+    if (hex.size() / 2 > out.size()) {
+        return fail(Errc::too_large, "hex input decodes to more than " + std::to_string(out.size()) +
+                                         " bytes");
+    }
+    const std::size_t bad = hex_decode_into(hex, out.data());
+    if (bad != std::string_view::npos) {
+        wipe(out.first(hex.size() / 2));
+        return fail(Errc::malformed_input, "non-hex character at offset " + std::to_string(bad));
+    }
+    return hex.size() / 2;
+}
+
 Result<Secret> hex_decode_secret(std::string_view hex) {
     if (auto shape = check_hex_shape(hex); !shape) {
         return tl::unexpected(shape.error());

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "crypto/salted_hash.hpp"
 
+#include <array>
 #include <string>
 
 #include "crypto/digest.hpp"
@@ -108,15 +109,29 @@ Result<void> verify_salted_hash(std::string_view algorithm, std::string_view sal
         return fail(Errc::unsupported_algorithm, "unknown salted-hash algorithm; supported: " +
                                                      std::string(salted_hash_supported_names()));
     }
-    auto salt = hex_decode_secret(salt_hex);
-    if (!salt) {
-        return tl::unexpected(salt.error().wrap("salt"));
+    // Decoded on the stack and wiped on every path: a sodium_malloc per call
+    // (guard pages, mlock) would cost more than the hash itself.
+    struct WipedBuffer {
+        std::array<std::uint8_t, kMaxSaltBytes> bytes{};
+        ~WipedBuffer() { wipe(bytes); }
+    } salt;
+    if (salt_hex.size() > 2 * kMaxSaltBytes) {
+        return fail(Errc::too_large, "salt is longer than " + std::to_string(kMaxSaltBytes) + " bytes");
     }
-    auto hash = hex_decode(hash_hex);
-    if (!hash) {
-        return tl::unexpected(hash.error().wrap("hash"));
+    auto salt_len = hex_decode_to(salt_hex, salt.bytes);
+    if (!salt_len) {
+        return tl::unexpected(salt_len.error().wrap("salt"));
     }
-    return verify_salted_hash(*alg, salt->view(), value, *hash);
+    std::array<std::uint8_t, 64> hash{};
+    if (hash_hex.size() > 2 * hash.size()) {
+        return fail(Errc::malformed_input, "hash is longer than any supported algorithm gives");
+    }
+    auto hash_len = hex_decode_to(hash_hex, hash);
+    if (!hash_len) {
+        return tl::unexpected(hash_len.error().wrap("hash"));
+    }
+    return verify_salted_hash(*alg, ByteView(salt.bytes).first(*salt_len), value,
+                              ByteView(hash).first(*hash_len));
 }
 
 bool is_valid_utf8(std::string_view s) noexcept {

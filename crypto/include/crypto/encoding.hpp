@@ -18,6 +18,9 @@ namespace enclave::crypto {
 std::string hex_encode(ByteView bytes);
 /// Accepts upper- and lowercase digits; rejects odd length and any other character.
 Result<Bytes> hex_decode(std::string_view hex);
+/// Decodes into a caller's buffer (e.g. a stack buffer it wipes afterwards);
+/// returns the number of bytes written. too_large when `out` is too small.
+Result<std::size_t> hex_decode_to(std::string_view hex, MutableByteView out);
 /// Decodes straight into secure memory (for keys and salts read from files).
 Result<Secret> hex_decode_secret(std::string_view hex);
 
