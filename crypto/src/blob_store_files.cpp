@@ -161,7 +161,7 @@ Result<void> destroy_file(int dirfd, const std::string& name) {
         const auto size = static_cast<std::size_t>(
             std::min<std::uint64_t>(static_cast<std::uint64_t>(st.st_size), 1u << 20));
         Bytes noise(size);
-        randombytes_buf(noise.data(), noise.size());
+        if (size > 0) randombytes_buf(noise.data(), noise.size());
         if (auto ok = pwrite_all(fd.get(), noise.data(), noise.size(), 0); !ok) return ok;
         if (::fsync(fd.get()) != 0) return io_failure("syncing " + name, errno);
     }
