@@ -98,15 +98,19 @@ Result<std::size_t> parse_fixed_header(ByteView available, BlobHeader& out) {
     if (std::memcmp(available.data(), kMagic, sizeof kMagic) != 0) {
         return fail(Errc::malformed_input, "not an Enclave blob file (bad magic)");
     }
+    // The version comes before the length check: another version may have
+    // another header size.
+    if (available.size() >= 10) {
+        const auto version = load_be(available.data() + 8, 2);
+        if (version != kBlobFormatVersion) {
+            return fail(Errc::malformed_input, "unsupported blob format version " +
+                                                   std::to_string(version) + " (this build reads " +
+                                                   std::to_string(kBlobFormatVersion) + ")");
+        }
+    }
     if (available.size() < kBlobFixedHeaderSize) {
         return fail(Errc::integrity_failure, "blob file is truncated inside its header (" +
                                                  std::to_string(available.size()) + " bytes)");
-    }
-    const auto version = load_be(available.data() + 8, 2);
-    if (version != kBlobFormatVersion) {
-        return fail(Errc::malformed_input, "unsupported blob format version " +
-                                               std::to_string(version) + " (this build reads " +
-                                               std::to_string(kBlobFormatVersion) + ")");
     }
     if (available[10] != 0) {
         return fail(Errc::malformed_input, "blob header reserved byte is not zero");

@@ -60,6 +60,8 @@ struct DerivedKeys {
 DerivedKeys derive_keys(const Secret& data_key);
 
 /// Everything needed to seal or open chunk i of one object.
+/// Holds: the derived chunk key in a Secret (sodium_malloc'd, wiped when the
+/// writer or reader that owns it goes).
 struct ChunkCipher {
     Secret chunk_key;
     std::array<std::uint8_t, kNoncePrefixSize> nonce_prefix{};

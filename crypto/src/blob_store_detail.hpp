@@ -28,6 +28,9 @@ inline constexpr std::size_t kMaxKekIdLength = 255;
 inline constexpr std::size_t kMaxWrappedKeyLength = 4096;
 inline constexpr std::size_t kMaxKeyFileSize = kKeyFileHeaderSize + kMaxKekIdLength + kMaxWrappedKeyLength;
 
+/// Shared by a BlobStore and its writer handles (shared_ptr), so a handle
+/// may outlive the store object. Holds: the master key's wrapping subkey,
+/// inside a SecretKeyWrapper (sodium_malloc'd, wiped when the last owner goes).
 struct BlobStoreState {
     std::filesystem::path dir;
     UniqueFd root;  // holds the flock for the store's lifetime

@@ -272,6 +272,14 @@ TEST(BlobTamperTest, HeaderFieldsAreParsedStrictly) {
         EXPECT_EQ(r.error().code(), c.code) << c.says << ": " << r.error().message();
         EXPECT_NE(r.error().context().find(c.says), std::string::npos) << r.error().message();
     }
+    // A short file of a future version is named as such, not as truncation.
+    Bytes future(original.begin(), original.begin() + 20);
+    future[9] = 2;
+    write_file(path, future);
+    auto v2 = open_blob(path, key, "hdr");
+    ASSERT_FALSE(v2);
+    EXPECT_EQ(v2.error().code(), Errc::malformed_input);
+    EXPECT_NE(v2.error().context().find("version 2"), std::string::npos);
     // Not a blob at all.
     write_file(path, as_bytes("just some text, longer than a header would be........"));
     auto text = open_blob(path, key, "hdr");

@@ -144,6 +144,35 @@ TEST_F(BlobStoreTest, TamperedMasterKeyFileIsRefused) {
     EXPECT_TRUE(store.open_object("x"));
 }
 
+TEST_F(BlobStoreTest, TamperedObjectKeyFileIsRefused) {
+    auto store = open_store();
+    put(store, "k", pattern(3000, 16));
+    const auto path = store_dir() / "keys" / "k.key";
+    const Bytes original = read_file(path);
+    const std::set<Errc> allowed{Errc::malformed_input, Errc::too_large, Errc::integrity_failure};
+    for (std::size_t i = 0; i < original.size(); ++i) {
+        Bytes f = original;
+        f[i] ^= static_cast<std::uint8_t>(1u << (i % 8));
+        write_file(path, f);
+        auto r = store.open_object("k");
+        ASSERT_FALSE(r) << "flip at byte " << i << " went unnoticed";
+        EXPECT_TRUE(allowed.count(r.error().code())) << i << ": " << r.error().message();
+    }
+    write_file(path, pattern(100000, 17));
+    auto big = store.open_object("k");
+    ASSERT_FALSE(big);
+    EXPECT_EQ(big.error().code(), Errc::too_large);
+    // A symlink in place of the key file is not followed.
+    std::filesystem::remove(path);
+    write_file(dir_.path() / "elsewhere.key", original);
+    std::filesystem::create_symlink(dir_.path() / "elsewhere.key", path);
+    auto link = store.open_object("k");
+    ASSERT_FALSE(link) << "opened an object through a symlinked key file";
+    std::filesystem::remove(path);
+    write_file(path, original);
+    EXPECT_TRUE(store.open_object("k"));
+}
+
 TEST_F(BlobStoreTest, MissingMasterKeyBesideObjectsIsRefused) {
     { auto store = open_store(); put(store, "x", pattern(10, 7)); }
     std::filesystem::remove(store_dir() / "master.key");
