@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The appliance configuration: one TOML file (DATA_DIR/enclave.toml by
+// default). Every key has a default embedded here, so an instance made by
+// `enclavectl init` runs without edits; every key is documented in
+// docs/configuration.md. Relative paths are relative to the data directory.
+//
+// The configuration never holds a secret: the token PIN is named by
+// `token.pin_source` (a file, an environment variable, stdin or a systemd
+// credential) and read only when the daemon logs in.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/result.hpp"
+
+namespace enclave::appliance {
+
+/// Where the token PIN comes from. Never the PIN itself.
+struct PinSource {
+    enum class Kind { file, env, stdin_, credential };
+    Kind kind = Kind::file;
+    std::string value;  ///< file path, variable name, or credential name ("" for stdin)
+};
+
+struct TokenConfig {
+    std::string uri = "pkcs11:token=enclave";  ///< RFC 7512 token URI (no pin-value)
+    std::string module_path;                   ///< explicit PKCS#11 module; "" = p11-kit config
+    PinSource pin_source{PinSource::Kind::file, "token.pin"};
+    std::size_t max_sessions = 16;
+};
+
+/// TLS material of one endpoint. private_key is a pkcs11: URI of a token key;
+/// the daemon refuses anything else for its own keys.
+struct TlsConfig {
+    std::filesystem::path certificate;    ///< PEM chain, leaf first
+    std::string private_key;              ///< "pkcs11:object=...;type=private"
+    std::filesystem::path trust_anchors;  ///< PEM bundle of CAs allowed to issue peer certificates
+    std::filesystem::path crl;            ///< optional PEM CRL file ("" = none)
+    std::string min_version = "1.2";      ///< "1.2" or "1.3"
+};
+
+struct Limits {
+    std::chrono::milliseconds handshake_timeout{10'000};
+    std::chrono::milliseconds read_timeout{30'000};
+    std::chrono::milliseconds write_timeout{30'000};
+    std::chrono::milliseconds idle_timeout{60'000};
+    std::size_t max_header_bytes = 16 * 1024;
+    std::uint64_t max_body_bytes = 1024 * 1024;
+    std::size_t max_connections = 512;
+};
+
+/// A mutual-TLS TCP listener (LEA, ingest, admin over TLS).
+struct ListenerConfig {
+    bool enabled = true;
+    std::string address = "127.0.0.1";  ///< IPv4 or IPv6 literal
+    std::uint16_t port = 0;
+    TlsConfig tls;
+    Limits limits;
+};
+
+/// Unix-group names that grant each admin role over the Unix socket.
+/// uid 0 and the daemon's own uid hold every role.
+struct RoleGroups {
+    std::string security_officer = "enclave-so";
+    std::string auditor = "enclave-audit";
+    std::string operator_ = "enclave-ops";
+};
+
+struct AdminConfig {
+    std::filesystem::path socket = "run/admin.sock";
+    std::uint32_t socket_mode = 0660;
+    std::string socket_group;  ///< "" = the daemon's primary group
+    RoleGroups roles;
+    ListenerConfig tls_listener;  ///< optional mTLS admin port (enabled = false by default)
+    Limits limits;
+};
+
+/// The outbound client identity towards LEA endpoints (used from issue #5 on).
+struct LeaClientConfig {
+    std::filesystem::path certificate;
+    std::string private_key;
+};
+
+struct LogConfig {
+    std::string level = "info";  ///< "debug", "info", "warning", "error"
+};
+
+struct Config {
+    std::filesystem::path data_dir;  ///< set from --data-dir / the config file's folder
+    std::string instance_name = "enclave";
+    TokenConfig token;
+    ListenerConfig lea;     ///< default port 8443
+    ListenerConfig ingest;  ///< default port 9443
+    AdminConfig admin;
+    LeaClientConfig lea_client;
+    LogConfig log;
+    std::chrono::milliseconds shutdown_grace{10'000};  ///< SIGTERM: in-flight requests get this long
+
+    /// Resolves a configured path against data_dir (absolute paths unchanged).
+    [[nodiscard]] std::filesystem::path resolve(const std::filesystem::path& p) const;
+};
+
+/// The defaults, for an instance in `data_dir`.
+Config default_config(const std::filesystem::path& data_dir);
+
+/// Parses TOML text. Unknown keys, wrong types and out-of-range values are
+/// errors (Errc::invalid_argument) whose context names the key
+/// ("listeners.lea.port: must be 1..65535") and never echoes a value that
+/// could be sensitive. `data_dir` anchors relative paths.
+crypto::Result<Config> parse_config(std::string_view toml_text, const std::filesystem::path& data_dir);
+
+/// Reads and parses a file (size-limited, 1 MiB).
+crypto::Result<Config> load_config(const std::filesystem::path& file,
+                                   const std::filesystem::path& data_dir);
+
+/// The commented TOML text that `enclavectl init` writes: every key present
+/// with its default or provisioned value and a one-line comment.
+std::string render_config(const Config& config);
+
+}  // namespace enclave::appliance
