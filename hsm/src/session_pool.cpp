@@ -13,6 +13,7 @@ using crypto::Secret;
 struct SessionPool::State {
     explicit State(std::uint64_t e) : epoch(e) {}
     const std::uint64_t epoch;  ///< fork_generation() when the sessions were opened
+    CK_SLOT_ID slot = 0;        ///< where the token was found for this state
     std::mutex mu;
     std::condition_variable cv;
     // Declared before `idle` so that it is destroyed after it: the workers
@@ -122,7 +123,8 @@ Result<std::shared_ptr<SessionPool>> SessionPool::open(std::shared_ptr<Module> m
 Result<std::shared_ptr<SessionPool::State>> SessionPool::make_state() {
     if (auto ok = module_->check_usable(); !ok) return tl::unexpected(ok.error());
     auto st = std::make_shared<State>(module_->epoch());
-    auto login = Session::open(module_, token_.slot_id, options_.read_write);
+    st->slot = token_.slot_id;
+    auto login = Session::open(module_, st->slot, options_.read_write);
     if (!login) {
         return tl::unexpected(login.error().wrap("opening a session on token '" + token_.label + "'"));
     }
@@ -140,7 +142,7 @@ Result<std::shared_ptr<SessionPool::State>> SessionPool::make_state() {
 }
 
 Result<Session> SessionPool::open_worker(State& st) {
-    auto s = Session::open(module_, token_.slot_id, options_.read_write);
+    auto s = Session::open(module_, st.slot, options_.read_write);
     if (!s) return tl::unexpected(s.error().wrap("opening a session on token '" + token_.label + "'"));
     auto in = s->user_logged_in();
     if (!in) return tl::unexpected(in.error());
@@ -206,6 +208,12 @@ Result<void> SessionPool::reset_after_fork() {
                     "SessionPool::reset_after_fork() needs Module::reinitialize_after_fork() "
                     "first");
     }
+    // Slot ids may change when a module is initialised again (SoftHSM derives
+    // them afresh): find the same token again by label, manufacturer, serial
+    // and model.
+    auto token = module_->find_token(token_.uri());
+    if (!token) return tl::unexpected(token.error().wrap("finding the token again after fork()"));
+    token_ = std::move(*token);
     auto st = make_state();
     if (!st) return tl::unexpected(st.error());
     state_.store(std::move(*st));

@@ -97,9 +97,12 @@ Result<Signer> Signer::open(std::shared_ptr<SessionPool> pool, const KeyQuery& q
         if (!lease) return tl::unexpected(lease.error());
         auto h = signer.cache_->get(lease->session(), *pool);
         if (!h) return tl::unexpected(h.error());
-        auto bits = detail::get_ulong(lease->session(), *h, CKA_MODULUS_BITS);
-        if (!bits) return tl::unexpected(bits.error().wrap("reading CKA_MODULUS_BITS"));
-        signer.rsa_bytes_ = (*bits + 7) / 8;
+        // CKA_MODULUS_BITS belongs to public keys; private keys carry CKA_MODULUS.
+        auto n = detail::get_attribute(lease->session(), *h, CKA_MODULUS);
+        if (!n) return tl::unexpected(n.error().wrap("reading CKA_MODULUS"));
+        std::size_t len = n->size();
+        for (std::size_t i = 0; i < n->size() && (*n)[i] == 0; ++i) --len;
+        signer.rsa_bytes_ = len;
     }
     return signer;
 }

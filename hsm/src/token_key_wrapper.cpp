@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "hsm/token_key_wrapper.hpp"
 
+#include <sodium.h>
+
 #include "attributes.hpp"
 #include "handle_cache.hpp"
 #include "hsm/errors.hpp"
@@ -50,6 +52,40 @@ bool is_integrity_failure(CK_RV rv) noexcept {
 }
 
 CK_MECHANISM kwp_mechanism() noexcept { return CK_MECHANISM{CKM_AES_KEY_WRAP_PAD, nullptr, 0}; }
+
+// Reads the unwrapped value into secure memory and checks its length.
+// SoftHSM 2.6 returns the RFC 5649 *padded* plaintext (its length rounded up
+// to 8); the module has already verified the padding and the length
+// indicator's range inside the token, so a value of round_up8(expected) bytes
+// whose extra bytes are zero is accepted and trimmed. Everything else that
+// differs from `expected` is an integrity failure.
+Result<Secret> read_unwrapped(const Session& s, CK_OBJECT_HANDLE h, std::size_t expected) {
+    CK_ATTRIBUTE a{CKA_VALUE, nullptr, 0};
+    if (CK_RV rv = s.fn()->C_GetAttributeValue(s.handle(), h, &a, 1); rv != CKR_OK) {
+        return fail_ckr(rv, "C_GetAttributeValue (unwrapped key length)");
+    }
+    const std::size_t padded = (expected + 7) / 8 * 8;
+    if (a.ulValueLen != expected && a.ulValueLen != padded) {
+        return fail(Errc::integrity_failure, "unwrapped key does not have the expected " +
+                                                 std::to_string(expected) + " bytes");
+    }
+    Secret out(a.ulValueLen);
+    a.pValue = out.data();
+    if (CK_RV rv = s.fn()->C_GetAttributeValue(s.handle(), h, &a, 1); rv != CKR_OK) {
+        return fail_ckr(rv, "C_GetAttributeValue (unwrapped key)");
+    }
+    if (a.ulValueLen != out.size()) {
+        return fail(Errc::integrity_failure, "unwrapped key changed length while being read");
+    }
+    if (out.size() != expected) {
+        if (sodium_is_zero(out.data() + expected, out.size() - expected) != 1) {
+            return fail(Errc::integrity_failure, "unwrapped key does not have the expected " +
+                                                     std::to_string(expected) + " bytes");
+        }
+        out.truncate(expected);
+    }
+    return out;
+}
 
 }  // namespace
 
@@ -151,21 +187,7 @@ Result<Secret> TokenKeyWrapper::unwrap(ByteView wrapped, std::size_t expected_si
                             std::string(ckr_name(rv)));
         }
         if (rv != CKR_OK) return fail_ckr(rv, "C_UnwrapKey under KEK " + key_id_);
-        CK_ATTRIBUTE a{CKA_VALUE, nullptr, 0};
-        if (rv = s.fn()->C_GetAttributeValue(s.handle(), tmp, &a, 1); rv != CKR_OK) {
-            return fail_ckr(rv, "C_GetAttributeValue (unwrapped key length)");
-        }
-        if (a.ulValueLen != expected_size) {
-            return fail(Errc::integrity_failure,
-                        "unwrapped key has " + std::to_string(a.ulValueLen) + " bytes, expected " +
-                            std::to_string(expected_size));
-        }
-        Secret out(expected_size);
-        a.pValue = out.data();
-        if (rv = s.fn()->C_GetAttributeValue(s.handle(), tmp, &a, 1); rv != CKR_OK) {
-            return fail_ckr(rv, "C_GetAttributeValue (unwrapped key)");
-        }
-        return out;
+        return read_unwrapped(s, tmp, expected_size);
     }
 }
 

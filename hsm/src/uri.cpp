@@ -74,8 +74,41 @@ Result<Bytes> decode_value(std::string_view name, std::string_view raw, std::siz
     return out;
 }
 
-// A decoded text value: bounded, and free of control characters (a NUL or a
-// newline in a label is a smuggling attempt, not a label).
+// Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF):
+// PKCS#11 labels are CK_UTF8CHAR.
+bool valid_utf8(const Bytes& v) noexcept {
+    std::size_t i = 0;
+    while (i < v.size()) {
+        const unsigned c = v[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t n = 0;  // continuation bytes
+        unsigned cp = 0;
+        unsigned min = 0;
+        if ((c & 0xe0) == 0xc0) {
+            n = 1, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (i + n >= v.size()) return false;
+        for (std::size_t k = 1; k <= n; ++k) {
+            if ((v[i + k] & 0xc0) != 0x80) return false;
+            cp = (cp << 6) | (v[i + k] & 0x3fu);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+// A decoded text value: bounded, valid UTF-8, and free of control characters
+// (a NUL or a newline in a label is a smuggling attempt, not a label).
 Result<std::string> text_value(std::string_view name, const Bytes& v, std::size_t max) {
     if (v.size() > max) {
         return fail(Errc::malformed_input, "pkcs11 URI attribute " + quoted(name) +
@@ -87,6 +120,10 @@ Result<std::string> text_value(std::string_view name, const Bytes& v, std::size_
             return fail(Errc::malformed_input,
                         "pkcs11 URI attribute " + quoted(name) + " contains a control character");
         }
+    }
+    if (!valid_utf8(v)) {
+        return fail(Errc::malformed_input,
+                    "pkcs11 URI attribute " + quoted(name) + " is not valid UTF-8");
     }
     return std::string(v.begin(), v.end());
 }

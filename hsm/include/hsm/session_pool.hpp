@@ -107,8 +107,10 @@ public:
     [[nodiscard]] crypto::Result<Lease> acquire();
 
     /// In a fork()ed child, after Module::reinitialize_after_fork(): drops the
-    /// parent's sessions without touching them, opens a new login session and
-    /// logs in. A no-op when the pool is current.
+    /// parent's sessions without touching them, finds the token again (slot ids
+    /// may change across C_Initialize), opens a new login session and logs in.
+    /// A no-op when the pool is current. Call it before the child starts
+    /// threads that use the pool.
     [[nodiscard]] crypto::Result<void> reset_after_fork();
 
     /// Changes whenever the pool's sessions are replaced (reset_after_fork):

@@ -17,6 +17,16 @@
 //
 // A tampered blob, a blob wrapped under another KEK, or the wrong expected
 // size all fail with Errc::integrity_failure (RFC 5649's integrity check).
+//
+// Module quirks: SoftHSM 2.6 implements RFC 5649 under CKM_AES_KEY_WRAP_PAD
+// (PKCS#11 3.0 later named it CKM_AES_KEY_WRAP_KWP) and returns the *padded*
+// plaintext from C_UnwrapKey. The padding and the length indicator's range are
+// still checked inside the token, so we accept a value of round_up8(expected)
+// bytes whose extra bytes are zero. The one thing such a module cannot tell
+// us is the exact length inside the last 8-byte block: a key of n bytes
+// unwrapped with an expected size e > n in the same block (e.g. 31 vs 32) is
+// not detected there. Our stores only wrap 32-byte keys and record sizes in
+// their own formats, so this does not arise; a conforming module detects it.
 // Thread-safe: each call leases its own session from the pool.
 
 #include <memory>
