@@ -164,7 +164,7 @@ Result<SessionPool::Lease> SessionPool::acquire() {
     if (!st || st->epoch != fork_generation()) return stale_pool();
     if (pin_rejected_) return pin_was_rejected();
     std::unique_lock lk(st->mu);
-    const auto deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
+    std::optional<std::chrono::steady_clock::time_point> deadline;  // set when we first wait
     while (true) {
         if (!st->idle.empty()) {
             Session s = std::move(st->idle.back());
@@ -190,7 +190,8 @@ Result<SessionPool::Lease> SessionPool::acquire() {
             ++st->leases;
             return Lease(st, std::move(*s));
         }
-        if (st->cv.wait_until(lk, deadline) == std::cv_status::timeout && st->idle.empty() &&
+        if (!deadline) deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
+        if (st->cv.wait_until(lk, *deadline) == std::cv_status::timeout && st->idle.empty() &&
             st->open >= options_.max_sessions) {
             return fail(Errc::unavailable,
                         "all " + std::to_string(options_.max_sessions) +

@@ -40,12 +40,13 @@ void write_pin_file(const std::filesystem::path& path, const crypto::Secret& pin
     if (!ok) die("cannot write " + path.string());
 }
 
-void write_config(const std::filesystem::path& dir, bool reset_on_fork) {
+void write_config(const std::filesystem::path& dir, bool reset_on_fork,
+                  const std::string& backend) {
     std::filesystem::create_directory(dir / "tokens");
     std::ofstream conf(dir / "softhsm2.conf");
     conf << "# Written by the Enclave test fixture\n"
          << "directories.tokendir = " << (dir / "tokens").string() << "\n"
-         << "objectstore.backend = file\n"
+         << "objectstore.backend = " << backend << "\n"
          << "log.level = ERROR\n"
          << "slots.removable = false\n"
          << "slots.mechanisms = ALL\n"
@@ -75,7 +76,7 @@ SoftHsmToken::SoftHsmToken(Options options) : options_(std::move(options)) {
         die("the SoftHSM2 PKCS#11 module (libsofthsm2.so) is missing: install the Debian "
             "package softhsm2");
     }
-    write_config(dir_.path(), options_.reset_on_fork);
+    write_config(dir_.path(), options_.reset_on_fork, options_.backend);
     // Before C_Initialize: SoftHSM reads its configuration there.
     ::setenv("SOFTHSM2_CONF", (dir_.path() / "softhsm2.conf").c_str(), 1);
 

@@ -40,6 +40,7 @@ public:
     struct Options {
         std::string label = "enclave-test";
         bool reset_on_fork = true;
+        std::string backend = "file";  ///< objectstore.backend ("file" or "db")
         bool open_pool = true;       ///< false: module + token only
         hsm::PoolOptions pool{};
     };
