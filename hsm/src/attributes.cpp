@@ -5,7 +5,6 @@
 #include <array>
 
 #include "hsm/errors.hpp"
-#include "hsm/log.hpp"
 
 namespace enclave::hsm::detail {
 
@@ -81,9 +80,12 @@ Result<bool> get_bool(const Session& s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE ty
 }
 
 ObjectGuard::~ObjectGuard() {
-    if (handle_ == CK_INVALID_HANDLE || !session_->check_usable()) return;
+    if (handle_ == CK_INVALID_HANDLE || session_->handle() == CK_INVALID_HANDLE ||
+        session_->stale()) {
+        return;
+    }
     if (CK_RV rv = session_->fn()->C_DestroyObject(session_->handle(), handle_); rv != CKR_OK) {
-        log(LogLevel::error, ckr_error(rv, "C_DestroyObject of a temporary key object").context());
+        log_ckr_failure(true, "C_DestroyObject of a temporary key object", rv);
     }
 }
 

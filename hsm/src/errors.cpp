@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "hsm/errors.hpp"
 
+#include "hsm/log.hpp"
+
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -121,6 +124,18 @@ crypto::Errc ckr_errc(CK_RV rv) noexcept {
         case CKR_DEVICE_REMOVED:
         case CKR_CRYPTOKI_NOT_INITIALIZED: return Errc::unavailable;
         default: return Errc::hsm_error;
+    }
+}
+
+void log_ckr_failure(bool error, const char* what, CK_RV rv) noexcept {
+    char line[160];
+    const std::string_view name = ckr_name(rv);
+    const int n = std::snprintf(line, sizeof line, "%s: %.*s (0x%lx)", what,
+                                static_cast<int>(name.size()), name.data(),
+                                static_cast<unsigned long>(rv));
+    if (n > 0) {
+        log(error ? LogLevel::error : LogLevel::warning,
+            std::string_view(line, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 1)));
     }
 }
 

@@ -152,7 +152,7 @@ Module::~Module() {
     // In a child that never re-initialised, p11-kit's managed finalize sees the
     // fork and skips the module's C_Finalize; it only drops its own state.
     if (CK_RV rv = p11_kit_module_finalize(fn_); rv != CKR_OK) {
-        log(LogLevel::warning, ckr_error(rv, "C_Finalize").context());
+        log_ckr_failure(false, "C_Finalize", rv);
     }
     p11_kit_module_release(fn_);
     g_module_alive.store(false);
@@ -204,7 +204,7 @@ Result<std::shared_ptr<Module>> Module::load_for_uri(const Uri& uri) {
         auto info = initialise(*p, "'" + name + "'");
         if (!info) {
             if (uri.module_name) return tl::unexpected(info.error());
-            log(LogLevel::debug, "skipping module: " + info.error().context());
+            log(LogLevel::info, "skipping PKCS#11 module: " + info.error().context());
             continue;
         }
         // With module-name the token is looked up later (find_token) so that a

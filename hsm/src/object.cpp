@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "hsm/object.hpp"
 
+#include <algorithm>
+#include <cstdio>
+
 #include "attributes.hpp"
 #include "hsm/errors.hpp"
 #include "hsm/session_pool.hpp"
@@ -154,9 +157,12 @@ Result<KeyType> key_type_of(const Session& s, CK_OBJECT_HANDLE h) {
             if (eq(detail::oid_p384())) return KeyType::ec_p384;
             return fail(Errc::unsupported_algorithm, "EC key on an unsupported curve");
         }
-        default:
+        default: {
+            char hex[24];
+            std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(*kt));
             return fail(Errc::unsupported_algorithm,
-                        "key type 0x" + std::to_string(*kt) + " is not one Enclave uses");
+                        std::string("key type ") + hex + " is not one Enclave uses");
+        }
     }
 }
 

@@ -61,11 +61,11 @@ void Session::close() noexcept {
     } else {
         if (owns_login_) {
             if (CK_RV rv = fn()->C_Logout(handle_); rv != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN) {
-                log(LogLevel::warning, ckr_error(rv, "C_Logout").context());
+                log_ckr_failure(false, "C_Logout", rv);
             }
         }
         if (CK_RV rv = fn()->C_CloseSession(handle_); rv != CKR_OK) {
-            log(LogLevel::warning, ckr_error(rv, "C_CloseSession").context());
+            log_ckr_failure(false, "C_CloseSession", rv);
         }
     }
     handle_ = CK_INVALID_HANDLE;

@@ -367,36 +367,37 @@ void add(std::string& out, char& sep, std::string_view name, std::string_view va
 std::string Uri::to_string() const {
     std::string out = "pkcs11:";
     char sep = '\0';
-    auto put = [&](std::string_view name, const std::optional<std::string>& v) {
-        if (v) add(out, sep, name, *v), sep = ';';
+    auto put = [&](std::string_view name, const std::optional<std::string>& v, char next) {
+        if (v) {
+            add(out, sep, name, *v);
+            sep = next;
+        }
     };
-    put("token", token);
-    put("manufacturer", manufacturer);
-    put("serial", serial);
-    put("model", model);
-    put("library-manufacturer", library_manufacturer);
-    put("library-description", library_description);
+    put("token", token, ';');
+    put("manufacturer", manufacturer, ';');
+    put("serial", serial, ';');
+    put("model", model, ';');
+    put("library-manufacturer", library_manufacturer, ';');
+    put("library-description", library_description, ';');
     if (library_version) {
-        put("library-version", std::to_string(library_version->major) + "." +
-                                   std::to_string(library_version->minor));
+        put("library-version",
+            std::to_string(library_version->major) + "." + std::to_string(library_version->minor),
+            ';');
     }
-    put("slot-description", slot_description);
-    put("slot-manufacturer", slot_manufacturer);
-    if (slot_id) put("slot-id", std::to_string(*slot_id));
-    put("object", object);
+    put("slot-description", slot_description, ';');
+    put("slot-manufacturer", slot_manufacturer, ';');
+    if (slot_id) put("slot-id", std::to_string(*slot_id), ';');
+    put("object", object, ';');
     if (id) {
         if (sep != '\0') out.push_back(sep);
         out += "id=" + uri_percent_encode(*id);
         sep = ';';
     }
-    if (type) put("type", std::string(object_type_name(*type)));
+    if (type) put("type", std::string(object_type_name(*type)), ';');
     sep = '?';
-    auto put_q = [&](std::string_view name, const std::optional<std::string>& v) {
-        if (v) add(out, sep, name, *v), sep = '&';
-    };
-    put_q("module-name", module_name);
-    put_q("module-path", module_path);
-    put_q("pin-source", pin_source);
+    put("module-name", module_name, '&');
+    put("module-path", module_path, '&');
+    put("pin-source", pin_source, '&');
     return out;
 }
 

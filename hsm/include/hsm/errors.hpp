@@ -26,6 +26,10 @@ crypto::Errc ckr_errc(CK_RV rv) noexcept;
 /// Error for a failed call: context "<what>: <CKR name> (0x<hex>)".
 crypto::Error ckr_error(CK_RV rv, std::string_view what);
 
+/// Logs "<what>: <CKR name> (0x<hex>)" without allocating (for destructors,
+/// which must not throw, not even bad_alloc).
+void log_ckr_failure(bool error, const char* what, CK_RV rv) noexcept;
+
 /// `return fail_ckr(rv, "C_Sign");`
 inline tl::unexpected<crypto::Error> fail_ckr(CK_RV rv, std::string_view what) {
     return tl::unexpected<crypto::Error>(ckr_error(rv, what));

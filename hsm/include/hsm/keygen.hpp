@@ -37,7 +37,10 @@ crypto::Result<KeyRef> generate_ec_key_pair(SessionPool& pool, EcCurve curve,
                                             const KeySpec& spec);
 
 /// Ed25519 key pair (CKM_EC_EDWARDS_KEY_PAIR_GEN, CKA_EC_PARAMS = the DER OID
-/// 1.3.101.112, which SoftHSM 2.6 requires). Returns the private key.
+/// 1.3.101.112, id-Ed25519). PKCS#11 3.0 also allows the PrintableString
+/// "edwards25519"; SoftHSM 2.6.1 accepts both (checked by hand), and the OID
+/// is what X.509 uses, so we write the OID and accept both when reading.
+/// Returns the private key.
 crypto::Result<KeyRef> generate_ed25519_key_pair(SessionPool& pool, const KeySpec& spec);
 
 /// Imports an RSA private key (2048..8192 bits; PKCS#8 or PKCS#1, PEM or DER,

@@ -52,6 +52,8 @@ public:
     /// Fails with unavailable when the session was opened before a fork (or
     /// was moved from).
     [[nodiscard]] crypto::Result<void> check_usable() const;
+    /// True when the session was opened before a fork() (its handle is void here).
+    [[nodiscard]] bool stale() const noexcept { return epoch_ != fork_generation(); }
     /// True when C_GetSessionInfo reports a user (not public) state.
     [[nodiscard]] crypto::Result<bool> user_logged_in() const;
 
