@@ -71,10 +71,16 @@ Result<Secret> load_key(const fs::path& key_path, KeyWrapper& kek) {
                                                  "')");
     }
     auto key = kek.unwrap(file->wrapped, kKeySize);
-    if (!key) {
+    if (!key && key.error().code() == Errc::integrity_failure) {
         return fail(Errc::integrity_failure,
                     "key file " + key_path.string() + " does not authenticate under KEK '" + current +
                         "' (altered, or wrapped by another key with the same id)");
+    }
+    if (!key) {
+        // The KEK itself is unusable (token gone, key destroyed, PIN locked):
+        // say so, rather than blame the key file.
+        return tl::unexpected(key.error().wrap("unwrapping key file " + key_path.string() +
+                                               " with KEK '" + current + "'"));
     }
     return key;
 }
