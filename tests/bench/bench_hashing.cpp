@@ -34,31 +34,11 @@ using namespace enclave;
 constexpr const char* kValue = "+447700900123";
 constexpr std::size_t kSaltBytes = 32;
 
-constexpr int kRounds = 3;  // best of interleaved runs: the machine is shared
-constexpr double kSeconds = 0.7;
 
 volatile std::uint8_t g_sink = 0;
 
-struct Pair {
-    double ours = 0;
-    double reference = 0;
-};
-
-Pair best_of(const std::function<void()>& ours, const std::function<void()>& reference) {
-    Pair best;
-    for (int r = 0; r < kRounds; ++r) {
-        best.ours = std::max(best.ours, bench::measure(ours, kSeconds).per_second);
-        best.reference = std::max(best.reference, bench::measure(reference, kSeconds).per_second);
-    }
-    return best;
-}
-
-double best_of(const std::function<void()>& op) {
-    double best = 0;
-    for (int r = 0; r < kRounds; ++r)
-        best = std::max(best, bench::measure(op, kSeconds).per_second);
-    return best;
-}
+using bench::best_of;
+using bench::Pair;
 
 // Raw SHA-256(salt || value): EVP with a reused context.
 class RawSha256 {

@@ -39,29 +39,9 @@ volatile std::uint8_t g_sink = 0;  // keeps results alive
 // The machine is shared, so each figure is the best of a few interleaved
 // runs: a neighbour's load then slows ours and the reference alike, and the
 // best run is the one least disturbed.
-constexpr int kRounds = 3;
-constexpr double kSeconds = 0.7;
 
-struct Pair {
-    double ours = 0;
-    double reference = 0;
-};
-
-Pair best_of(const std::function<void()>& ours, const std::function<void()>& reference) {
-    Pair best;
-    for (int r = 0; r < kRounds; ++r) {
-        best.ours = std::max(best.ours, bench::measure(ours, kSeconds).per_second);
-        best.reference = std::max(best.reference, bench::measure(reference, kSeconds).per_second);
-    }
-    return best;
-}
-
-double best_of(const std::function<void()>& op) {
-    double best = 0;
-    for (int r = 0; r < kRounds; ++r)
-        best = std::max(best, bench::measure(op, kSeconds).per_second);
-    return best;
-}
+using bench::best_of;
+using bench::Pair;
 
 // Raw SHA-256 through EVP with a reused context: the fastest plain use of the
 // library, which is what the Merkle code should get close to.

@@ -4,6 +4,7 @@
 // minimum wall time, report operations (or bytes) per second, and print our
 // figure beside its reference with the ratio and the goal.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -59,6 +60,29 @@ inline Rate measure_threads(int threads, const std::function<void(int)>& op,
     std::uint64_t total = 0;
     for (auto c : counts) total += c;
     return {total / elapsed, total, elapsed};
+}
+
+/// Our rate and the reference rate, each the best of several interleaved rounds
+/// (the machines are shared: interleaving exposes both to the same load).
+struct Pair {
+    double ours = 0;
+    double reference = 0;
+};
+
+inline Pair best_of(const std::function<void()>& ours, const std::function<void()>& reference,
+                    int rounds = 3, double seconds = 0.7) {
+    Pair best;
+    for (int r = 0; r < rounds; ++r) {
+        best.ours = std::max(best.ours, measure(ours, seconds).per_second);
+        best.reference = std::max(best.reference, measure(reference, seconds).per_second);
+    }
+    return best;
+}
+
+inline double best_of(const std::function<void()>& op, int rounds = 3, double seconds = 0.7) {
+    double best = 0;
+    for (int r = 0; r < rounds; ++r) best = std::max(best, measure(op, seconds).per_second);
+    return best;
 }
 
 inline void print_header(const char* title) {
