@@ -296,6 +296,44 @@ std::vector<std::string> base_warnings(const fs::path& dir, bool own_softhsm) {
     return w;
 }
 
+// Option rules that need no file system; returns the SoftHSM2 module path
+// ("" with an existing token).
+Result<std::string> check_options(const ProvisionOptions& o) {
+    if (o.pkcs11_uri.empty() && !o.pin_file.empty()) {
+        return fail(Errc::invalid_argument, "--pin-file needs --pkcs11-uri (a new SoftHSM2 token gets a new PIN)");
+    }
+    if (o.token_label && (o.token_label->empty() || o.token_label->size() > 32)) {
+        return fail(Errc::invalid_argument, "the token label must be 1..32 bytes");
+    }
+    if (!o.pkcs11_uri.empty()) return std::string();
+    std::string module_path = o.softhsm_module.empty() ? find_softhsm_module() : o.softhsm_module;
+    if (module_path.empty()) {
+        return fail(Errc::hsm_module, "the SoftHSM2 PKCS#11 module (libsofthsm2.so) is missing: install "
+                                      "the Debian package softhsm2, or use --pkcs11-uri and --pin-file");
+    }
+    return module_path;
+}
+
+// Everything that changes the file system or the token, each change
+// recorded in `rb`.
+Result<void> create_instance(const fs::path& dir, const ProvisionOptions& o, std::optional<mode_t> existing_mode,
+                             const std::string& module_path, SoftHsmEnv& env, TokenHandle& h, Rollback& rb,
+                             ProvisionResult& out) {
+    if (existing_mode) {
+        rb.existing_dir_mode(*existing_mode);
+        if (::chmod(dir.c_str(), 0700) != 0) return fail(Errc::io_error, "chmod " + dir.string());
+    } else if (auto made = detail::make_private_dir(dir, rb); !made) {
+        return made;
+    }
+    if (o.pkcs11_uri.empty()) {
+        auto created = create_softhsm_token(dir, o, module_path, env, rb);
+        if (!created) return tl::unexpected(created.error());
+        h = std::move(*created);
+        if (auto f = maybe_fail(o, ProvisionStep::token, "token"); !f) return f;
+    }
+    return run(dir, o, h, rb, out);
+}
+
 }  // namespace
 
 std::string find_softhsm_module() {
@@ -312,17 +350,8 @@ Result<ProvisionResult> provision_instance(const ProvisionOptions& o) {
     const fs::path dir = detail::normalise_data_dir(o.data_dir);
     auto existing_mode = check_data_dir(dir);
     if (!existing_mode) return tl::unexpected(existing_mode.error());
-    if (o.pkcs11_uri.empty() && !o.pin_file.empty()) {
-        return fail(Errc::invalid_argument, "--pin-file needs --pkcs11-uri (a new SoftHSM2 token gets a new PIN)");
-    }
-    if (o.token_label && (o.token_label->empty() || o.token_label->size() > 32)) {
-        return fail(Errc::invalid_argument, "the token label must be 1..32 bytes");
-    }
-    std::string module_path = o.softhsm_module.empty() ? find_softhsm_module() : o.softhsm_module;
-    if (o.pkcs11_uri.empty() && module_path.empty()) {
-        return fail(Errc::hsm_module, "the SoftHSM2 PKCS#11 module (libsofthsm2.so) is missing: install "
-                                      "the Debian package softhsm2, or use --pkcs11-uri and --pin-file");
-    }
+    auto module_path = check_options(o);
+    if (!module_path) return tl::unexpected(module_path.error());
     SoftHsmEnv env;  // declared before the token: restored after the module is gone
     TokenHandle h;
     if (!o.pkcs11_uri.empty()) {  // everything about the token is checked before DIR is touched
@@ -332,23 +361,10 @@ Result<ProvisionResult> provision_instance(const ProvisionOptions& o) {
     }
     Rollback rb(dir);
     ProvisionResult out;
-    auto ok = [&]() -> Result<void> {
-        if (*existing_mode) {
-            rb.existing_dir_mode(**existing_mode);
-            if (::chmod(dir.c_str(), 0700) != 0) return fail(Errc::io_error, "chmod " + dir.string());
-        } else if (auto made = detail::make_private_dir(dir, rb); !made) {
-            return made;
-        }
-        if (o.pkcs11_uri.empty()) {
-            auto created = create_softhsm_token(dir, o, module_path, env, rb);
-            if (!created) return tl::unexpected(created.error());
-            h = std::move(*created);
-            if (auto f = maybe_fail(o, ProvisionStep::token, "token"); !f) return f;
-        }
-        return run(dir, o, h, rb, out);
-    }();
-    if (!ok) {
-        const auto left = rb.undo(h.pool.get());
+    if (auto ok = create_instance(dir, o, *existing_mode, *module_path, env, h, rb, out); !ok) {
+        auto left = rb.undo_keys(h.pool.get());
+        h = TokenHandle{};  // release the module before its files go
+        for (auto& l : rb.undo_files()) left.push_back(std::move(l));
         std::string note = left.empty() ? "; everything this run created was removed"
                                         : "; could not remove, please remove by hand before running init again:";
         for (const auto& l : left) note += " " + l + ";";

@@ -52,11 +52,18 @@ int report_error(const Globals& g, const crypto::Error& e) {
     return report_error(g, crypto::errc_name(e.code()), e.context(), kExitFailure);
 }
 
+// Printable ASCII only: text from the socket must not drive the terminal.
+std::string printable(std::string_view s) {
+    std::string out;
+    for (unsigned char c : s.substr(0, 256)) out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+    return out;
+}
+
 // A field of a JSON object from the daemon as text ("?" when absent).
 std::string text(const json& j, const char* key) {
     if (!j.is_object() || !j.contains(key)) return "?";
     const json& v = j.at(key);
-    if (v.is_string()) return v.get<std::string>();
+    if (v.is_string()) return printable(v.get<std::string>());
     if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
     if (v.is_number() || v.is_null()) return v.dump();
     return "?";

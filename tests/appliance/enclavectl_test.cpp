@@ -229,6 +229,19 @@ TEST(EnclavectlTest, StatusAndHsmStatusTalkToTheAdminSocket) {
     }
 }
 
+TEST(EnclavectlTest, TextFromTheSocketCannotDriveTheTerminal) {
+    TempDir tmp;
+    const fs::path dir = tmp.path() / "var";
+    ASSERT_EQ(enclavectl({"init", "--data-dir", dir.string()}).exit_code, 0);
+    CannedServer server(dir / "run/admin.sock",
+                        http_json({{"version", "\x1b]0;owned\x07"}, {"instance", "\x1b[2Jx"}, {"listeners", 5}}));
+    const CtlRun r = enclavectl({"status", "--data-dir", dir.string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find('\x07'), std::string::npos) << r.out;
+    EXPECT_TRUE(contains(r.out, "?[2Jx")) << r.out;
+}
+
 TEST(EnclavectlTest, InitWithAnExistingTokenAndPinFile) {
     enclave::testing::SoftHsmToken::Options o;
     o.label = "existing-hsm";
