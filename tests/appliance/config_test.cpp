@@ -138,6 +138,28 @@ TEST(ConfigTest, RenderedFileCommentsEveryKeyAndHasEveryKey) {
     }
 }
 
+// docs/configuration.md has a table row for every key the renderer writes.
+TEST(ConfigTest, EveryKeyIsDocumented) {
+    std::ifstream doc(std::filesystem::path(ENCLAVE_SOURCE_DIR) / "docs" / "configuration.md");
+    ASSERT_TRUE(doc) << "docs/configuration.md is missing";
+    const std::string text((std::istreambuf_iterator<char>(doc)), std::istreambuf_iterator<char>());
+    std::istringstream in(render_config(default_config(kDir)));
+    std::string line;
+    int checked = 0;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#' || line[0] == '[') continue;
+        const std::string key = line.substr(0, line.find(' '));
+        EXPECT_NE(text.find("| `" + key + "` |"), std::string::npos) << key << " is not documented";
+        ++checked;
+    }
+    EXPECT_GT(checked, 20);
+    for (const char* section :
+         {"[instance]", "[token]", "[listeners.lea]", "[admin]", "[admin.roles]", "[admin.tls]",
+          "[lea_client]", "[log]", "[shutdown]", ".limits]"}) {
+        EXPECT_NE(text.find(section), std::string::npos) << section;
+    }
+}
+
 TEST(ConfigTest, PinSourceForms) {
     for (const char* ok : {"file:token.pin", "file:/etc/enclave/pin", "env:ENCLAVE_PIN", "stdin",
                            "credential:token-pin"}) {
