@@ -236,8 +236,17 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        const int rc = app.exit(e);
-        return rc == 0 ? kExitOk : kExitUsage;
+        const int rc = app.exit(e);  // help text on stdout, or the usage error on stderr
+        if (rc == 0) return kExitOk;
+        // --json promises one JSON document on stdout, usage errors included.
+        for (int i = 1; i < argc; ++i) {
+            if (std::string_view(argv[i]) == "--json") {
+                std::cout << json{{"error", {{"code", "usage"}, {"message", e.what()}}}}.dump(2)
+                          << "\n";
+                break;
+            }
+        }
+        return kExitUsage;
     }
     try {
         if (init->parsed()) {

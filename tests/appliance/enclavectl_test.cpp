@@ -131,6 +131,12 @@ TEST(EnclavectlTest, UsageErrorsExitWithOne) {
     }
 }
 
+TEST(EnclavectlTest, UsageErrorsWithJsonAreJsonToo) {
+    const CtlRun r = enclavectl({"--json", "status", "--bogus"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(json::parse(r.out)["error"]["code"], "usage") << r.out;
+}
+
 TEST(EnclavectlTest, InitThenStatusWithoutADaemonExitsWithThree) {
     TempDir tmp;
     const fs::path dir = tmp.path() / "var";
