@@ -9,7 +9,10 @@
 // the caller opens (UniqueFd owns it). They use pwrite/pread at explicit
 // offsets only, never the shared file offset, so one reader may serve many
 // threads at once. The caller decides where the file lives, its mode and how
-// it becomes visible (BlobStore: a temp file, fsync, rename).
+// it becomes visible (BlobStore: a temp file, fsync, rename). A writer whose
+// object outgrows one batch (about 1 MiB) hands its sealed batches to one
+// worker thread of its own, so sealing and the kernel's copy overlap; the
+// file is the same as if every pwrite were made on the caller's thread.
 //
 // ---------------------------------------------------------------------------
 // Blob file format, version 1 (all integers unsigned, big-endian)
