@@ -24,6 +24,7 @@
 #include <optional>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "blob_format_detail.hpp"
 #include "crypto/blob_format.hpp"
@@ -118,7 +119,7 @@ private:
             lock.unlock();
             auto ok = detail::pwrite_all(fd_, job.data, job.len, job.offset);
             lock.lock();
-            if (!ok && !error_) error_.emplace(ok.error());
+            if (!ok && !error_) error_.emplace(std::move(ok).error());  // a move: cannot throw
             busy_ = false;
             done_cv_.notify_one();
         }
