@@ -1,12 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
-// BlobWriter: buffers up to one batch of chunks, seals each chunk in place
-// (or straight from the caller's buffer when a whole chunk is available) and
-// writes a batch with one pwrite.
+// BlobWriter: fills a batch of chunks, seals each chunk in place (or straight
+// from the caller's buffer when a whole chunk is available) and writes a
+// batch with one pwrite.
+//
+// Write-behind: an object that needs a second batch gets one worker thread
+// and a second batch buffer. The caller's thread seals batch N+1 into one
+// buffer while the worker pwrites batch N from the other, so encryption and
+// the kernel's copy into the page cache overlap. There is never more than one
+// batch in flight: before the caller hands over a batch it waits for the
+// previous one to be written, which also frees the buffer it turns to next.
+// The file is byte for byte what a sequential writer produces: the same
+// chunks at the same offsets, only written from another thread.
+#include <pthread.h>
 #include <sodium.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <system_error>
+#include <thread>
+#include <utility>
 
 #include "blob_format_detail.hpp"
 #include "crypto/blob_format.hpp"
@@ -16,31 +34,184 @@ namespace enclave::crypto {
 using detail::ChunkCipher;
 using State = detail::BlobWriterState;
 
+namespace {
+
+/// One worker thread that pwrites sealed batches (ciphertext only) for one
+/// writer. The first write error is kept and reported by every later call,
+/// so a failed writer stays failed.
+/// Requires: one caller thread at a time (the BlobWriter's); the buffer given
+/// to post() stays untouched until wait_idle() has returned.
+class WriteBehind {
+public:
+    WriteBehind() = default;
+    ~WriteBehind() { stop(); }
+    WriteBehind(const WriteBehind&) = delete;
+    WriteBehind& operator=(const WriteBehind&) = delete;
+
+    [[nodiscard]] bool running() const noexcept { return thread_.joinable(); }
+
+    /// Starts the worker for `fd`. False (and no thread) when the system
+    /// refuses a thread: the caller then writes on its own thread.
+    bool start(int fd) noexcept {
+        fd_ = fd;
+        try {
+            thread_ = std::thread([this] { run(); });
+        } catch (const std::system_error&) {
+            return false;
+        } catch (const std::bad_alloc&) {
+            return false;
+        }
+        return true;
+    }
+
+    /// Waits until no batch is in flight; the first write error, if any.
+    Result<void> wait_idle() {
+        std::unique_lock lock(mu_);
+        done_cv_.wait(lock, [this] { return !busy_; });
+        if (error_) return tl::unexpected(*error_);
+        return {};
+    }
+
+    /// The first write error so far, without waiting.
+    Result<void> status() {
+        std::lock_guard lock(mu_);
+        if (error_) return tl::unexpected(*error_);
+        return {};
+    }
+
+    /// Hands `len` bytes at `data` to the worker for `offset`.
+    /// Requires: running() and wait_idle() returned success since the last post.
+    void post(const std::uint8_t* data, std::size_t len, std::uint64_t offset) {
+        {
+            std::lock_guard lock(mu_);
+            job_ = Job{data, len, offset};
+            busy_ = true;
+        }
+        work_cv_.notify_one();
+    }
+
+    /// Lets a batch in flight finish, then ends and joins the worker.
+    void stop() noexcept {
+        if (!thread_.joinable()) return;
+        {
+            std::lock_guard lock(mu_);
+            stop_ = true;
+        }
+        work_cv_.notify_one();
+        thread_.join();
+    }
+
+private:
+    struct Job {
+        const std::uint8_t* data = nullptr;
+        std::size_t len = 0;
+        std::uint64_t offset = 0;
+    };
+
+    void run() noexcept {
+        // Visible as such in top -H and /proc/<pid>/task/*/comm.
+        ::pthread_setname_np(::pthread_self(), "enclave-blobwr");
+        std::unique_lock lock(mu_);
+        for (;;) {
+            work_cv_.wait(lock, [this] { return stop_ || busy_; });
+            if (!busy_) return;  // stop_ with nothing in flight
+            const Job job = job_;
+            lock.unlock();
+            auto ok = detail::pwrite_all(fd_, job.data, job.len, job.offset);
+            lock.lock();
+            if (!ok && !error_) error_.emplace(std::move(ok).error());  // a move: cannot throw
+            busy_ = false;
+            done_cv_.notify_one();
+        }
+    }
+
+    int fd_ = -1;
+    std::mutex mu_;
+    std::condition_variable work_cv_;  // caller -> worker: a job or stop
+    std::condition_variable done_cv_;  // worker -> caller: the job is written
+    Job job_;                          // guarded by mu_
+    bool busy_ = false;                // guarded by mu_: job_ not yet written
+    bool stop_ = false;                // guarded by mu_
+    std::optional<Error> error_;       // guarded by mu_: first write error
+    std::thread thread_;               // last: started after the rest exists
+};
+
+}  // namespace
+
 struct detail::BlobWriterState {
     UniqueFd fd;
     ChunkCipher cipher;
-    std::uint32_t chunk = 0;             // C
-    std::size_t stride = 0;              // T = C + tag
-    std::size_t batch_chunks = 0;        // chunks per pwrite
-    std::unique_ptr<std::uint8_t[]> buf;  // batch_chunks * stride bytes
-    std::size_t slot = 0;                // sealed chunks in buf not yet written
-    std::size_t buffered = 0;            // bytes of those sealed chunks
-    std::size_t pending = 0;             // plaintext bytes in the current slot
-    std::uint64_t next_index = 0;        // index of the chunk in the current slot
-    std::uint64_t file_offset = 0;       // where buf[0] goes
-    std::uint64_t accepted = 0;          // plaintext bytes taken
+    std::uint32_t chunk = 0;        // C
+    std::size_t stride = 0;         // T = C + tag
+    std::size_t batch_chunks = 0;   // chunks per pwrite
+    // batch_chunks * stride bytes each; bufs[1] only once write-behind runs.
+    std::array<std::unique_ptr<std::uint8_t[]>, 2> bufs;
+    std::size_t cur = 0;            // the buffer being filled
+    std::size_t slot = 0;           // sealed chunks in bufs[cur] not yet written
+    std::size_t buffered = 0;       // bytes of those sealed chunks
+    std::size_t pending = 0;        // plaintext bytes in the current slot
+    std::uint64_t next_index = 0;   // index of the chunk in the current slot
+    std::uint64_t file_offset = 0;  // where bufs[cur][0] goes
+    std::uint64_t accepted = 0;     // plaintext bytes taken
+    bool behind_wanted = true;      // BlobWriterOptions::write_behind, until tried
     enum class Phase { open, finished, failed } phase = Phase::open;
+    // Declared after everything it touches (fd, bufs), so that even without
+    // the explicit stop() below it would be joined before they go.
+    WriteBehind behind;
 
-    std::uint8_t* slot_ptr() noexcept { return buf.get() + slot * stride; }
+    std::uint8_t* slot_ptr() noexcept { return bufs[cur].get() + slot * stride; }
 
     ~BlobWriterState() {
-        // Unsealed plaintext may sit in the current slot.
-        if (buf && pending > 0) sodium_memzero(slot_ptr(), pending);
+        behind.stop();  // a batch in flight finishes writing (ciphertext only)
+        wipe_pending();
     }
 
-    Result<void> flush() {
+    /// Unsealed plaintext may sit in the current slot.
+    void wipe_pending() noexcept {
+        if (bufs[cur] && pending > 0) sodium_memzero(slot_ptr(), pending);
+        pending = 0;
+    }
+
+    /// Marks the writer failed and wipes the plaintext it still holds.
+    tl::unexpected<Error> failed(Error e) {
+        phase = Phase::failed;
+        wipe_pending();
+        return tl::unexpected(std::move(e));
+    }
+
+    /// Starts write-behind on first need. False: write on this thread (the
+    /// option is off, or the system refused memory or a thread).
+    bool ensure_behind() noexcept {
+        if (behind.running()) return true;
+        if (!behind_wanted) return false;
+        behind_wanted = false;  // one attempt only
+        bufs[1].reset(new (std::nothrow) std::uint8_t[batch_chunks * stride]);
+        if (!bufs[1]) return false;
+        if (!behind.start(fd.get())) {
+            bufs[1].reset();
+            return false;
+        }
+        return true;
+    }
+
+    /// Writes the sealed chunks of bufs[cur]. Once the worker runs, every
+    /// batch goes through it (so its error, if any, is the one reported):
+    /// a full batch that more data follows is handed over and the caller
+    /// moves on to the other buffer; the final batch is handed over and
+    /// waited for. Without a worker the batch is written here.
+    Result<void> flush(bool final) {
         if (buffered == 0) return {};
-        if (auto ok = detail::pwrite_all(fd.get(), buf.get(), buffered, file_offset); !ok) {
+        const bool hand_over = final ? behind.running() : ensure_behind();
+        if (hand_over) {
+            if (auto ok = behind.wait_idle(); !ok) return ok;  // frees bufs[cur ^ 1]
+            behind.post(bufs[cur].get(), buffered, file_offset);
+            if (final) {
+                if (auto ok = behind.wait_idle(); !ok) return ok;
+            } else {
+                cur ^= 1;
+            }
+        } else if (auto ok = detail::pwrite_all(fd.get(), bufs[cur].get(), buffered, file_offset);
+                   !ok) {
             return ok;
         }
         file_offset += buffered;
@@ -57,7 +228,7 @@ struct detail::BlobWriterState {
         ++slot;
         buffered += len + kBlobTagSize;
         pending = 0;
-        if (slot == batch_chunks || final) return flush();
+        if (slot == batch_chunks || final) return flush(final);
         return {};
     }
 };
@@ -96,7 +267,8 @@ Result<BlobWriter> BlobWriter::create(UniqueFd fd, const Secret& data_key,
     s->chunk = options.chunk_size;
     s->stride = std::size_t{options.chunk_size} + kBlobTagSize;
     s->batch_chunks = std::max<std::size_t>(1, detail::kIoBatchBytes / s->stride);
-    s->buf = std::make_unique_for_overwrite<std::uint8_t[]>(s->batch_chunks * s->stride);
+    s->bufs[0] = std::make_unique_for_overwrite<std::uint8_t[]>(s->batch_chunks * s->stride);
+    s->behind_wanted = options.write_behind;
     if (auto ok = detail::pwrite_all(s->fd.get(), header.data(), header.size(), 0); !ok) {
         return tl::unexpected(ok.error().wrap("writing blob header"));
     }
@@ -109,21 +281,19 @@ Result<void> BlobWriter::write(ByteView data) {
         return fail(Errc::invalid_argument, "blob writer is finished or has failed");
     }
     State& s = *s_;
+    if (s.behind.running()) {
+        // A batch the worker wrote since the last call may have failed.
+        if (auto ok = s.behind.status(); !ok) return s.failed(ok.error());
+    }
     while (!data.empty()) {
         if (s.pending == s.chunk) {
             // A full chunk was held back in case it was the last; it is not.
-            if (auto ok = s.seal(s.slot_ptr(), s.chunk, false); !ok) {
-                s.phase = State::Phase::failed;
-                return ok;
-            }
+            if (auto ok = s.seal(s.slot_ptr(), s.chunk, false); !ok) return s.failed(ok.error());
         }
         if (s.pending == 0 && data.size() > s.chunk) {
             // A whole chunk with more data after it: seal straight from the
             // caller's buffer, no copy.
-            if (auto ok = s.seal(data.data(), s.chunk, false); !ok) {
-                s.phase = State::Phase::failed;
-                return ok;
-            }
+            if (auto ok = s.seal(data.data(), s.chunk, false); !ok) return s.failed(ok.error());
             data = data.subspan(s.chunk);
             s.accepted += s.chunk;
             continue;
@@ -142,16 +312,21 @@ Result<BlobInfo> BlobWriter::finish() {
         return fail(Errc::invalid_argument, "blob writer is finished or has failed");
     }
     State& s = *s_;
-    s.phase = State::Phase::failed;  // until proven otherwise
-    if (auto ok = s.seal(s.slot_ptr(), s.pending, true); !ok) return tl::unexpected(ok.error());
-    if (::fsync(s.fd.get()) != 0) return detail::io_failure("syncing blob file", errno);
+    // Seals the final chunk and writes the last batch; with a worker, this
+    // waits until it has written every batch or says why it could not.
+    if (auto ok = s.seal(s.slot_ptr(), s.pending, true); !ok) return s.failed(ok.error());
+    s.behind.stop();  // idle after the final flush: joins at once
+    if (::fsync(s.fd.get()) != 0) {
+        return s.failed(detail::io_failure("syncing blob file", errno).value());
+    }
     s.phase = State::Phase::finished;
     BlobInfo info;
     info.plaintext_size = s.accepted;
     info.file_size = s.file_offset;
     info.chunk_count = s.next_index;
     info.chunk_size = s.chunk;
-    s.buf.reset();
+    s.bufs[0].reset();
+    s.bufs[1].reset();
     return info;
 }
 

@@ -9,7 +9,10 @@
 // the caller opens (UniqueFd owns it). They use pwrite/pread at explicit
 // offsets only, never the shared file offset, so one reader may serve many
 // threads at once. The caller decides where the file lives, its mode and how
-// it becomes visible (BlobStore: a temp file, fsync, rename).
+// it becomes visible (BlobStore: a temp file, fsync, rename). A writer whose
+// object outgrows one batch (about 1 MiB) hands its sealed batches to one
+// worker thread of its own, so sealing and the kernel's copy overlap; the
+// file is the same as if every pwrite were made on the caller's thread.
 //
 // ---------------------------------------------------------------------------
 // Blob file format, version 1 (all integers unsigned, big-endian)
@@ -130,6 +133,11 @@ private:
 struct BlobWriterOptions {
     /// Plaintext bytes per chunk; kBlobMinChunkSize..kBlobMaxChunkSize.
     std::uint32_t chunk_size = kBlobDefaultChunkSize;
+    /// Write-behind: once an object needs a second batch of chunks (about
+    /// 1 MiB), one worker thread writes each sealed batch while the caller's
+    /// thread seals the next. false keeps every pwrite on the caller's
+    /// thread. The file is the same either way.
+    bool write_behind = true;
 };
 
 /// What a finished blob looks like (nothing secret).
@@ -142,11 +150,16 @@ struct BlobInfo {
 
 /// Streams plaintext into a new blob file.
 /// Holds: the derived chunk key (sodium_malloc'd Secret, wiped on
-/// destruction) and at most one batch of chunks (about 1 MiB, or one chunk
-/// when chunks are larger) in an ordinary buffer; plaintext waiting there is
-/// encrypted in place when its chunk is sealed, and any plaintext still
-/// pending when the writer is destroyed unfinished is wiped.
-/// Not thread-safe: one thread writes at a time.
+/// destruction) and at most two batches of chunks (about 1 MiB each, or one
+/// chunk when chunks are larger) in ordinary buffers: the one being filled,
+/// where plaintext waits until its chunk is sealed in place, and, with
+/// write-behind, one sealed batch (ciphertext only) that the writer's worker
+/// thread is writing. Plaintext still pending when the writer fails or is
+/// destroyed unfinished is wiped.
+/// Threads: an object larger than one batch gets one worker thread (see
+/// BlobWriterOptions::write_behind), joined by finish() or the destructor. A
+/// write error on the worker is reported by the next write() or finish().
+/// Not thread-safe: one thread calls the writer at a time.
 class BlobWriter {
 public:
     /// Starts a blob in `fd`, a new empty file open for writing, and writes
