@@ -96,6 +96,21 @@ Result<EvpPkeyPtr> parse_public(OSSL_LIB_CTX* libctx, const crypto::Bytes& spki)
     return pub;
 }
 
+/// A URI that names a token must name the pool's token: the key is looked up
+/// on the pool's token only, so a different token in the URI is a mistake in
+/// the configuration, not something to ignore.
+Result<void> check_token(const Uri& uri, const TokenInfo& token) {
+    auto differs = [](const std::optional<std::string>& want, const std::string& have) {
+        return want && *want != have;
+    };
+    if (differs(uri.token, token.label) || differs(uri.serial, token.serial) ||
+        differs(uri.manufacturer, token.manufacturer) || differs(uri.model, token.model)) {
+        return fail(Errc::hsm_token_not_found, "the URI names another token than the session "
+                                               "pool's ('" + token.label + "')");
+    }
+    return {};
+}
+
 /// The EVP_PKEY of our keymgmt for a TokenKey (see the file comment).
 Result<EvpPkeyPtr> make_provider_key(OSSL_LIB_CTX* libctx, detail::KeyKind kind,
                                      std::shared_ptr<detail::TokenKey> token, EvpPkeyPtr pub) {
@@ -130,6 +145,7 @@ Result<EvpPkeyPtr> load_token_private_key(std::shared_ptr<SessionPool> pool,
     if (!libctx) return tl::unexpected(libctx.error());
     auto uri = Uri::parse(pkcs11_uri);
     if (!uri) return tl::unexpected(uri.error());
+    if (auto ok = check_token(*uri, pool->token()); !ok) return tl::unexpected(ok.error());
     auto signer = Signer::open_uri(pool, *uri);
     if (!signer) return tl::unexpected(signer.error());
     auto kind = kind_of(signer->key_type());

@@ -76,6 +76,12 @@ Result<void> apply_policy(SSL_CTX* ctx, int min_version) {
     // No resumption: no TLS 1.3 tickets, no session cache (see the header).
     if (ok) ok = openssl_check(SSL_CTX_set_num_tickets(ctx, 0), "disabling TLS 1.3 tickets");
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    static constexpr unsigned char kSessionContext[] = "enclave";
+    if (ok) {
+        ok = openssl_check(SSL_CTX_set_session_id_context(ctx, kSessionContext,
+                                                          sizeof kSessionContext - 1),
+                           "setting the session id context");
+    }
     // We name the chain explicitly; never build one from the trust store.
     SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
     return ok;

@@ -29,9 +29,10 @@ using BioPtr = crypto::CHandle<BIO, BIO_free>;
 
 std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
-/// Reads a whole regular file of at most kMaxPemFileSize bytes into `out`
-/// (resized to the content). `out` is a Secret so key files never sit in
-/// ordinary heap memory; certificate files use the same path for simplicity.
+/// Reads a whole regular file of at most kMaxPemFileSize bytes. The bytes
+/// land in a Secret so key files never sit in ordinary heap memory
+/// (certificate files take the same path; the buffer is sized from fstat, so
+/// this costs a few pages, not a megabyte of locked memory).
 Result<crypto::Secret> read_file(const fs::path& path, std::string_view what) {
     if (path.empty()) return fail(Errc::invalid_argument, std::string(what) + ": no file given");
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -50,8 +51,9 @@ Result<crypto::Secret> read_file(const fs::path& path, std::string_view what) {
         ::close(fd);
         return fail(Errc::too_large, std::string(what) + " " + quoted(path) + " is over 1 MiB");
     }
-    // One byte more than allowed, so a file that grew since fstat is caught.
-    crypto::Secret buf(static_cast<std::size_t>(kMaxPemFileSize) + 1);
+    // One byte more than fstat said, so a file that grew since is caught.
+    const auto expected = static_cast<std::size_t>(st.st_size);
+    crypto::Secret buf(expected + 1);
     std::size_t got = 0;
     while (got < buf.size()) {
         const ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
@@ -66,8 +68,9 @@ Result<crypto::Secret> read_file(const fs::path& path, std::string_view what) {
         got += static_cast<std::size_t>(n);
     }
     ::close(fd);
-    if (got > kMaxPemFileSize) {
-        return fail(Errc::too_large, std::string(what) + " " + quoted(path) + " is over 1 MiB");
+    if (got != expected) {
+        return fail(Errc::io_error,
+                    std::string(what) + " " + quoted(path) + " changed while being read");
     }
     if (got == 0) {
         return fail(Errc::malformed_input, std::string(what) + " " + quoted(path) + " is empty");

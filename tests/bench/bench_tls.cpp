@@ -386,70 +386,87 @@ hsm::SslCtxPtr must(crypto::Result<hsm::SslCtxPtr> r) {
     return std::move(*r);
 }
 
+/// The token with the server key, the PKI files and the three SSL_CTXs.
+struct Setup {
+    testing::SoftHsmToken token;
+    testing::TempDir dir;
+    hsm::SslCtxPtr server_token, server_file, client;
+
+    static testing::SoftHsmToken::Options token_options() {
+        testing::SoftHsmToken::Options o;
+        o.label = "enclave-bench";
+        return o;
+    }
+
+    Setup() : token(token_options()) {
+        auto ref = hsm::generate_ec_key_pair(*token.pool(), hsm::EcCurve::p256, {"lea-tls", {}});
+        if (!ref) die(ref.error().message());
+        auto spki = hsm::export_public_key_spki(*token.pool(), *ref);
+        if (!spki) die(spki.error().message());
+        const fs::path d = dir.path();
+        testing::TestCa ca("Enclave Bench CA");
+        testing::write_pem_certs(d / "ca.pem", {ca.cert()});
+        testing::LeafSpec server;
+        server.common_name = "lea.enclave.test";
+        server.ips = {"127.0.0.1"};
+        server.client_auth = false;
+        auto token_cert = ca.issue(*spki, server);
+        testing::write_pem_certs(d / "server-token.pem", {token_cert.get()});
+        issue_file_identity(ca, server, "server-file");
+        testing::LeafSpec client_spec;
+        client_spec.common_name = "demo-lea";
+        client_spec.server_auth = false;
+        issue_file_identity(ca, client_spec, "client");
+        make_contexts();
+    }
+
+    void issue_file_identity(const testing::TestCa& ca, const testing::LeafSpec& spec,
+                             const std::string& name) {
+        auto key = testing::generate_test_key(testing::TestKeyType::ec_p256);
+        auto cert = ca.issue(key.get(), spec);
+        testing::write_pem_certs(dir.path() / (name + ".pem"), {cert.get()});
+        testing::write_pem_key(dir.path() / (name + ".key"), key.get());
+    }
+
+    void make_contexts() {
+        const fs::path d = dir.path();
+        auto resolver = hsm::make_key_resolver(token.pool(), true);
+        auto ep = [&](const std::string& cert, const std::string& key) {
+            return hsm::TlsEndpoint{d / cert, key, d / "ca.pem", {}, TLS1_3_VERSION};
+        };
+        server_token = must(hsm::make_server_context(
+            ep("server-token.pem", "pkcs11:object=lea-tls;type=private"), *resolver));
+        server_file = must(hsm::make_server_context(
+            ep("server-file.pem", (d / "server-file.key").string()), *resolver));
+        client = must(hsm::make_client_context(ep("client.pem", (d / "client.key").string()),
+                                               *resolver));
+        // The same suite and group against every server measured.
+        SSL_CTX_set_ciphersuites(client.get(), "TLS_AES_128_GCM_SHA256");
+        SSL_CTX_set1_groups_list(client.get(), "X25519");
+    }
+};
+
 int run(const Options& o) {
     ::signal(SIGPIPE, SIG_IGN);
-    testing::SoftHsmToken::Options topt;
-    topt.label = "enclave-bench";
-    testing::SoftHsmToken token(topt);
-    auto ref = hsm::generate_ec_key_pair(*token.pool(), hsm::EcCurve::p256, {"lea-tls", {}});
-    if (!ref) die(ref.error().message());
-    auto spki = hsm::export_public_key_spki(*token.pool(), *ref);
-    if (!spki) die(spki.error().message());
-
-    testing::TempDir dir;
-    const fs::path d = dir.path();
-    testing::TestCa ca("Enclave Bench CA");
-    testing::write_pem_certs(d / "ca.pem", {ca.cert()});
-    testing::LeafSpec server_spec;
-    server_spec.common_name = "lea.enclave.test";
-    server_spec.ips = {"127.0.0.1"};
-    server_spec.client_auth = false;
-    auto token_cert = ca.issue(*spki, server_spec);
-    testing::write_pem_certs(d / "server-token.pem", {token_cert.get()});
-    auto file_key = testing::generate_test_key(testing::TestKeyType::ec_p256);
-    auto file_cert = ca.issue(file_key.get(), server_spec);
-    testing::write_pem_certs(d / "server-file.pem", {file_cert.get()});
-    testing::write_pem_key(d / "server-file.key", file_key.get());
-    testing::LeafSpec client_spec;
-    client_spec.common_name = "demo-lea";
-    client_spec.server_auth = false;
-    auto client_key = testing::generate_test_key(testing::TestKeyType::ec_p256);
-    auto client_cert = ca.issue(client_key.get(), client_spec);
-    testing::write_pem_certs(d / "client.pem", {client_cert.get()});
-    testing::write_pem_key(d / "client.key", client_key.get());
-
-    auto resolver = hsm::make_key_resolver(token.pool(), true);
-    auto server_token = must(hsm::make_server_context(
-        {d / "server-token.pem", "pkcs11:object=lea-tls;type=private", d / "ca.pem", {},
-         TLS1_3_VERSION},
-        *resolver));
-    auto server_file = must(hsm::make_server_context(
-        {d / "server-file.pem", (d / "server-file.key").string(), d / "ca.pem", {}, TLS1_3_VERSION},
-        *resolver));
-    auto client = must(hsm::make_client_context(
-        {d / "client.pem", (d / "client.key").string(), d / "ca.pem", {}, TLS1_3_VERSION},
-        *resolver));
-    // The same suite and group for every server measured.
-    SSL_CTX_set_ciphersuites(client.get(), "TLS_AES_128_GCM_SHA256");
-    SSL_CTX_set1_groups_list(client.get(), "X25519");
-
+    Setup s;
+    const fs::path d = s.dir.path();
     std::vector<double> ours_token, ours_file, nginx;
     for (int round = 0; round < o.rounds; ++round) {
         {
-            BenchServer s(server_token.get(), o.threads);
-            ours_token.push_back(measure(client.get(), s.port(), o, "ours (token key)"));
+            BenchServer server(s.server_token.get(), o.threads);
+            ours_token.push_back(measure(s.client.get(), server.port(), o, "ours (token key)"));
+            if (server.failures() > 0) die("ours (token key): server-side handshake failures");
         }
         {
-            BenchServer s(server_file.get(), o.threads);
-            ours_file.push_back(measure(client.get(), s.port(), o, "ours (file key)"));
+            BenchServer server(s.server_file.get(), o.threads);
+            ours_file.push_back(measure(s.client.get(), server.port(), o, "ours (file key)"));
         }
         if (o.nginx) {
-            NginxReference ngx(d, token, d / "server-token.pem", d / "ca.pem", o.threads);
-            nginx.push_back(measure(client.get(), ngx.port(), o, "nginx+libp11 (token key)"));
+            NginxReference ngx(d, s.token, d / "server-token.pem", d / "ca.pem", o.threads);
+            nginx.push_back(measure(s.client.get(), ngx.port(), o, "nginx+libp11 (token key)"));
         }
         std::printf("round %d: ours(token) %.1f  ours(file) %.1f  nginx+libp11(token) %.1f hs/s\n",
-                    round + 1, ours_token.back(), ours_file.back(),
-                    o.nginx ? nginx.back() : 0.0);
+                    round + 1, ours_token.back(), ours_file.back(), o.nginx ? nginx.back() : 0.0);
     }
     bench::print_header("mutual-TLS handshakes/s, TLS 1.3, ECDSA P-256 server key, new TCP "
                         "connection each, no resumption");
@@ -462,7 +479,7 @@ int run(const Options& o) {
     bench::print_row("ours(token) vs ours(file key)", median(ours_token), median(ours_file),
                      "hs/s", "context");
     bench::print_figure("token pool: peak sessions in use",
-                        static_cast<double>(token.pool()->stats().peak_in_use), "sessions");
+                        static_cast<double>(s.token.pool()->stats().peak_in_use), "sessions");
     return 0;
 }
 

@@ -219,9 +219,11 @@ TEST(ProviderTest, RsaRefusesPkcs1AndMismatchedPssSettings) {
     crypto::Bytes sig(len);
     EXPECT_NE(EVP_DigestSign(ctx.get(), sig.data(), &len, msg, kMessage.size()), 1);
     EXPECT_NE(errors().find("MGF1"), std::string::npos);
-    // A salt longer than the key allows.
-    EXPECT_TRUE(digest_sign(key.get(), "SHA256", true, "400").empty());
-    ERR_clear_error();
+    // A salt longer than the key allows, and salt lengths that are not numbers.
+    for (const char* salt : {"400", "abc", "12abc", "", "-7", "99999999999999999999"}) {
+        EXPECT_TRUE(digest_sign(key.get(), "SHA256", true, salt).empty()) << salt;
+        ERR_clear_error();
+    }
 }
 
 TEST(ProviderTest, UnsupportedDigestsAreRefused) {
@@ -365,6 +367,13 @@ TEST(ProviderTest, LoaderErrorsAreClear) {
     ASSERT_FALSE(pin);
     EXPECT_EQ(pin.error().code(), Errc::invalid_argument);
     EXPECT_EQ(pin.error().message().find("1234"), std::string::npos);
+    auto other_token =
+        load_token_private_key(token.pool(), "pkcs11:token=someone-else;object=ec;type=private");
+    ASSERT_FALSE(other_token);
+    EXPECT_EQ(other_token.error().code(), Errc::hsm_token_not_found);
+    auto same_token = load_token_private_key(
+        token.pool(), "pkcs11:token=" + token.label() + ";object=ec;type=private");
+    EXPECT_TRUE(same_token) << same_token.error().message();
     auto garbage = load_token_private_key(token.pool(), "pkcs11:object=%zz");
     ASSERT_FALSE(garbage);
     EXPECT_EQ(garbage.error().code(), Errc::malformed_input);

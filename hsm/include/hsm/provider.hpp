@@ -76,11 +76,15 @@ inline constexpr const char* kProviderName = "enclave-pkcs11";
 /// OpenSSL cannot create it.
 crypto::Result<OSSL_LIB_CTX*> provider_libctx();
 
-/// The private key named by `pkcs11_uri` (its object/id/type attributes; the
-/// token is `pool`'s) as an EVP_PKEY in provider_libctx() whose private
-/// operations run on the token. EC P-256/P-384, Ed25519 and RSA keys.
-/// Errors: malformed_input / invalid_argument (URI), hsm_object_not_found,
-/// unsupported_algorithm (an AES key), unavailable (fork), crypto_failure.
+/// The private key named by `pkcs11_uri` (its object/id/type attributes) on
+/// `pool`'s token, as an EVP_PKEY in provider_libctx() whose private
+/// operations run on the token. EC P-256/P-384, Ed25519 and RSA keys. Token
+/// attributes in the URI (token, serial, manufacturer, model) must match the
+/// pool's token; module and pin-source attributes are not used here (the
+/// pool is already logged in).
+/// Errors: malformed_input / invalid_argument (URI), hsm_token_not_found (the
+/// URI names another token), hsm_object_not_found, unsupported_algorithm (an
+/// AES key), unavailable (fork), crypto_failure.
 crypto::Result<EvpPkeyPtr> load_token_private_key(std::shared_ptr<SessionPool> pool,
                                                   std::string_view pkcs11_uri);
 
