@@ -20,8 +20,7 @@ using crypto::Result;
 
 namespace {
 
-const OSSL_ALGORITHM* query_operation(void* /*provctx*/, int operation_id,
-                                      int* no_cache) noexcept {
+const OSSL_ALGORITHM* query_operation(void* /*provctx*/, int operation_id, int* no_cache) noexcept {
     *no_cache = 0;
     switch (operation_id) {
         case OSSL_OP_KEYMGMT: return detail::provider_keymgmt_algorithms();

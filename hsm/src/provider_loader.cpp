@@ -81,14 +81,14 @@ Result<detail::KeyKind> kind_of(KeyType t) {
         case KeyType::rsa: return detail::KeyKind::rsa;
         case KeyType::aes: break;
     }
-    return fail(Errc::unsupported_algorithm, "not a signing key (" +
-                                                 std::string(key_type_name(t)) + ")");
+    return fail(Errc::unsupported_algorithm,
+                "not a signing key (" + std::string(key_type_name(t)) + ")");
 }
 
 Result<EvpPkeyPtr> parse_public(OSSL_LIB_CTX* libctx, const crypto::Bytes& spki) {
     const unsigned char* p = spki.data();
-    EvpPkeyPtr pub(d2i_PUBKEY_ex(nullptr, &p, static_cast<long>(spki.size()), libctx,
-                                 "provider=default"));
+    EvpPkeyPtr pub(
+        d2i_PUBKEY_ex(nullptr, &p, static_cast<long>(spki.size()), libctx, "provider=default"));
     if (!pub || p != spki.data() + spki.size()) {
         drain_openssl_errors();
         return fail(Errc::malformed_input, "the token's public key does not parse as an SPKI");
@@ -105,8 +105,10 @@ Result<void> check_token(const Uri& uri, const TokenInfo& token) {
     };
     if (differs(uri.token, token.label) || differs(uri.serial, token.serial) ||
         differs(uri.manufacturer, token.manufacturer) || differs(uri.model, token.model)) {
-        return fail(Errc::hsm_token_not_found, "the URI names another token than the session "
-                                               "pool's ('" + token.label + "')");
+        return fail(Errc::hsm_token_not_found,
+                    "the URI names another token than the session "
+                    "pool's ('" +
+                        token.label + "')");
     }
     return {};
 }
@@ -115,8 +117,8 @@ Result<void> check_token(const Uri& uri, const TokenInfo& token) {
 Result<EvpPkeyPtr> make_provider_key(OSSL_LIB_CTX* libctx, detail::KeyKind kind,
                                      std::shared_ptr<detail::TokenKey> token, EvpPkeyPtr pub) {
     const std::uint64_t ticket = detail::register_ticket(std::move(token), std::move(pub));
-    crypto::CHandle<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(EVP_PKEY_CTX_new_from_name(
-        libctx, detail::keymgmt_name(kind), "provider=enclave-pkcs11"));
+    crypto::CHandle<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(
+        EVP_PKEY_CTX_new_from_name(libctx, detail::keymgmt_name(kind), "provider=enclave-pkcs11"));
     std::uint64_t value = ticket;
     OSSL_PARAM params[] = {OSSL_PARAM_construct_uint64(detail::kTicketParam, &value),
                            OSSL_PARAM_construct_end()};

@@ -27,7 +27,8 @@ public:
                             "private key " + std::string(reference) + ": no token session pool");
             }
             auto key = load_token_private_key(pool_, reference);
-            if (!key) return tl::unexpected(key.error().wrap("private key " + std::string(reference)));
+            if (!key)
+                return tl::unexpected(key.error().wrap("private key " + std::string(reference)));
             return key;
         }
         if (!allow_file_keys_) {

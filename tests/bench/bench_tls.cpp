@@ -45,6 +45,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -79,15 +80,20 @@ struct Options {
 
 [[noreturn]] void die(const std::string& what) { throw std::runtime_error(what); }
 
+sockaddr_in loopback(std::uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
 int listen_loopback(std::uint16_t port, bool reuseport) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (reuseport) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sockaddr_in a = loopback(port);
     if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
         ::listen(fd, 1024) != 0) {
         die("cannot listen on 127.0.0.1:" + std::to_string(port));
@@ -112,10 +118,7 @@ std::uint16_t free_port() {
 
 int connect_loopback(std::uint16_t port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sockaddr_in a = loopback(port);
     if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
         if (fd >= 0) ::close(fd);
         return -1;
@@ -133,15 +136,25 @@ public:
         for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { serve(); });
     }
     ~BenchServer() {
-        stop_ = true;
-        ::shutdown(fd_, SHUT_RDWR);  // wakes accept()
-        for (auto& t : workers_) t.join();
+        stop();
         ::close(fd_);
     }
     BenchServer(const BenchServer&) = delete;
     BenchServer& operator=(const BenchServer&) = delete;
     [[nodiscard]] std::uint16_t port() const { return port_of(fd_); }
     [[nodiscard]] std::uint64_t failures() const { return failures_; }
+    /// Stops the workers; afterwards per_cpu_second() is final.
+    void stop() {
+        if (stop_.exchange(true)) return;
+        ::shutdown(fd_, SHUT_RDWR);  // wakes accept()
+        for (auto& t : workers_) t.join();
+    }
+    /// Handshakes served per second of CPU time spent by the server threads
+    /// (TLS, the provider and, for the token key, SoftHSM: it runs in the
+    /// calling thread).
+    [[nodiscard]] double per_cpu_second() const {
+        return cpu_ns_ > 0 ? static_cast<double>(served_) * 1e9 / static_cast<double>(cpu_ns_) : 0;
+    }
 
 private:
     void serve() {
@@ -157,22 +170,28 @@ private:
             std::string req;
             while (ok && req.find("\r\n\r\n") == std::string::npos && req.size() < 4096) {
                 const int n = SSL_read(ssl, buf, sizeof buf);
-                if (n <= 0) ok = false;
-                else req.append(buf, static_cast<std::size_t>(n));
+                if (n <= 0)
+                    ok = false;
+                else
+                    req.append(buf, static_cast<std::size_t>(n));
             }
             ok = ok && SSL_write(ssl, kResponse, static_cast<int>(std::strlen(kResponse))) > 0;
             if (ok) SSL_shutdown(ssl);
-            if (!ok) ++failures_;
+            ++(ok ? served_ : failures_);
             ERR_clear_error();
             SSL_free(ssl);
             ::close(c);
         }
+        timespec ts{};
+        ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        cpu_ns_ += static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
+                   static_cast<std::uint64_t>(ts.tv_nsec);
     }
 
     SSL_CTX* ctx_;
     int fd_;
     std::atomic<bool> stop_{false};
-    std::atomic<std::uint64_t> failures_{0};
+    std::atomic<std::uint64_t> failures_{0}, served_{0}, cpu_ns_{0};
     std::vector<std::thread> workers_;
 };
 
@@ -198,18 +217,30 @@ bool client_once(SSL_CTX* ctx, std::uint16_t port) {
     return ok;
 }
 
+struct Measured {
+    double rate = 0;              ///< handshakes per wall-clock second
+    std::uint64_t handshakes = 0;  ///< including the warm-up
+};
+
 /// Handshakes per second against `port` with `threads` client threads; dies
 /// if any handshake fails (a failing reference must not look fast).
-double measure(SSL_CTX* client, std::uint16_t port, const Options& o, const char* what) {
+Measured measure(SSL_CTX* client, std::uint16_t port, const Options& o, const char* what) {
+    constexpr int kWarmUp = 20;
     std::atomic<std::uint64_t> failed{0};
-    for (int i = 0; i < 20; ++i) client_once(client, port);  // warm-up
+    for (int i = 0; i < kWarmUp; ++i) {
+        if (!client_once(client, port)) ++failed;
+    }
     auto rate = bench::measure_threads(
-        o.threads, [&](int) { if (!client_once(client, port)) ++failed; }, o.seconds);
+        o.threads,
+        [&](int) {
+            if (!client_once(client, port)) ++failed;
+        },
+        o.seconds);
     if (failed > 0) {
         die(std::string(what) + ": " + std::to_string(failed.load()) + " of " +
             std::to_string(rate.count) + " handshakes failed");
     }
-    return rate.per_second;
+    return {rate.per_second, rate.count + kWarmUp};
 }
 
 double median(std::vector<double> v) {
@@ -223,22 +254,21 @@ void write_text(const fs::path& p, const std::string& text) {
     if (!f) die("cannot write " + p.string());
 }
 
-/// The user PIN without a trailing newline, mode 0600, for libp11's
-/// pin-source=file: (written straight from the Secret).
+/// The user PIN without a trailing newline, created with mode 0600, for
+/// libp11's pin-source=file: (written straight from the Secret).
 void write_engine_pin(const fs::path& p, const crypto::Secret& pin) {
-    FILE* f = std::fopen(p.c_str(), "wx");
-    if (f == nullptr) die("cannot create " + p.string());
-    fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
-    const bool ok = std::fwrite(pin.data(), 1, pin.size(), f) == pin.size();
-    std::fclose(f);
+    const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) die("cannot create " + p.string());
+    const bool ok = ::write(fd, pin.data(), pin.size()) == static_cast<ssize_t>(pin.size());
+    ::close(fd);
     if (!ok) die("cannot write " + p.string());
 }
 
 /// Single-process nginx instances serving the token key through libp11.
 class NginxReference {
 public:
-    NginxReference(const fs::path& dir, const testing::SoftHsmToken& token,
-                   const fs::path& cert, const fs::path& ca, int instances)
+    NginxReference(const fs::path& dir, const testing::SoftHsmToken& token, const fs::path& cert,
+                   const fs::path& ca, int instances)
         : port_(free_port()) {
         if (::access(kNginx, X_OK) != 0) die("nginx missing: install the Debian package nginx");
         if (::access(kEngine, R_OK) != 0) {
@@ -249,11 +279,12 @@ public:
         write_text(dir / "openssl.cnf",
                    "openssl_conf = openssl_init\n[openssl_init]\nengines = engine_section\n"
                    "[engine_section]\npkcs11 = pkcs11_section\n[pkcs11_section]\n"
-                   "engine_id = pkcs11\ndynamic_path = " + std::string(kEngine) +
-                       "\nMODULE_PATH = " + token.module_path() + "\ninit = 1\n");
-        const std::string key_uri = "engine:pkcs11:pkcs11:token=" + token.label() +
-                                    ";object=lea-tls;type=private;pin-source=file:" +
-                                    (dir / "engine.pin").string();
+                   "engine_id = pkcs11\ndynamic_path = " +
+                       std::string(kEngine) + "\nMODULE_PATH = " + token.module_path() +
+                       "\ninit = 1\n");
+        const std::string key_uri =
+            "engine:pkcs11:pkcs11:token=" + token.label() +
+            ";object=lea-tls;type=private;pin-source=file:" + (dir / "engine.pin").string();
         try {
             for (int i = 0; i < instances; ++i) start_instance(dir, i, key_uri, cert, ca);
         } catch (...) {
@@ -265,28 +296,58 @@ public:
     NginxReference(const NginxReference&) = delete;
     NginxReference& operator=(const NginxReference&) = delete;
     [[nodiscard]] std::uint16_t port() const { return port_; }
+    /// CPU seconds (user + system) the nginx processes used so far.
+    [[nodiscard]] double cpu_seconds() const {
+        double total = 0;
+        for (pid_t p : pids_) {
+            std::ifstream f("/proc/" + std::to_string(p) + "/stat");
+            std::string stat((std::istreambuf_iterator<char>(f)), {});
+            std::istringstream rest(stat.substr(stat.rfind(')') + 2));  // after "(comm) "
+            std::string field;
+            double ticks = 0;
+            for (int i = 3; i <= 15 && rest >> field; ++i) {
+                if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+            }
+            total += ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+        }
+        return total;
+    }
 
 private:
     std::string config(const fs::path& d, const std::string& key_uri, const fs::path& cert,
                        const fs::path& ca) const {
-        const std::string t = d.string();
-        return "daemon off;\nmaster_process off;\nworker_processes 1;\n"
-               "error_log " + t + "/error.log warn;\npid " + t + "/nginx.pid;\n"
-               "env SOFTHSM2_CONF;\nevents { worker_connections 1024; }\n"
-               "http {\n access_log off;\n"
-               " client_body_temp_path " + t + "/body;\n proxy_temp_path " + t + "/proxy;\n"
-               " fastcgi_temp_path " + t + "/fcgi;\n uwsgi_temp_path " + t + "/uwsgi;\n"
-               " scgi_temp_path " + t + "/scgi;\n"
-               " server {\n  listen 127.0.0.1:" + std::to_string(port_) + " ssl reuseport;\n"
-               "  ssl_protocols TLSv1.2 TLSv1.3;\n"
-               "  ssl_ciphers " + std::string(hsm::tls12_cipher_list()) + ";\n"
-               "  ssl_conf_command Ciphersuites " + std::string(hsm::tls13_ciphersuites()) + ";\n"
-               "  ssl_prefer_server_ciphers on;\n  ssl_ecdh_curve X25519:prime256v1:secp384r1;\n"
-               "  ssl_session_tickets off;\n  ssl_session_cache off;\n"
-               "  ssl_certificate " + cert.string() + ";\n"
-               "  ssl_certificate_key \"" + key_uri + "\";\n"
-               "  ssl_client_certificate " + ca.string() + ";\n  ssl_verify_client on;\n"
-               "  location / { return 200 \"ok\"; }\n }\n}\n";
+        std::string c = R"(daemon off; master_process off; worker_processes 1;
+error_log @DIR@/error.log warn; pid @DIR@/nginx.pid; env SOFTHSM2_CONF;
+events { worker_connections 1024; }
+http {
+  access_log off; client_body_temp_path @DIR@/body; proxy_temp_path @DIR@/proxy;
+  fastcgi_temp_path @DIR@/fcgi; uwsgi_temp_path @DIR@/uwsgi; scgi_temp_path @DIR@/scgi;
+  server {
+    listen 127.0.0.1:@PORT@ ssl reuseport;
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_prefer_server_ciphers on;
+    ssl_ciphers @TLS12@; ssl_conf_command Ciphersuites @TLS13@;
+    ssl_ecdh_curve X25519:prime256v1:secp384r1; ssl_session_tickets off; ssl_session_cache off;
+    ssl_certificate @CERT@; ssl_certificate_key "@KEY@";
+    ssl_client_certificate @CA@; ssl_verify_client on;
+    location / { return 200 "ok"; }
+  }
+}
+)";
+        const std::pair<std::string, std::string> values[] = {
+            {"@DIR@", d.string()},
+            {"@PORT@", std::to_string(port_)},
+            {"@TLS12@", std::string(hsm::tls12_cipher_list())},
+            {"@TLS13@", std::string(hsm::tls13_ciphersuites())},
+            {"@CERT@", cert.string()},
+            {"@KEY@", key_uri},
+            {"@CA@", ca.string()}};
+        for (const auto& [name, value] : values) {
+            for (auto at = c.find(name); at != std::string::npos; at = c.find(name, at)) {
+                c.replace(at, name.size(), value);
+                at += value.size();
+            }
+        }
+        return c;
     }
 
     pid_t spawn(const fs::path& d, const fs::path& dir) {
@@ -300,9 +361,14 @@ private:
         envp.push_back(nullptr);
         std::string conf = (d / "nginx.conf").string(), prefix = d.string() + "/",
                     elog = (d / "error.log").string();
-        std::vector<char*> argv = {const_cast<char*>(kNginx), const_cast<char*>("-e"), elog.data(),
-                                   const_cast<char*>("-p"), prefix.data(),
-                                   const_cast<char*>("-c"), conf.data(), nullptr};
+        std::vector<char*> argv = {const_cast<char*>(kNginx),
+                                   const_cast<char*>("-e"),
+                                   elog.data(),
+                                   const_cast<char*>("-p"),
+                                   prefix.data(),
+                                   const_cast<char*>("-c"),
+                                   conf.data(),
+                                   nullptr};
         // nginx's own stdout/stderr go to a file, not to our terminal or pipe.
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
@@ -371,9 +437,10 @@ Options parse(int argc, char** argv) {
     Options o;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--seconds" && i + 1 < argc) o.seconds = std::stod(argv[++i]);
-        else if (a == "--rounds" && i + 1 < argc) o.rounds = std::stoi(argv[++i]);
-        else if (a == "--threads" && i + 1 < argc) o.threads = std::stoi(argv[++i]);
+        const bool value = i + 1 < argc;
+        if (a == "--seconds" && value) o.seconds = std::stod(argv[++i]);
+        else if (a == "--rounds" && value) o.rounds = std::stoi(argv[++i]);
+        else if (a == "--threads" && value) o.threads = std::stoi(argv[++i]);
         else if (a == "--no-nginx") o.nginx = false;
         else die("usage: enclave-bench-tls [--seconds S] [--rounds N] [--threads T] [--no-nginx]");
     }
@@ -438,54 +505,79 @@ struct Setup {
             ep("server-token.pem", "pkcs11:object=lea-tls;type=private"), *resolver));
         server_file = must(hsm::make_server_context(
             ep("server-file.pem", (d / "server-file.key").string()), *resolver));
-        client = must(hsm::make_client_context(ep("client.pem", (d / "client.key").string()),
-                                               *resolver));
+        client = must(
+            hsm::make_client_context(ep("client.pem", (d / "client.key").string()), *resolver));
         // The same suite and group against every server measured.
         SSL_CTX_set_ciphersuites(client.get(), "TLS_AES_128_GCM_SHA256");
         SSL_CTX_set1_groups_list(client.get(), "X25519");
     }
 };
 
+/// One server's figures over the rounds.
+struct Series {
+    std::vector<double> rate, per_cpu;
+};
+
+void report(const Options& o, const Series& token, const Series& file, const Series& ngx,
+            std::size_t peak) {
+    bench::print_header(
+        "mutual-TLS handshakes/s, TLS 1.3, ECDSA P-256 server key, new TCP connection each, "
+        "no resumption");
+    std::printf("(%d client threads, %d server workers, %.1f s x %d rounds, medians)\n",
+                o.threads, o.threads, o.seconds, o.rounds);
+    if (o.nginx) {
+        bench::print_row("ours(token) vs nginx+libp11(token)", median(token.rate),
+                         median(ngx.rate), "hs/s", ">= 1.0x");
+        // The machine is shared: each round measures the servers within
+        // seconds of each other, so per-round ratios are steadier.
+        std::vector<double> ratios;
+        for (std::size_t i = 0; i < ngx.rate.size(); ++i) {
+            ratios.push_back(token.rate[i] / ngx.rate[i]);
+        }
+        std::printf("%-44s %14s %14s %7.2fx  %s\n", "  median of per-round ratios", "", "",
+                    median(ratios), ">= 1.0x");
+        bench::print_row("per server CPU-second: ours(token) vs nginx", median(token.per_cpu),
+                         median(ngx.per_cpu), "hs", ">= 1.0x");
+    }
+    bench::print_row("ours(token) vs ours(file key)", median(token.rate), median(file.rate),
+                     "hs/s", "context");
+    bench::print_row("per server CPU-second: token vs file key", median(token.per_cpu),
+                     median(file.per_cpu), "hs", "context");
+    bench::print_figure("token pool: peak sessions in use", static_cast<double>(peak), "sessions");
+}
+
+/// Our server with `ctx`: one measurement into `out`.
+void measure_ours(SSL_CTX* ctx, SSL_CTX* client, const Options& o, const char* what,
+                  Series& out) {
+    BenchServer server(ctx, o.threads);
+    const Measured m = measure(client, server.port(), o, what);
+    server.stop();
+    if (server.failures() > 0) die(std::string(what) + ": server-side handshake failures");
+    out.rate.push_back(m.rate);
+    out.per_cpu.push_back(server.per_cpu_second());
+}
+
 int run(const Options& o) {
     ::signal(SIGPIPE, SIG_IGN);
     Setup s;
     const fs::path d = s.dir.path();
-    std::vector<double> ours_token, ours_file, nginx;
+    Series token, file, ngx;
     for (int round = 0; round < o.rounds; ++round) {
-        {
-            BenchServer server(s.server_token.get(), o.threads);
-            ours_token.push_back(measure(s.client.get(), server.port(), o, "ours (token key)"));
-            if (server.failures() > 0) die("ours (token key): server-side handshake failures");
-        }
-        {
-            BenchServer server(s.server_file.get(), o.threads);
-            ours_file.push_back(measure(s.client.get(), server.port(), o, "ours (file key)"));
-        }
+        measure_ours(s.server_token.get(), s.client.get(), o, "ours (token key)", token);
+        measure_ours(s.server_file.get(), s.client.get(), o, "ours (file key)", file);
         if (o.nginx) {
-            NginxReference ngx(d, s.token, d / "server-token.pem", d / "ca.pem", o.threads);
-            nginx.push_back(measure(s.client.get(), ngx.port(), o, "nginx+libp11 (token key)"));
+            NginxReference ref(d, s.token, d / "server-token.pem", d / "ca.pem", o.threads);
+            const double cpu0 = ref.cpu_seconds();
+            const Measured m = measure(s.client.get(), ref.port(), o, "nginx+libp11 (token key)");
+            const double cpu = ref.cpu_seconds() - cpu0;
+            ngx.rate.push_back(m.rate);
+            ngx.per_cpu.push_back(cpu > 0 ? static_cast<double>(m.handshakes) / cpu : 0);
         }
         std::printf("round %d: ours(token) %.1f  ours(file) %.1f  nginx+libp11(token) %.1f hs/s\n",
-                    round + 1, ours_token.back(), ours_file.back(), o.nginx ? nginx.back() : 0.0);
+                    round + 1, token.rate.back(), file.rate.back(),
+                    o.nginx ? ngx.rate.back() : 0.0);
     }
-    bench::print_header("mutual-TLS handshakes/s, TLS 1.3, ECDSA P-256 server key, new TCP "
-                        "connection each, no resumption");
-    std::printf("(%d client threads, %d server workers, %.1f s x %d rounds, median)\n", o.threads,
-                o.threads, o.seconds, o.rounds);
-    if (o.nginx) {
-        bench::print_row("ours(token) vs nginx+libp11(token)", median(ours_token), median(nginx),
-                         "hs/s", ">= 1.0x");
-        // The machine is shared: rounds measure side by side within seconds,
-        // so the median of the per-round ratios is the steadier comparison.
-        std::vector<double> ratios;
-        for (std::size_t i = 0; i < nginx.size(); ++i) ratios.push_back(ours_token[i] / nginx[i]);
-        std::printf("%-44s %14s %14s %7.2fx  %s\n", "  median of per-round ratios", "", "",
-                    median(ratios), ">= 1.0x");
-    }
-    bench::print_row("ours(token) vs ours(file key)", median(ours_token), median(ours_file),
-                     "hs/s", "context");
-    bench::print_figure("token pool: peak sessions in use",
-                        static_cast<double>(s.token.pool()->stats().peak_in_use), "sessions");
+    report(o, token, file, ngx, s.token.pool()->stats().peak_in_use);
     return 0;
 }
 

@@ -42,7 +42,8 @@ struct HandshakeResult {
     std::string version;  ///< negotiated protocol (client side)
     std::string cipher;
     bool server_saw_client_cert = false;
-    int server_signature_nid = NID_undef;  ///< the server's handshake signature, as the client saw it
+    int server_signature_nid =
+        NID_undef;  ///< the server's handshake signature, as the client saw it
     int client_signature_nid = NID_undef;  ///< the client's, as the server saw it
 
     [[nodiscard]] bool ok() const { return server_ok && client_ok; }

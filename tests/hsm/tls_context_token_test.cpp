@@ -76,7 +76,10 @@ struct Fixture {
     }
     TlsEndpoint file_client() {
         pki.issue_file_key("client", TestKeyType::ec_p256, client_spec());
-        return {pki.path("client.pem"), pki.path("client.key").string(), pki.path("ca.pem"), {},
+        return {pki.path("client.pem"),
+                pki.path("client.key").string(),
+                pki.path("ca.pem"),
+                {},
                 TLS1_2_VERSION};
     }
 };
@@ -103,8 +106,8 @@ void server_key_on_token(Kind kind) {
     ASSERT_TRUE(r12.ok()) << r12.describe();
     EXPECT_EQ(r12.version, "TLSv1.2");
     EXPECT_EQ(r12.server_signature_nid, expected_server_sig(kind));
-    EXPECT_EQ(r12.cipher, kind == Kind::rsa ? "ECDHE-RSA-AES128-GCM-SHA256"
-                                            : "ECDHE-ECDSA-AES128-GCM-SHA256");
+    EXPECT_EQ(r12.cipher,
+              kind == Kind::rsa ? "ECDHE-RSA-AES128-GCM-SHA256" : "ECDHE-ECDSA-AES128-GCM-SHA256");
     // The SSL_CTX really holds the provider key.
     EXPECT_TRUE(is_token_key(SSL_CTX_get0_privatekey(server.get())));
 }
@@ -139,12 +142,18 @@ TEST(TlsContextTokenTest, RsaTokenKeyWithTls12ClientOfferingOnlyPkcs1Fails) {
 void client_key_on_token(Kind kind) {
     Fixture f;
     f.pki.issue_file_key("server", TestKeyType::ec_p256, server_spec());
-    TlsEndpoint server_ep{f.pki.path("server.pem"), f.pki.path("server.key").string(),
-                          f.pki.path("ca.pem"), {}, TLS1_2_VERSION};
+    TlsEndpoint server_ep{f.pki.path("server.pem"),
+                          f.pki.path("server.key").string(),
+                          f.pki.path("ca.pem"),
+                          {},
+                          TLS1_2_VERSION};
     f.pki.issue_spki("lea-client", make_token_key(f.token, kind, "lea-client-tls"),
                      client_spec("lea-client"));
-    TlsEndpoint client_ep{f.pki.path("lea-client.pem"), uri_of("lea-client-tls"),
-                          f.pki.path("ca.pem"), {}, TLS1_2_VERSION};
+    TlsEndpoint client_ep{f.pki.path("lea-client.pem"),
+                          uri_of("lea-client-tls"),
+                          f.pki.path("ca.pem"),
+                          {},
+                          TLS1_2_VERSION};
     auto server = must(make_server_context(server_ep, *f.resolver));
     auto client = must(make_client_context(client_ep, *f.resolver));
     EXPECT_TRUE(is_token_key(SSL_CTX_get0_privatekey(client.get())));
@@ -166,8 +175,11 @@ TEST(TlsContextTokenTest, BothKeysOnTheToken) {
     auto server = must(make_server_context(f.token_server(Kind::p384), *f.resolver));
     f.pki.issue_spki("lea-client", make_token_key(f.token, Kind::p256, "lea-client-tls"),
                      client_spec("lea-client"));
-    TlsEndpoint client_ep{f.pki.path("lea-client.pem"), uri_of("lea-client-tls"),
-                          f.pki.path("ca.pem"), {}, TLS1_3_VERSION};
+    TlsEndpoint client_ep{f.pki.path("lea-client.pem"),
+                          uri_of("lea-client-tls"),
+                          f.pki.path("ca.pem"),
+                          {},
+                          TLS1_3_VERSION};
     auto client = must(make_client_context(client_ep, *f.resolver));
     auto r = handshake(server.get(), client.get());
     EXPECT_TRUE(r.ok()) << r.describe();

@@ -40,8 +40,8 @@ X509_NAME* make_name(const std::string& cn) {
                                          reinterpret_cast<const unsigned char*>("Enclave tests"),
                                          -1, -1, 0) == 1 &&
               X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-                                         reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
-                                         -1, 0) == 1,
+                                         reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
+                                         0) == 1,
           "building a name");
     return n;
 }
@@ -122,7 +122,8 @@ PkeyPtr parse_spki(crypto::ByteView spki) {
     return key;
 }
 
-TestCa::TestCa(const std::string& name) : name_(name), key_(generate_test_key(TestKeyType::ec_p256)) {
+TestCa::TestCa(const std::string& name)
+    : name_(name), key_(generate_test_key(TestKeyType::ec_p256)) {
     cert_ = new_cert(name, nullptr, key_.get(), 365, -1);
     add_ext(cert_.get(), cert_.get(), NID_basic_constraints, "critical,CA:TRUE");
     add_ext(cert_.get(), cert_.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
@@ -136,8 +137,8 @@ CertPtr TestCa::issue(crypto::ByteView public_key, const LeafSpec& spec) const {
 }
 
 CertPtr TestCa::issue(EVP_PKEY* public_key, const LeafSpec& spec) const {
-    CertPtr x = new_cert(spec.common_name, cert_.get(), public_key, spec.days,
-                         spec.not_before_offset_days);
+    CertPtr x =
+        new_cert(spec.common_name, cert_.get(), public_key, spec.days, spec.not_before_offset_days);
     add_ext(cert_.get(), x.get(), NID_basic_constraints, "critical,CA:FALSE");
     add_ext(cert_.get(), x.get(), NID_key_usage, "critical,digitalSignature");
     std::string eku;
@@ -173,8 +174,9 @@ CrlPtr TestCa::crl(const std::vector<const X509*>& revoked) const {
           "CRL times");
     for (const X509* x : revoked) {
         RevokedPtr r(X509_REVOKED_new());
-        check(r && X509_REVOKED_set_serialNumber(r.get(), const_cast<ASN1_INTEGER*>(
-                                                              X509_get0_serialNumber(x))) == 1 &&
+        check(r &&
+                  X509_REVOKED_set_serialNumber(
+                      r.get(), const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(x))) == 1 &&
                   X509_REVOKED_set_revocationDate(r.get(), now.get()) == 1 &&
                   X509_CRL_add0_revoked(c.get(), r.get()) == 1,
               "revoking");
@@ -190,8 +192,9 @@ BioPtr open_out(const std::filesystem::path& path, bool private_file) {
     std::filesystem::remove(path);
     BioPtr bio(BIO_new_file(path.c_str(), "w"));
     check(bio != nullptr, "creating " + path.string());
-    if (private_file) std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                                             std::filesystem::perms::owner_write);
+    if (private_file)
+        std::filesystem::permissions(
+            path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     return bio;
 }
 }  // namespace
