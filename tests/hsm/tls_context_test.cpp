@@ -328,6 +328,36 @@ TEST(TlsContextTest, AcceptsAChainWithAnIntermediate) {
     EXPECT_FALSE(handshake(bare.get(), client.get()).client_ok);
 }
 
+// Deployed CAs often sign with RSA PKCS#1 v1.5 (sha256WithRSAEncryption).
+// Our handshake signature list has no rsa_pkcs1_* entry; that must not make
+// such certificate chains unverifiable (it governs handshake signatures),
+// and a peer with an RSA key must still authenticate (with RSA-PSS).
+TEST(TlsContextTest, ChainsFromAnRsaCaAndRsaClientKeysWork) {
+    PkiDir pki("RSA Root CA", TestKeyType::rsa3072);
+    pki.issue_file_key("server", TestKeyType::ec_p256, server_spec());
+    pki.issue_file_key("client", TestKeyType::rsa2048, client_spec());
+    auto resolver = make_key_resolver(nullptr, true);
+    TlsEndpoint server_ep{pki.path("server.pem"), pki.path("server.key").string(),
+                          pki.path("ca.pem"), {}, TLS1_2_VERSION};
+    TlsEndpoint client_ep{pki.path("client.pem"), pki.path("client.key").string(),
+                          pki.path("ca.pem"), {}, TLS1_2_VERSION};
+    auto server = must(make_server_context(server_ep, *resolver));
+    auto client = must(make_client_context(client_ep, *resolver));
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        SSL_CTX_set_max_proto_version(client.get(), version);
+        auto r = handshake(server.get(), client.get());
+        EXPECT_TRUE(r.ok()) << r.describe();
+        EXPECT_EQ(r.client_signature_nid, NID_rsassaPss);
+    }
+    // The same with a raw peer (default OpenSSL settings) as the client.
+    RawClientSpec raw;
+    raw.ca = pki.path("ca.pem");
+    raw.cert = pki.path("client.pem");
+    raw.key = pki.path("client.key");
+    auto raw_client = make_raw_client(raw);
+    EXPECT_TRUE(handshake(server.get(), raw_client.get()).ok());
+}
+
 TEST(TlsContextTest, RefusesAnEncryptedOrMalformedKeyFile) {
     Parties p;
     auto ep = p.server();

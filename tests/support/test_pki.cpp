@@ -83,6 +83,11 @@ CertPtr new_cert(const std::string& cn, X509* issuer, EVP_PKEY* pub, int days, i
     return x;
 }
 
+/// The digest for X509_sign: none for Ed25519 (pure EdDSA), else SHA-256.
+const EVP_MD* sign_md(EVP_PKEY* key) {
+    return EVP_PKEY_is_a(key, "ED25519") ? nullptr : EVP_sha256();
+}
+
 void add_sans(X509* x, const LeafSpec& spec) {
     if (spec.dns.empty() && spec.ips.empty()) return;
     std::string value;
@@ -122,13 +127,13 @@ PkeyPtr parse_spki(crypto::ByteView spki) {
     return key;
 }
 
-TestCa::TestCa(const std::string& name)
-    : name_(name), key_(generate_test_key(TestKeyType::ec_p256)) {
+TestCa::TestCa(const std::string& name, TestKeyType key_type)
+    : name_(name), key_(generate_test_key(key_type)) {
     cert_ = new_cert(name, nullptr, key_.get(), 365, -1);
     add_ext(cert_.get(), cert_.get(), NID_basic_constraints, "critical,CA:TRUE");
     add_ext(cert_.get(), cert_.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
     add_ext(cert_.get(), cert_.get(), NID_subject_key_identifier, "hash");
-    check(X509_sign(cert_.get(), key_.get(), EVP_sha256()) > 0, "self-signing the CA");
+    check(X509_sign(cert_.get(), key_.get(), sign_md(key_.get())) > 0, "self-signing the CA");
 }
 
 CertPtr TestCa::issue(crypto::ByteView public_key, const LeafSpec& spec) const {
@@ -148,7 +153,7 @@ CertPtr TestCa::issue(EVP_PKEY* public_key, const LeafSpec& spec) const {
     add_sans(x.get(), spec);
     add_ext(cert_.get(), x.get(), NID_subject_key_identifier, "hash");
     add_ext(cert_.get(), x.get(), NID_authority_key_identifier, "keyid:always");
-    check(X509_sign(x.get(), key_.get(), EVP_sha256()) > 0, "signing a leaf");
+    check(X509_sign(x.get(), key_.get(), sign_md(key_.get())) > 0, "signing a leaf");
     return x;
 }
 
@@ -158,7 +163,7 @@ CertPtr TestCa::issue_ca(const TestCa& sub) const {
     add_ext(cert_.get(), x.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
     add_ext(cert_.get(), x.get(), NID_subject_key_identifier, "hash");
     add_ext(cert_.get(), x.get(), NID_authority_key_identifier, "keyid:always");
-    check(X509_sign(x.get(), key_.get(), EVP_sha256()) > 0, "signing an intermediate");
+    check(X509_sign(x.get(), key_.get(), sign_md(key_.get())) > 0, "signing an intermediate");
     return x;
 }
 
@@ -182,7 +187,7 @@ CrlPtr TestCa::crl(const std::vector<const X509*>& revoked) const {
               "revoking");
         (void)r.release();  // owned by the CRL now
     }
-    check(X509_CRL_sort(c.get()) == 1 && X509_CRL_sign(c.get(), key_.get(), EVP_sha256()) > 0,
+    check(X509_CRL_sort(c.get()) == 1 && X509_CRL_sign(c.get(), key_.get(), sign_md(key_.get())) > 0,
           "signing the CRL");
     return c;
 }
