@@ -50,10 +50,10 @@ bool has_private_param(const OSSL_PARAM* params) {
 
 /// A public key of the default provider in our library context from params.
 EvpPkeyPtr public_from_params(KeyKind kind, const OSSL_PARAM* params) {
-    auto libctx = provider_libctx();
+    auto libctx = tls_libctx();
     if (!libctx) return nullptr;
     crypto::CHandle<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(
-        EVP_PKEY_CTX_new_from_name(*libctx, keymgmt_name(kind), "provider=default"));
+        EVP_PKEY_CTX_new_from_name(*libctx, keymgmt_name(kind), nullptr));
     EVP_PKEY* out = nullptr;
     if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
         EVP_PKEY_fromdata(ctx.get(), &out, EVP_PKEY_PUBLIC_KEY, const_cast<OSSL_PARAM*>(params)) !=

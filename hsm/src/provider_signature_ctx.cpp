@@ -30,11 +30,11 @@ const EVP_MD* md_for(HashAlg h) {
     };
     static const Table table = [] {
         Table t;
-        auto libctx = provider_libctx();
+        auto libctx = tls_libctx();
         if (!libctx) return t;
-        t.sha256 = EVP_MD_fetch(*libctx, "SHA2-256", "provider=default");
-        t.sha384 = EVP_MD_fetch(*libctx, "SHA2-384", "provider=default");
-        t.sha512 = EVP_MD_fetch(*libctx, "SHA2-512", "provider=default");
+        t.sha256 = EVP_MD_fetch(*libctx, "SHA2-256", nullptr);
+        t.sha384 = EVP_MD_fetch(*libctx, "SHA2-384", nullptr);
+        t.sha512 = EVP_MD_fetch(*libctx, "SHA2-512", nullptr);
         return t;
     }();
     switch (h) {
@@ -58,9 +58,9 @@ std::optional<HashAlg> hash_from_name(const char* name) {
             return alg;
         }
     }
-    auto libctx = provider_libctx();
+    auto libctx = tls_libctx();
     if (!libctx) return std::nullopt;
-    MdPtr md(EVP_MD_fetch(*libctx, name, "provider=default"));
+    MdPtr md(EVP_MD_fetch(*libctx, name, nullptr));
     if (!md) return std::nullopt;
     if (EVP_MD_is_a(md.get(), "SHA2-256")) return HashAlg::sha256;
     if (EVP_MD_is_a(md.get(), "SHA2-384")) return HashAlg::sha384;

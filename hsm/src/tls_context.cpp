@@ -126,7 +126,10 @@ Result<void> use_identity(SSL_CTX* ctx, const TlsEndpoint& ep, PrivateKeyResolve
 }
 
 Result<SslCtxPtr> make_context(const TlsEndpoint& ep, PrivateKeyResolver& resolver, bool server) {
-    auto libctx = provider_libctx();
+    // Errors other code left on this thread's queue (SoftHSM leaves some)
+    // must not end up in our messages.
+    ERR_clear_error();
+    auto libctx = tls_libctx();
     if (!libctx) return tl::unexpected(libctx.error());
     SslCtxPtr ctx(
         SSL_CTX_new_ex(*libctx, nullptr, server ? TLS_server_method() : TLS_client_method()));

@@ -36,7 +36,7 @@ public:
                         "private key '" + std::string(reference) +
                             "' is not a pkcs11: URI; TLS keys must live on the token");
         }
-        auto libctx = provider_libctx();
+        auto libctx = tls_libctx();
         if (!libctx) return tl::unexpected(libctx.error());
         return detail::read_private_key_file(std::string(reference), *libctx);
     }

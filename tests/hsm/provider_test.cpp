@@ -73,7 +73,7 @@ crypto::Bytes digest_sign(EVP_PKEY* key, const char* md, bool pss = false,
                           const char* saltlen = "digest") {
     crypto::CHandle<EVP_MD_CTX, EVP_MD_CTX_free> ctx(EVP_MD_CTX_new());
     EVP_PKEY_CTX* pctx = nullptr;
-    auto libctx = provider_libctx();
+    auto libctx = tls_libctx();
     if (!libctx ||
         EVP_DigestSignInit_ex(ctx.get(), &pctx, md, *libctx, nullptr, key, nullptr) != 1) {
         return {};
@@ -180,8 +180,8 @@ TEST(ProviderTest, RsaPssSignaturesVerifyWithTheDefaultProvider) {
     // Libssl's way: the legacy control functions with -1 (digest).
     crypto::CHandle<EVP_MD_CTX, EVP_MD_CTX_free> ctx(EVP_MD_CTX_new());
     EVP_PKEY_CTX* pctx = nullptr;
-    ASSERT_EQ(EVP_DigestSignInit_ex(ctx.get(), &pctx, "SHA256", *provider_libctx(), nullptr,
-                                    key.get(), nullptr),
+    ASSERT_EQ(EVP_DigestSignInit_ex(ctx.get(), &pctx, "SHA256", *tls_libctx(), nullptr, key.get(),
+                                    nullptr),
               1);
     ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1) << errors();
     ASSERT_EQ(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST), 1) << errors();
@@ -205,8 +205,8 @@ TEST(ProviderTest, RsaRefusesPkcs1AndMismatchedPssSettings) {
     ERR_clear_error();
     crypto::CHandle<EVP_MD_CTX, EVP_MD_CTX_free> ctx(EVP_MD_CTX_new());
     EVP_PKEY_CTX* pctx = nullptr;
-    ASSERT_EQ(EVP_DigestSignInit_ex(ctx.get(), &pctx, "SHA256", *provider_libctx(), nullptr,
-                                    key.get(), nullptr),
+    ASSERT_EQ(EVP_DigestSignInit_ex(ctx.get(), &pctx, "SHA256", *tls_libctx(), nullptr, key.get(),
+                                    nullptr),
               1);
     EXPECT_LE(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING), 0);
     const std::string err = errors();
@@ -244,7 +244,7 @@ TEST(ProviderTest, PreHashedEcdsaWithEvpPkeySign) {
     const crypto::Bytes digest =
         crypto::digest(crypto::HashAlg::sha256, crypto::as_bytes(kMessage));
     crypto::CHandle<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(
-        EVP_PKEY_CTX_new_from_pkey(*provider_libctx(), key.get(), nullptr));
+        EVP_PKEY_CTX_new_from_pkey(*tls_libctx(), key.get(), nullptr));
     ASSERT_TRUE(ctx);
     ASSERT_EQ(EVP_PKEY_sign_init(ctx.get()), 1) << errors();
     std::size_t len = 0;
@@ -306,7 +306,7 @@ TEST(ProviderTest, PrivateMaterialCannotBeImported) {
     OSSL_PARAM* params = nullptr;
     ASSERT_EQ(EVP_PKEY_todata(file_key.get(), EVP_PKEY_KEYPAIR, &params), 1);
     crypto::CHandle<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(
-        EVP_PKEY_CTX_new_from_name(*provider_libctx(), "EC", "provider=enclave-pkcs11"));
+        EVP_PKEY_CTX_new_from_name(*token_key_libctx(), "EC", "provider=enclave-pkcs11"));
     ASSERT_TRUE(ctx);
     ASSERT_EQ(EVP_PKEY_fromdata_init(ctx.get()), 1);
     EVP_PKEY* out = nullptr;
