@@ -15,17 +15,33 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crypto/result.hpp"
 
 namespace enclave::appliance {
 
+/// Largest config file accepted (load_config, parse_config): too_large beyond.
+inline constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
+/// Default ports (docs/configuration.md).
+inline constexpr std::uint16_t kDefaultLeaPort = 8443;
+inline constexpr std::uint16_t kDefaultIngestPort = 9443;
+inline constexpr std::uint16_t kDefaultAdminTlsPort = 9444;
+
 /// Where the token PIN comes from. Never the PIN itself.
 struct PinSource {
     enum class Kind { file, env, stdin_, credential };
     Kind kind = Kind::file;
     std::string value;  ///< file path, variable name, or credential name ("" for stdin)
+
+    /// Parses the config form: "file:PATH", "env:NAME", "stdin" or
+    /// "credential:NAME" (invalid_argument otherwise; the text is not echoed).
+    static crypto::Result<PinSource> parse(std::string_view text);
+    /// The config form, parse(to_string()) == *this.
+    [[nodiscard]] std::string to_string() const;
+
+    bool operator==(const PinSource&) const = default;
 };
 
 struct TokenConfig {
@@ -33,6 +49,8 @@ struct TokenConfig {
     std::string module_path;                   ///< explicit PKCS#11 module; "" = p11-kit config
     PinSource pin_source{PinSource::Kind::file, "token.pin"};
     std::size_t max_sessions = 16;
+
+    bool operator==(const TokenConfig&) const = default;
 };
 
 /// TLS material of one endpoint. private_key is a pkcs11: URI of a token key;
@@ -43,6 +61,8 @@ struct TlsConfig {
     std::filesystem::path trust_anchors;  ///< PEM bundle of CAs allowed to issue peer certificates
     std::filesystem::path crl;            ///< optional PEM CRL file ("" = none)
     std::string min_version = "1.2";      ///< "1.2" or "1.3"
+
+    bool operator==(const TlsConfig&) const = default;
 };
 
 struct Limits {
@@ -53,6 +73,8 @@ struct Limits {
     std::size_t max_header_bytes = 16 * 1024;
     std::uint64_t max_body_bytes = 1024 * 1024;
     std::size_t max_connections = 512;
+
+    bool operator==(const Limits&) const = default;
 };
 
 /// A mutual-TLS TCP listener (LEA, ingest, admin over TLS).
@@ -62,6 +84,8 @@ struct ListenerConfig {
     std::uint16_t port = 0;
     TlsConfig tls;
     Limits limits;
+
+    bool operator==(const ListenerConfig&) const = default;
 };
 
 /// Unix-group names that grant each admin role over the Unix socket.
@@ -70,6 +94,8 @@ struct RoleGroups {
     std::string security_officer = "enclave-so";
     std::string auditor = "enclave-audit";
     std::string operator_ = "enclave-ops";
+
+    bool operator==(const RoleGroups&) const = default;
 };
 
 struct AdminConfig {
@@ -79,16 +105,22 @@ struct AdminConfig {
     RoleGroups roles;
     ListenerConfig tls_listener;  ///< optional mTLS admin port (enabled = false by default)
     Limits limits;
+
+    bool operator==(const AdminConfig&) const = default;
 };
 
 /// The outbound client identity towards LEA endpoints (used from issue #5 on).
 struct LeaClientConfig {
     std::filesystem::path certificate;
     std::string private_key;
+
+    bool operator==(const LeaClientConfig&) const = default;
 };
 
 struct LogConfig {
     std::string level = "info";  ///< "debug", "info", "warning", "error"
+
+    bool operator==(const LogConfig&) const = default;
 };
 
 struct Config {
@@ -104,9 +136,12 @@ struct Config {
 
     /// Resolves a configured path against data_dir (absolute paths unchanged).
     [[nodiscard]] std::filesystem::path resolve(const std::filesystem::path& p) const;
+
+    bool operator==(const Config&) const = default;
 };
 
-/// The defaults, for an instance in `data_dir`.
+/// The defaults, for an instance in `data_dir` (made absolute and normalised,
+/// as parse_config does; the TLS entries name init's pki/ files and token keys).
 Config default_config(const std::filesystem::path& data_dir);
 
 /// Parses TOML text. Unknown keys, wrong types and out-of-range values are

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+// Config -> commented TOML. Every key is written, each with a one-line
+// comment, so the file `enclavectl init` leaves behind is its own reference.
+// parse_config(render_config(c), c.data_dir) == c (tested).
+#include <cstdio>
+#include <string>
+
+#include "appliance/config.hpp"
+#include "config_detail.hpp"
+
+namespace enclave::appliance {
+namespace {
+
+// A TOML basic string: quotes, backslashes and control characters escaped.
+std::string quoted(std::string_view s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\t': out += "\\t"; break;
+            case '\r': out += "\\r"; break;
+            default:
+                if (c < 0x20 || c == 0x7f) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                    out += buf;
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    return out + "\"";
+}
+
+class Writer {
+public:
+    void section(std::string_view name, std::string_view comment) {
+        out_ += "\n# " + std::string(comment) + "\n[" + std::string(name) + "]\n";
+    }
+    void str(std::string_view key, std::string_view value, std::string_view comment) {
+        line(key, quoted(value), comment);
+    }
+    void num(std::string_view key, std::uint64_t value, std::string_view comment) {
+        line(key, std::to_string(value), comment);
+    }
+    void boolean(std::string_view key, bool value, std::string_view comment) {
+        line(key, value ? "true" : "false", comment);
+    }
+    void raw(std::string_view text) { out_ += text; }
+    [[nodiscard]] std::string take() { return std::move(out_); }
+
+private:
+    void line(std::string_view key, const std::string& value, std::string_view comment) {
+        out_ += "# " + std::string(comment) + "\n" + std::string(key) + " = " + value + "\n";
+    }
+    std::string out_;
+};
+
+void write_limits(Writer& w, std::string_view table, const Limits& l) {
+    w.section(table, "Timeouts (milliseconds, 100..3600000) and size limits of this endpoint.");
+    w.num("handshake_timeout_ms", static_cast<std::uint64_t>(l.handshake_timeout.count()),
+          "Time allowed for the TLS handshake.");
+    w.num("read_timeout_ms", static_cast<std::uint64_t>(l.read_timeout.count()),
+          "Time allowed to receive one whole request once it has started.");
+    w.num("write_timeout_ms", static_cast<std::uint64_t>(l.write_timeout.count()),
+          "Time allowed to send one whole response.");
+    w.num("idle_timeout_ms", static_cast<std::uint64_t>(l.idle_timeout.count()),
+          "A kept-alive connection with no request for this long is closed.");
+    w.num("max_header_bytes", l.max_header_bytes, "Largest request header block (1024..1048576).");
+    w.num("max_body_bytes", l.max_body_bytes, "Largest request body (0..1073741824).");
+    w.num("max_connections", l.max_connections,
+          "Concurrent connections served at most (1..100000).");
+}
+
+void write_listener(Writer& w, std::string_view table, const ListenerConfig& l,
+                    std::string_view what) {
+    w.section(table, std::string(what));
+    w.boolean("enabled", l.enabled, "Whether this listener is opened at all.");
+    w.str("address", l.address, "IPv4 or IPv6 address literal to bind (0.0.0.0 / :: = all).");
+    w.num("port", l.port, "TCP port (1..65535).");
+    w.str("certificate", l.tls.certificate.string(), "PEM certificate chain, leaf first.");
+    w.str("private_key", l.tls.private_key,
+          "The leaf's private key: a pkcs11: URI of a token key (never a file).");
+    w.str("trust_anchors", l.tls.trust_anchors.string(),
+          "PEM bundle of the CAs whose client certificates are accepted.");
+    w.str("crl", l.tls.crl.string(), "Optional PEM CRL checked for client certificates (\"\" = none).");
+    w.str("min_version", l.tls.min_version, "Lowest TLS version accepted: \"1.2\" or \"1.3\".");
+    write_limits(w, std::string(table) + ".limits", l.limits);
+}
+
+void write_admin(Writer& w, const AdminConfig& a) {
+    w.section("admin", "The admin API on a Unix socket (enclavectl talks to it).");
+    w.str("socket", a.socket.string(), "Path of the Unix socket enclaved creates.");
+    w.str("socket_mode", detail::format_octal_mode(a.socket_mode),
+          "Octal mode of the socket, at most \"0660\" (connecting needs write access).");
+    w.str("socket_group", a.socket_group, "Group owning the socket (\"\" = the daemon's group).");
+    w.section("admin.roles", "Unix groups whose members hold each admin role (\"\" = none).");
+    w.str("security_officer", a.roles.security_officer, "Manages keys, certificates and accounts.");
+    w.str("auditor", a.roles.auditor, "Inspects audit records and the audit log.");
+    w.str("operator", a.roles.operator_, "Runs the appliance day to day (status, reloads).");
+    write_limits(w, "admin.limits", a.limits);
+    write_listener(w, "admin.tls", a.tls_listener,
+                   "Optional mutual-TLS admin port (for remote administration).");
+}
+
+}  // namespace
+
+std::string render_config(const Config& c) {
+    Writer w;
+    w.raw("# Enclave configuration, read by enclaved and enclavectl.\n"
+          "# Every key is documented in docs/configuration.md. Relative paths are\n"
+          "# relative to the data directory. This file holds no secret: the token\n"
+          "# PIN is named by token.pin_source and read at login.\n");
+    w.section("instance", "This appliance instance.");
+    w.str("name", c.instance_name, "Name shown by `enclavectl status` and in logs.");
+    w.section("token", "The PKCS#11 token that holds every key.");
+    w.str("uri", c.token.uri, "RFC 7512 URI of the token (never with pin-value).");
+    w.str("module_path", c.token.module_path,
+          "Absolute path of the PKCS#11 module (\"\" = p11-kit's configured modules).");
+    w.str("pin_source", c.token.pin_source.to_string(),
+          "Where the user PIN comes from: file:PATH, env:NAME, stdin or credential:NAME.");
+    w.num("max_sessions", c.token.max_sessions, "PKCS#11 sessions in the pool (1..1024).");
+    write_listener(w, "listeners.lea", c.lea, "The LEA listener (mutual TLS).");
+    write_listener(w, "listeners.ingest", c.ingest, "The ingest listener for collectors (mutual TLS).");
+    write_admin(w, c.admin);
+    w.section("lea_client", "Our client identity towards LEA endpoints (outbound deliveries).");
+    w.str("certificate", c.lea_client.certificate.string(), "PEM client certificate chain, leaf first.");
+    w.str("private_key", c.lea_client.private_key, "pkcs11: URI of the client key on the token.");
+    w.section("log", "Operational log lines on stderr.");
+    w.str("level", c.log.level, "Lowest level logged: debug, info, warning or error.");
+    w.section("shutdown", "SIGTERM handling.");
+    w.num("grace_ms", static_cast<std::uint64_t>(c.shutdown_grace.count()),
+          "In-flight requests get this long to finish (0..3600000 ms).");
+    return w.take();
+}
+
+}  // namespace enclave::appliance

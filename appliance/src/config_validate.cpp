@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: Apache-2.0
+// The rules that span keys or need more than a type and a range: URIs,
+// addresses, listener clashes, the socket mode, names and path lengths.
+// Messages name the key and the rule; they echo numbers and paths at most,
+// never URIs (hsm::Uri errors name the attribute and offset only).
+#include <arpa/inet.h>
+#include <sys/un.h>
+
+#include <array>
+#include <cctype>
+
+#include "config_detail.hpp"
+#include "hsm/uri.hpp"
+
+namespace enclave::appliance::detail {
+namespace {
+
+bool has_control(std::string_view s) {
+    for (unsigned char c : s) {
+        if (c < 0x20 || c == 0x7f) return true;
+    }
+    return false;
+}
+
+bool starts_with_scheme(std::string_view s) {
+    static constexpr std::string_view kScheme = "pkcs11:";
+    if (s.size() < kScheme.size()) return false;
+    for (std::size_t i = 0; i < kScheme.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(s[i])) != kScheme[i]) return false;
+    }
+    return true;
+}
+
+bool is_ip_literal(const std::string& s) {
+    std::array<unsigned char, 16> buf{};
+    return ::inet_pton(AF_INET, s.c_str(), buf.data()) == 1 ||
+           ::inet_pton(AF_INET6, s.c_str(), buf.data()) == 1;
+}
+
+bool is_wildcard(const std::string& s) { return s == "0.0.0.0" || s == "::"; }
+
+// Unix user/group names as useradd accepts them (portable subset).
+bool is_group_name(std::string_view s) {
+    if (s.empty() || s.size() > kMaxGroupLength) return false;
+    const auto first = static_cast<unsigned char>(s[0]);
+    if (!(std::isalpha(first) || first == '_')) return false;
+    for (unsigned char c : s) {
+        if (!(std::isalnum(c) || c == '_' || c == '-' || c == '.')) return false;
+    }
+    return true;
+}
+
+void check_path(Problems& p, const std::string& key, const std::filesystem::path& path,
+                bool required) {
+    if (path.empty()) {
+        if (required) p.add(key, "required");
+        return;
+    }
+    if (has_control(path.native())) p.add(key, "must not contain control characters");
+}
+
+// A token key reference: a pkcs11: URI naming a private key object.
+void check_key_uri(Problems& p, const std::string& key, const std::string& uri, bool required) {
+    if (uri.empty()) {
+        if (required) p.add(key, "required (a pkcs11: URI of a token key)");
+        return;
+    }
+    if (!starts_with_scheme(uri)) {
+        p.add(key, "must be a pkcs11: URI of a token key (file keys are not allowed)");
+        return;
+    }
+    auto parsed = hsm::Uri::parse(uri);
+    if (!parsed) {
+        p.add(key, parsed.error().context());
+        return;
+    }
+    if (!parsed->object && !parsed->id) p.add(key, "must name a key (object= or id=)");
+    if (parsed->type && *parsed->type != hsm::ObjectType::private_key) {
+        p.add(key, "type= must be private");
+    }
+    if (parsed->pin_source) p.add(key, "must not carry pin-source (use token.pin_source)");
+}
+
+void check_listener(Problems& p, const std::string& path, const ListenerConfig& l) {
+    if (!is_ip_literal(l.address)) p.add(path + ".address", "must be an IPv4 or IPv6 address literal");
+    check_path(p, path + ".certificate", l.tls.certificate, l.enabled);
+    check_key_uri(p, path + ".private_key", l.tls.private_key, l.enabled);
+    check_path(p, path + ".trust_anchors", l.tls.trust_anchors, l.enabled);
+    check_path(p, path + ".crl", l.tls.crl, false);
+    if (l.tls.min_version != "1.2" && l.tls.min_version != "1.3") {
+        p.add(path + ".min_version", "must be \"1.2\" or \"1.3\"");
+    }
+}
+
+void check_token(Problems& p, const TokenConfig& t) {
+    auto uri = hsm::Uri::parse(t.uri);
+    if (!uri) {
+        p.add("token.uri", uri.error().context());
+    } else {
+        if (uri->object || uri->id || uri->type) {
+            p.add("token.uri", "must name a token, not an object (no object=, id= or type=)");
+        }
+        if (uri->pin_source) p.add("token.uri", "must not carry pin-source (use token.pin_source)");
+        if (uri->module_path && !t.module_path.empty()) {
+            p.add("token.module_path", "set either this or module-path in token.uri, not both");
+        }
+    }
+    if (!t.module_path.empty()) {
+        if (has_control(t.module_path)) {
+            p.add("token.module_path", "must not contain control characters");
+        } else if (!std::filesystem::path(t.module_path).is_absolute()) {
+            p.add("token.module_path", "must be an absolute path");
+        }
+    }
+}
+
+void check_admin(Problems& p, const Config& c) {
+    const AdminConfig& a = c.admin;
+    check_path(p, "admin.socket", a.socket, true);
+    const std::string resolved = c.resolve(a.socket).string();
+    if (resolved.size() >= sizeof(sockaddr_un::sun_path)) {
+        p.add("admin.socket", "resolved path " + resolved + " is " + std::to_string(resolved.size()) +
+                                  " bytes; AF_UNIX allows at most " +
+                                  std::to_string(sizeof(sockaddr_un::sun_path) - 1));
+    }
+    if ((a.socket_mode & ~0660u) != 0 || (a.socket_mode & 0600u) != 0600u) {
+        p.add("admin.socket_mode",
+              "must give the owner read/write and nothing beyond 0660 (no execute, no others)");
+    }
+    if (!a.socket_group.empty() && !is_group_name(a.socket_group)) {
+        p.add("admin.socket_group", "must be a Unix group name (letters, digits, '_-.', at most 32)");
+    }
+    const std::pair<const char*, const std::string*> roles[] = {
+        {"admin.roles.security_officer", &a.roles.security_officer},
+        {"admin.roles.auditor", &a.roles.auditor},
+        {"admin.roles.operator", &a.roles.operator_}};
+    for (const auto& [key, group] : roles) {
+        if (!group->empty() && !is_group_name(*group)) {
+            p.add(key, "must be a Unix group name or \"\" (letters, digits, '_-.', at most 32)");
+        }
+    }
+}
+
+// Two enabled listeners may not bind the same port on the same (or a
+// wildcard) address: the second bind would fail at start-up.
+void check_clashes(Problems& p, const Config& c) {
+    const std::pair<const char*, const ListenerConfig*> all[] = {
+        {"listeners.lea", &c.lea}, {"listeners.ingest", &c.ingest}, {"admin.tls", &c.admin.tls_listener}};
+    for (std::size_t i = 0; i < std::size(all); ++i) {
+        for (std::size_t j = i + 1; j < std::size(all); ++j) {
+            const ListenerConfig& a = *all[i].second;
+            const ListenerConfig& b = *all[j].second;
+            if (!a.enabled || !b.enabled || a.port != b.port) continue;
+            if (a.address == b.address || is_wildcard(a.address) || is_wildcard(b.address)) {
+                p.add(std::string(all[j].first) + ".port",
+                      "clashes with " + std::string(all[i].first) + " (both on port " +
+                          std::to_string(a.port) + ")");
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void validate(const Config& c, Problems& p) {
+    const std::string& name = c.instance_name;
+    bool name_ok = !name.empty() && name.size() <= kMaxNameLength;
+    for (unsigned char ch : name) {
+        if (!(std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.')) name_ok = false;
+    }
+    if (!name_ok) p.add("instance.name", "must be 1..64 letters, digits, '-', '_' or '.'");
+    check_token(p, c.token);
+    if (c.token.pin_source.kind == PinSource::Kind::file) {
+        check_path(p, "token.pin_source", c.token.pin_source.value, true);
+    }
+    check_listener(p, "listeners.lea", c.lea);
+    check_listener(p, "listeners.ingest", c.ingest);
+    check_listener(p, "admin.tls", c.admin.tls_listener);
+    check_admin(p, c);
+    check_clashes(p, c);
+    check_path(p, "lea_client.certificate", c.lea_client.certificate, false);
+    check_key_uri(p, "lea_client.private_key", c.lea_client.private_key, false);
+    const std::string& level = c.log.level;
+    if (level != "debug" && level != "info" && level != "warning" && level != "error") {
+        p.add("log.level", "must be \"debug\", \"info\", \"warning\" or \"error\"");
+    }
+}
+
+crypto::Result<void> check_nesting(std::string_view text) {
+    enum class State { normal, basic, literal, ml_basic, ml_literal, comment };
+    State st = State::normal;
+    std::size_t line = 1;
+    std::size_t depth = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        const bool triple = i + 2 < text.size() && text[i + 1] == c && text[i + 2] == c;
+        if (c == '\n') {
+            ++line;
+            depth = 0;
+            if (st != State::ml_basic && st != State::ml_literal) st = State::normal;
+            continue;
+        }
+        switch (st) {
+            case State::normal:
+                if (c == '#') st = State::comment;
+                else if (c == '"') st = triple ? State::ml_basic : State::basic;
+                else if (c == '\'') st = triple ? State::ml_literal : State::literal;
+                else if (c == '.' || c == '[' || c == '{') ++depth;
+                if (triple && (c == '"' || c == '\'')) i += 2;
+                break;
+            case State::basic:
+            case State::ml_basic:
+                if (c == '\\') {
+                    // Skip the escaped character (a line-ending backslash keeps its newline).
+                    if (i + 1 < text.size() && text[i + 1] != '\n') ++i;
+                } else if (c == '"' && (st == State::basic || triple)) {
+                    if (st == State::ml_basic) i += 2;
+                    st = State::normal;
+                }
+                break;
+            case State::literal:
+            case State::ml_literal:
+                if (c == '\'' && (st == State::literal || triple)) {
+                    if (st == State::ml_literal) i += 2;
+                    st = State::normal;
+                }
+                break;
+            case State::comment: break;
+        }
+        if (depth > kMaxNestingPerLine) {
+            return crypto::fail(crypto::Errc::malformed_input,
+                                "line " + std::to_string(line) + ": keys, tables or inline tables "
+                                "nest deeper than " + std::to_string(kMaxNestingPerLine) + " levels");
+        }
+    }
+    return {};
+}
+
+}  // namespace enclave::appliance::detail
