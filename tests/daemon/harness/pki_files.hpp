@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Certificates the daemon tests make themselves: a foreign CA and its client
-// certificate (must be refused), and a re-issued server certificate for the
-// same token key (SIGHUP reload). Keys here are test keys in memory/files;
-// they stand for other parties, never for the appliance's own keys.
+// Certificate and key files for the daemon tests: reading what an instance
+// holds, re-issuing a server certificate for the same token key (SIGHUP
+// reload), and finding every private key in a file (the "no listener key on
+// disk" check). Fresh CAs come from tests/support/test_pki.hpp.
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -21,13 +21,6 @@ namespace enclave::daemon_test {
 using EvpPkeyPtr = crypto::CHandle<EVP_PKEY, EVP_PKEY_free>;
 using CertPtr = crypto::CHandle<X509, X509_free>;
 
-EvpPkeyPtr generate_p256_key();
-
-/// A self-signed CA certificate for `key`.
-CertPtr make_ca_certificate(const std::string& common_name, EVP_PKEY* key);
-/// A client certificate (extendedKeyUsage clientAuth) for `subject_key`, signed by the CA.
-CertPtr make_client_certificate(const std::string& common_name, EVP_PKEY* subject_key, X509* ca,
-                                EVP_PKEY* ca_key, long serial);
 /// A copy of `cert` with a new serial, re-signed by `ca_key` (same subject,
 /// same public key, same extensions).
 CertPtr reissue(X509* cert, EVP_PKEY* ca_key, long serial);

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "test_pki.hpp"
+#include "pki_files.hpp"
 
 #include <openssl/bio.h>
-#include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/x509v3.h>
 
 #include <cstdio>
 #include <stdexcept>
@@ -18,62 +17,12 @@ using BioPtr = crypto::CHandle<BIO, BIO_free>;
 
 [[noreturn]] void die(const std::string& what) { throw std::runtime_error("test_pki: " + what); }
 
-void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
-    X509V3_CTX ctx;
-    X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-    if (ext == nullptr) die("extension");
-    X509_add_ext(cert, ext, -1);
-    X509_EXTENSION_free(ext);
-}
-
 const EVP_MD* md_for(EVP_PKEY* key) {
     const int id = EVP_PKEY_get_id(key);
     return id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448 ? nullptr : EVP_sha256();
 }
 
-CertPtr new_cert(const std::string& cn, EVP_PKEY* subject_key, long serial) {
-    CertPtr cert(X509_new());
-    X509_set_version(cert.get(), 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial);
-    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 86400L * 30);
-    X509_NAME* name = X509_get_subject_name(cert.get());
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("Enclave tests"), -1, -1, 0);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-    X509_set_pubkey(cert.get(), subject_key);
-    return cert;
-}
-
 }  // namespace
-
-EvpPkeyPtr generate_p256_key() {
-    EvpPkeyPtr key(EVP_EC_gen("P-256"));
-    if (!key) die("EC key generation");
-    return key;
-}
-
-CertPtr make_ca_certificate(const std::string& common_name, EVP_PKEY* key) {
-    CertPtr cert = new_cert(common_name, key, 1);
-    X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
-    add_ext(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE");
-    add_ext(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
-    add_ext(cert.get(), cert.get(), NID_subject_key_identifier, "hash");
-    if (X509_sign(cert.get(), key, md_for(key)) == 0) die("CA signature");
-    return cert;
-}
-
-CertPtr make_client_certificate(const std::string& common_name, EVP_PKEY* subject_key, X509* ca,
-                                EVP_PKEY* ca_key, long serial) {
-    CertPtr cert = new_cert(common_name, subject_key, serial);
-    X509_set_issuer_name(cert.get(), X509_get_subject_name(ca));
-    add_ext(cert.get(), ca, NID_basic_constraints, "critical,CA:FALSE");
-    add_ext(cert.get(), ca, NID_key_usage, "critical,digitalSignature");
-    add_ext(cert.get(), ca, NID_ext_key_usage, "clientAuth");
-    add_ext(cert.get(), ca, NID_authority_key_identifier, "keyid:always");
-    if (X509_sign(cert.get(), ca_key, md_for(ca_key)) == 0) die("client signature");
-    return cert;
-}
 
 CertPtr reissue(X509* cert, EVP_PKEY* ca_key, long serial) {
     CertPtr copy(X509_dup(cert));
