@@ -42,6 +42,8 @@ struct HandshakeResult {
     std::string version;  ///< negotiated protocol (client side)
     std::string cipher;
     bool server_saw_client_cert = false;
+    int server_signature_nid = NID_undef;  ///< the server's handshake signature, as the client saw it
+    int client_signature_nid = NID_undef;  ///< the client's, as the server saw it
 
     [[nodiscard]] bool ok() const { return server_ok && client_ok; }
     [[nodiscard]] std::string describe() const {
@@ -77,6 +79,7 @@ inline HandshakeResult handshake(SSL_CTX* server, SSL_CTX* client,
         if (SSL_accept(s) == 1) {
             X509* peer = SSL_get1_peer_certificate(s);
             r.server_saw_client_cert = peer != nullptr;
+            SSL_get_peer_signature_type_nid(s, &r.client_signature_nid);
             X509_free(peer);
             r.server_ok = SSL_write(s, "ok", 2) == 2;
             if (!r.server_ok) r.server_error = "write failed: " + take_errors();
@@ -95,6 +98,7 @@ inline HandshakeResult handshake(SSL_CTX* server, SSL_CTX* client,
     } else if (SSL_connect(c) == 1) {
         r.version = SSL_get_version(c);
         r.cipher = SSL_get_cipher_name(c);
+        SSL_get_peer_signature_type_nid(c, &r.server_signature_nid);
         char buf[2];
         r.client_ok = SSL_read(c, buf, 2) == 2 && buf[0] == 'o' && buf[1] == 'k';
         if (!r.client_ok) r.client_error = "no reply: " + take_errors();
