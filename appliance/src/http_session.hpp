@@ -79,6 +79,7 @@ protected:
         env_->metrics->connection_opened();
     }
     ~HttpSession() override {
+        end_request();
         env_->registry.remove(id_);
         env_->metrics->connection_closed();
     }
@@ -112,6 +113,7 @@ protected:
 
     /// The end: the socket is closed; the session dies with its last handler.
     void finish() {
+        end_request();
         phase_ = Phase::closed;
         beast::error_code ignored;
         self().lowest().socket().close(ignored);
@@ -129,8 +131,26 @@ private:
         draining_ = true;
         if (aborted_) return;
         // A request in progress finishes; an idle or handshaking connection
-        // has none, so it stops waiting now.
-        if (phase_ == Phase::idle || phase_ == Phase::starting) self().lowest().cancel();
+        // has none, so it stops waiting now. Bytes already in the socket
+        // buffer of an idle connection are a request that has started
+        // arriving: it is served (with Connection: close).
+        if (phase_ == Phase::starting) return self().lowest().cancel();
+        if (phase_ == Phase::idle) {
+            beast::error_code ec;
+            if (self().lowest().socket().available(ec) == 0 || ec) self().lowest().cancel();
+        }
+    }
+
+    void begin_request() {
+        if (in_request_) return;
+        in_request_ = true;
+        env_->metrics->request_started();
+    }
+
+    void end_request() noexcept {
+        if (!in_request_) return;
+        in_request_ = false;
+        env_->metrics->request_finished();
     }
 
     void on_abort() {
@@ -155,6 +175,7 @@ private:
 
     void read_request() {
         phase_ = Phase::reading;
+        begin_request();
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
             env_->limits.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
@@ -240,6 +261,7 @@ private:
     }
 
     void on_write(beast::error_code ec, bool keep_alive) {
+        end_request();
         if (aborted_) return;
         if (ec) return finish();
         if (!keep_alive || stopping()) return do_close();
@@ -248,6 +270,7 @@ private:
 
     std::uint64_t id_ = 0;
     bool draining_ = false;
+    bool in_request_ = false;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     http::response<http::string_body> res_;

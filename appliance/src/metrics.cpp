@@ -89,6 +89,13 @@ void ListenerMetrics::request_served(unsigned status) noexcept {
     by_status_[status - 100].fetch_add(1, kRelaxed);
 }
 
+void ListenerMetrics::request_started() noexcept { in_progress_.fetch_add(1, kRelaxed); }
+void ListenerMetrics::request_finished() noexcept { in_progress_.fetch_sub(1, kRelaxed); }
+std::uint64_t ListenerMetrics::requests_in_progress() const noexcept {
+    const auto v = in_progress_.load(kRelaxed);
+    return v < 0 ? 0 : static_cast<std::uint64_t>(v);
+}
+
 std::uint64_t ListenerMetrics::active() const noexcept {
     const auto v = active_.load(kRelaxed);
     return v < 0 ? 0 : static_cast<std::uint64_t>(v);
@@ -131,6 +138,10 @@ std::string Metrics::render() const {
     out.reserve(4096);
     family(out, "enclave_connections_active", "gauge", "Open connections.");
     for (const auto& l : listeners_) sample(out, "enclave_connections_active", l->name(), "", l->active());
+    family(out, "enclave_http_requests_in_progress", "gauge", "Requests being received or answered.");
+    for (const auto& l : listeners_) {
+        sample(out, "enclave_http_requests_in_progress", l->name(), "", l->requests_in_progress());
+    }
     family(out, "enclave_connections_total", "counter", "Accepted connections.");
     for (const auto& l : listeners_) sample(out, "enclave_connections_total", l->name(), "", l->total());
     family(out, "enclave_connections_refused_total", "counter",

@@ -5,6 +5,9 @@
 //
 // Names (labels in braces):
 //   enclave_connections_active{listener}             gauge
+//   enclave_http_requests_in_progress{listener}      gauge (a request has started
+//                                                    arriving and its response is
+//                                                    not written yet)
 //   enclave_connections_total{listener}              counter (accepted, not refused)
 //   enclave_connections_refused_total{listener,reason="limit"}  counter
 //   enclave_tls_handshakes_total{listener}           counter (completed handshakes)
@@ -63,6 +66,8 @@ public:
     void handshake_failed(HandshakeFailure reason) noexcept;
     /// Counts one response; statuses outside 100..599 count as 500.
     void request_served(unsigned status) noexcept;
+    void request_started() noexcept;
+    void request_finished() noexcept;
 
     [[nodiscard]] const std::string& name() const noexcept { return name_; }
     [[nodiscard]] bool tls() const noexcept { return tls_; }
@@ -72,6 +77,7 @@ public:
     [[nodiscard]] std::uint64_t handshakes() const noexcept;
     [[nodiscard]] std::uint64_t handshake_failures(HandshakeFailure reason) const noexcept;
     [[nodiscard]] std::uint64_t requests(unsigned status) const noexcept;
+    [[nodiscard]] std::uint64_t requests_in_progress() const noexcept;
 
 private:
     friend class Metrics;
@@ -81,6 +87,7 @@ private:
     std::atomic<std::uint64_t> total_{0};
     std::atomic<std::uint64_t> refused_{0};
     std::atomic<std::uint64_t> handshakes_{0};
+    std::atomic<std::int64_t> in_progress_{0};
     std::array<std::atomic<std::uint64_t>, kHandshakeFailureKinds> failures_{};
     std::array<std::atomic<std::uint64_t>, 500> by_status_{};  // index status - 100
 };

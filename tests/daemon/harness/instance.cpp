@@ -7,7 +7,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "appliance/provision.hpp"
 #include "http_client.hpp"
 
 namespace enclave::daemon_test {
@@ -15,16 +14,20 @@ namespace {
 
 [[noreturn]] void die(const std::string& what) { throw std::runtime_error("TestInstance: " + what); }
 
+// The real `enclavectl init`, as an operator runs it.
 void provision(const std::filesystem::path& dir) {
-    appliance::ProvisionOptions options;
-    options.data_dir = dir;
-    auto result = appliance::provision_instance(options);
-    if (!result) die("provisioning " + dir.string() + ": " + result.error().message());
+    const auto r = run_program({enclavectl_path(), "init", "--data-dir", dir.string()},
+                               {}, std::chrono::seconds(120));
+    if (r.exit_code != 0) {
+        die("enclavectl init --data-dir " + dir.string() + " failed (" + std::to_string(r.exit_code) +
+            "): " + r.err);
+    }
 }
 
 }  // namespace
 
 std::string enclaved_path() { return ENCLAVED_PATH; }
+std::string enclavectl_path() { return ENCLAVECTL_PATH; }
 
 TestInstance::TestInstance() : dir_(tmp_.path() / "instance") {
     provision(dir_);

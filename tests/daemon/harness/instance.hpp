@@ -24,8 +24,9 @@
 
 namespace enclave::daemon_test {
 
-/// Path of the built enclaved (ENCLAVED_PATH from CMake).
+/// Paths of the built programs (ENCLAVED_PATH / ENCLAVECTL_PATH from CMake).
 std::string enclaved_path();
+std::string enclavectl_path();
 
 class TestInstance {
 public:
