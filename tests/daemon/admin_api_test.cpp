@@ -166,6 +166,37 @@ TEST_F(AdminApiTest, MalformedRequestGets400) {
     EXPECT_EQ(reply.status, 400) << reply.error;
 }
 
+TEST(AdminTlsTest, VerifiedCertificateGetsTheOperatorRoleOnTheAdminPort) {
+    TestInstance inst;
+    auto& tls = inst.config().admin.tls_listener;
+    tls.enabled = true;
+    tls.port = free_port();
+    inst.save_config();
+    auto daemon = inst.start_ready();
+    // The demo admin trust bundle holds the demo CA, so a demo client
+    // certificate is a verified peer here (issue #7 maps officer
+    // certificates to roles; for now every verified peer is an operator).
+    TlsConnection c(tls.port, inst.lea_client());
+    ASSERT_TRUE(c.ok()) << c.error() << inst.log();
+    const auto status = c.request("GET", "/v1/status");
+    ASSERT_EQ(status.status, 200) << status.error;
+    const auto doc = json::parse(status.body);
+    bool listed = false;
+    for (const auto& l : doc.at("listeners")) listed = listed || l.at("name") == "admin-tls";
+    EXPECT_TRUE(listed) << status.body;
+    EXPECT_EQ(c.request("GET", "/metrics").status, 200);
+    EXPECT_EQ(c.request("GET", "/v1/whoami").status, 404) << "data routes are not served on the admin port";
+    auto anonymous = inst.lea_client();
+    anonymous.certificate.clear();
+    anonymous.key.clear();
+    anonymous.max_version = TLS1_2_VERSION;
+    EXPECT_FALSE(TlsConnection(tls.port, anonymous).ok());
+    EXPECT_EQ(wait_for_sample(inst.socket(),
+                              R"(enclave_tls_handshake_failures_total{listener="admin-tls",reason="no_client_certificate"})",
+                              1),
+              1u);
+}
+
 // ---- roles: a caller running as nobody -------------------------------------
 
 struct Nobody {

@@ -169,6 +169,27 @@ TEST_F(StartupTest, AStaleSocketFileIsReplaced) {
     EXPECT_NE(inst_.log().find("removed a stale socket"), std::string::npos) << inst_.log();
 }
 
+TEST_F(StartupTest, ConfigOptionAloneFindsTheInstanceInTheFilesFolder) {
+    // Run from elsewhere, with only --config: relative paths in the file
+    // resolve against its folder.
+    auto p = inst_.start_with({"--config", (inst_.dir() / "enclave.toml").string()},
+                              {"ENCLAVE_DATA_DIR=/nonexistent"});
+    EXPECT_TRUE(inst_.wait_ready(*p)) << inst_.log();
+    EXPECT_NE(inst_.log().find("data directory " + inst_.dir().string()), std::string::npos) << inst_.log();
+}
+
+TEST_F(StartupTest, UnderJournaldLinesCarryThePriorityAndNoTimestamp) {
+    auto p = inst_.start({"JOURNAL_STREAM=8:1234"});
+    ASSERT_TRUE(inst_.wait_ready(*p)) << inst_.log();
+    const std::string log = inst_.log();
+    EXPECT_EQ(log.rfind("<6>info daemon: enclaved ", 0), 0u) << log;
+    std::size_t lines = 0;
+    for (std::size_t pos = 0; pos < log.size(); pos = log.find('\n', pos) + 1, ++lines) {
+        EXPECT_EQ(log[pos], '<') << log.substr(pos, 60);
+    }
+    EXPECT_GE(lines, 5u);
+}
+
 TEST_F(StartupTest, UnknownCommandLineOptionIsAUsageError) {
     auto p = inst_.start({}, {"--no-such-option"});
     EXPECT_EQ(p->wait_exit(std::chrono::seconds(30)), static_cast<int>(ExitCode::usage));

@@ -64,8 +64,15 @@ TlsClientConfig TestInstance::collector_client() const {
 
 std::unique_ptr<Process> TestInstance::start(const std::vector<std::string>& env,
                                              const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"--data-dir", dir_.string()};
+    all.insert(all.end(), args.begin(), args.end());
+    return start_with(all, env);
+}
+
+std::unique_ptr<Process> TestInstance::start_with(const std::vector<std::string>& args,
+                                                  const std::vector<std::string>& env) {
     SpawnOptions o;
-    o.argv = {enclaved_path(), "--data-dir", dir_.string()};
+    o.argv = {enclaved_path()};
     o.argv.insert(o.argv.end(), args.begin(), args.end());
     o.env = env;
     // The daemon finds its SoftHSM configuration itself (DIR/softhsm2.conf).

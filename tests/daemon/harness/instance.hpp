@@ -50,9 +50,12 @@ public:
     /// The demo collector identity (ingest listener).
     [[nodiscard]] TlsClientConfig collector_client() const;
 
-    /// Starts `enclaved --data-dir DIR` (stderr to scratch/enclaved.stderr).
+    /// Starts `enclaved --data-dir DIR [args]` (stderr to scratch/enclaved.stderr).
     std::unique_ptr<Process> start(const std::vector<std::string>& env = {},
                                    const std::vector<std::string>& args = {});
+    /// Starts enclaved with exactly `args` (no --data-dir added).
+    std::unique_ptr<Process> start_with(const std::vector<std::string>& args,
+                                        const std::vector<std::string>& env = {});
     /// Polls GET /readyz until 200 (true), or the process exits / `timeout` (false).
     bool wait_ready(Process& p, std::chrono::milliseconds timeout = std::chrono::seconds(60));
     /// start() + wait_ready(); fails the test (ADD_FAILURE) with the log when not ready.

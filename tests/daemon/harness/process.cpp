@@ -3,10 +3,11 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -46,14 +47,11 @@ int decode(int status) {
 
 Process::Process(const SpawnOptions& o) {
     if (o.argv.empty()) throw std::runtime_error("Process: empty argv");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
+    // Everything the child needs is built before fork(): in a threaded
+    // process the child may only make async-signal-safe calls.
     const auto out = o.stdout_file.empty() ? std::string("/dev/null") : o.stdout_file.string();
     const auto err = o.stderr_file.empty() ? std::string("/dev/null") : o.stderr_file.string();
     const auto in = o.stdin_file.empty() ? std::string("/dev/null") : o.stdin_file.string();
-    posix_spawn_file_actions_addopen(&actions, 0, in.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     std::vector<char*> argv;
     for (const auto& a : o.argv) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -61,10 +59,35 @@ Process::Process(const SpawnOptions& o) {
     std::vector<char*> envp;
     for (const auto& e : env_strings) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
-    const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-        throw std::runtime_error("cannot start " + o.argv[0] + ": " + std::strerror(rc));
+    int report[2];
+    if (::pipe2(report, O_CLOEXEC) != 0) throw std::runtime_error("Process: pipe2");
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("Process: fork");
+    if (pid_ == 0) {
+        // A test that crashes must not leave a daemon behind.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(127);
+        const int fds[3] = {::open(in.c_str(), O_RDONLY),
+                            ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600),
+                            ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600)};
+        for (int i = 0; i < 3; ++i) {
+            if (fds[i] < 0 || ::dup2(fds[i], i) < 0) ::_exit(127);
+        }
+        ::execve(argv[0], argv.data(), envp.data());
+        const int e = errno;
+        (void)!::write(report[1], &e, sizeof e);
+        ::_exit(127);
+    }
+    ::close(report[1]);
+    int child_errno = 0;
+    const ssize_t n = ::read(report[0], &child_errno, sizeof child_errno);
+    ::close(report[0]);
+    if (n == static_cast<ssize_t>(sizeof child_errno)) {
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+        throw std::runtime_error("cannot start " + o.argv[0] + ": " + std::strerror(child_errno));
     }
 }
 
@@ -76,10 +99,12 @@ Process::~Process() {
     }
 }
 
-void Process::signal(int sig) const { ::kill(pid_, sig); }
+void Process::signal(int sig) const {
+    if (pid_ > 0) ::kill(pid_, sig);
+}
 
 bool Process::running() {
-    if (status_) return false;
+    if (status_ || pid_ <= 0) return false;
     int status = 0;
     const pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Child processes for the daemon tests: enclaved, enclavectl, openssl. Started
-// with posix_spawn (the test process has threads, so no bare fork+exec), with
-// stdout and stderr captured in files.
+// Child processes for the daemon tests: enclaved, enclavectl. fork + execve
+// with everything prepared before the fork (the test process has threads),
+// stdout and stderr captured in files, and PR_SET_PDEATHSIG so that a test
+// that crashes takes its daemon with it.
 
 #include <sys/types.h>
 
