@@ -47,7 +47,8 @@ Response status(const AdminApiContext& ctx) {
 
 void add_admin_routes(Router& router, AdminApiContext context) {
     auto ctx = std::make_shared<const AdminApiContext>(std::move(context));
-    router.add("GET", "/healthz", RoleSet{}, [](const Request&) { return Response::text(200, "ok\n"); });
+    router.add("GET", "/healthz", RoleSet{},
+               [](const Request&) { return Response::text(200, "ok\n"); });
     router.add("GET", "/readyz", RoleSet{}, [ctx](const Request&) {
         return ctx->metrics->ready() ? Response::text(200, "ready\n")
                                      : Response::text(503, "not ready\n");

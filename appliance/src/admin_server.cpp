@@ -104,8 +104,9 @@ struct AdminSocketServer::Impl : std::enable_shared_from_this<AdminSocketServer:
         }
         if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
         if (ec) {
-            return crypto::fail(crypto::Errc::io_error, "admin.socket: cannot listen on " +
-                                                            options.path.string() + ": " + ec.message());
+            return crypto::fail(
+                crypto::Errc::io_error,
+                "admin.socket: cannot listen on " + options.path.string() + ": " + ec.message());
         }
         bound = true;
         identity = detail::socket_identity(options.path);
@@ -152,8 +153,8 @@ AdminSocketServer::~AdminSocketServer() {
     if (impl_->bound) detail::remove_socket_if_ours(impl_->options.path, impl_->identity);
 }
 
-crypto::Result<std::unique_ptr<AdminSocketServer>> AdminSocketServer::bind(net::io_context& io,
-                                                                           AdminSocketOptions options) {
+crypto::Result<std::unique_ptr<AdminSocketServer>> AdminSocketServer::bind(
+    net::io_context& io, AdminSocketOptions options) {
     if (!options.router || options.metrics == nullptr || options.events == nullptr) {
         return crypto::fail(crypto::Errc::internal,
                             "AdminSocketServer: router, metrics and events are required");
@@ -187,7 +188,9 @@ void AdminSocketServer::abort() {
     impl_->env->registry.for_each([](detail::Connection& c) { c.abort(); });
 }
 
-const std::filesystem::path& AdminSocketServer::path() const noexcept { return impl_->options.path; }
+const std::filesystem::path& AdminSocketServer::path() const noexcept {
+    return impl_->options.path;
+}
 
 std::uint64_t AdminSocketServer::active_connections() const noexcept {
     return impl_->options.metrics->active();

@@ -44,7 +44,8 @@ struct Token {
 };
 
 bool is_softhsm(const std::string& module_path) {
-    return std::filesystem::path(module_path).filename().string().find("softhsm") != std::string::npos;
+    return std::filesystem::path(module_path).filename().string().find("softhsm") !=
+           std::string::npos;
 }
 
 Step<Token> open_token(const Config& cfg) {
@@ -59,7 +60,8 @@ Step<Token> open_token(const Config& cfg) {
         ::setenv("SOFTHSM2_CONF", conf.c_str(), 1);
         log(LogLevel::info, "hsm", "using the instance's SoftHSM configuration " + conf.string());
     }
-    auto module = module_path.empty() ? hsm::Module::load_for_uri(*uri) : hsm::Module::load_path(module_path);
+    auto module =
+        module_path.empty() ? hsm::Module::load_for_uri(*uri) : hsm::Module::load_path(module_path);
     if (!module) {
         const bool no_token = module.error().code() == Errc::hsm_token_not_found;
         return failure(no_token ? ExitCode::token_not_found : ExitCode::module, "hsm",
@@ -76,9 +78,12 @@ Step<Token> open_token(const Config& cfg) {
 crypto::Result<crypto::Secret> read_pin(const Config& cfg) {
     const PinSource& src = cfg.token.pin_source;
     switch (src.kind) {
-        case PinSource::Kind::file: return hsm::read_pin_file(cfg.resolve(src.value));
-        case PinSource::Kind::env: return hsm::read_pin_env(src.value);
-        case PinSource::Kind::stdin_: return hsm::read_pin_fd(0);
+        case PinSource::Kind::file:
+            return hsm::read_pin_file(cfg.resolve(src.value));
+        case PinSource::Kind::env:
+            return hsm::read_pin_env(src.value);
+        case PinSource::Kind::stdin_:
+            return hsm::read_pin_fd(0);
         case PinSource::Kind::credential: {
             const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
             if (dir == nullptr || *dir == '\0') {
@@ -89,7 +94,8 @@ crypto::Result<crypto::Secret> read_pin(const Config& cfg) {
             }
             if (src.value.empty() || src.value == "." || src.value == ".." ||
                 src.value.find('/') != std::string::npos) {
-                return crypto::fail(Errc::invalid_argument, "credential name must be a plain file name");
+                return crypto::fail(Errc::invalid_argument,
+                                    "credential name must be a plain file name");
             }
             return hsm::read_pin_file(std::filesystem::path(dir) / src.value);
         }
@@ -100,7 +106,8 @@ crypto::Result<crypto::Secret> read_pin(const Config& cfg) {
 Step<std::shared_ptr<hsm::SessionPool>> login(const Config& cfg, Token token, EventSink& events) {
     auto pin = read_pin(cfg);
     if (!pin) {
-        return failure(ExitCode::pin_unavailable, "hsm", "token.pin_source: " + pin.error().message());
+        return failure(ExitCode::pin_unavailable, "hsm",
+                       "token.pin_source: " + pin.error().message());
     }
     hsm::PoolOptions options;
     options.max_sessions = cfg.token.max_sessions;
@@ -110,12 +117,14 @@ Step<std::shared_ptr<hsm::SessionPool>> login(const Config& cfg, Token token, Ev
         const Errc code = pool.error().code();
         events.emit(events::TokenLoginFailed{token.info.label, code});
         const bool rejected = code == Errc::hsm_pin_incorrect || code == Errc::hsm_pin_locked;
-        std::string message = "login to token '" + token.info.label + "' failed: " + pool.error().message();
+        std::string message =
+            "login to token '" + token.info.label + "' failed: " + pool.error().message();
         if (rejected) message += " (not retried: each attempt counts towards the token's lock-out)";
         return failure(rejected ? ExitCode::pin_rejected : ExitCode::module, "hsm", message);
     }
-    log(LogLevel::info, "hsm", "logged in to token '" + token.info.label + "' (" + token.info.manufacturer + " " +
-                                   token.info.model + ", serial " + token.info.serial + ")");
+    log(LogLevel::info, "hsm",
+        "logged in to token '" + token.info.label + "' (" + token.info.manufacturer + " " +
+            token.info.model + ", serial " + token.info.serial + ")");
     return std::move(*pool);
 }
 
@@ -136,7 +145,8 @@ Step<std::map<std::string, hsm::SslCtxPtr>> build_contexts(const Config& cfg,
         auto ctx = factory(spec.config->tls);
         if (!ctx) {
             return failure(ExitCode::tls, spec.name,
-                           "TLS set-up failed (certificate " + cfg.resolve(spec.config->tls.certificate).string() +
+                           "TLS set-up failed (certificate " +
+                               cfg.resolve(spec.config->tls.certificate).string() +
                                "): " + ctx.error().message());
         }
         contexts.emplace(spec.name, std::move(*ctx));
@@ -147,10 +157,12 @@ Step<std::map<std::string, hsm::SslCtxPtr>> build_contexts(const Config& cfg,
 Step<Config> load(const DaemonOptions& options) {
     std::error_code ec;
     const auto data_dir = std::filesystem::absolute(options.data_dir, ec);
-    const auto file = options.config_file.empty() ? data_dir / "enclave.toml"
-                                                  : std::filesystem::absolute(options.config_file, ec);
+    const auto file = options.config_file.empty()
+                          ? data_dir / "enclave.toml"
+                          : std::filesystem::absolute(options.config_file, ec);
     auto cfg = load_config(file, data_dir);
-    if (!cfg) return failure(ExitCode::config, "config", file.string() + ": " + cfg.error().context());
+    if (!cfg)
+        return failure(ExitCode::config, "config", file.string() + ": " + cfg.error().context());
     LogLevel level = LogLevel::info;
     if (parse_log_level(cfg->log.level, level)) set_log_level(level);
     return std::move(*cfg);
@@ -159,8 +171,9 @@ Step<Config> load(const DaemonOptions& options) {
 Step<int> start(const DaemonOptions& options, EventSink& events) {
     auto cfg = load(options);
     if (!cfg) return tl::unexpected(cfg.error());
-    log(LogLevel::info, "daemon", "enclaved " + std::string(kEnclaveVersion) + " starting: instance '" +
-                                      cfg->instance_name + "', data directory " + cfg->data_dir.string());
+    log(LogLevel::info, "daemon",
+        "enclaved " + std::string(kEnclaveVersion) + " starting: instance '" + cfg->instance_name +
+            "', data directory " + cfg->data_dir.string());
     if (auto free = check_admin_socket_free(cfg->resolve(cfg->admin.socket)); !free) {
         return failure(ExitCode::bind, "admin", free.error().context());
     }

@@ -14,32 +14,30 @@ template <class... F>
 Overloaded(F...) -> Overloaded<F...>;
 
 LogLevel level_of(const Event& event) noexcept {
-    return std::visit(Overloaded{
-                          [](const events::DaemonStarted&) { return LogLevel::info; },
-                          [](const events::DaemonStopping&) { return LogLevel::info; },
-                          [](const events::TlsReloaded& e) {
-                              return e.ok ? LogLevel::info : LogLevel::error;
-                          },
-                          [](const auto&) { return LogLevel::warning; },
-                      },
-                      event);
+    return std::visit(
+        Overloaded{
+            [](const events::DaemonStarted&) { return LogLevel::info; },
+            [](const events::DaemonStopping&) { return LogLevel::info; },
+            [](const events::TlsReloaded& e) { return e.ok ? LogLevel::info : LogLevel::error; },
+            [](const auto&) { return LogLevel::warning; },
+        },
+        event);
 }
 
 }  // namespace
 
 std::string_view event_name(const Event& event) noexcept {
-    return std::visit(Overloaded{
-                          [](const events::DaemonStarted&) { return "daemon_started"; },
-                          [](const events::DaemonStopping&) { return "daemon_stopping"; },
-                          [](const events::TlsHandshakeFailed&) { return "tls_handshake_failed"; },
-                          [](const events::AdminAccessDenied&) { return "admin_access_denied"; },
-                          [](const events::TokenLoginFailed&) { return "token_login_failed"; },
-                          [](const events::TlsReloaded&) { return "tls_reloaded"; },
-                          [](const events::ConnectionLimitReached&) {
-                              return "connection_limit_reached";
-                          },
-                      },
-                      event);
+    return std::visit(
+        Overloaded{
+            [](const events::DaemonStarted&) { return "daemon_started"; },
+            [](const events::DaemonStopping&) { return "daemon_stopping"; },
+            [](const events::TlsHandshakeFailed&) { return "tls_handshake_failed"; },
+            [](const events::AdminAccessDenied&) { return "admin_access_denied"; },
+            [](const events::TokenLoginFailed&) { return "token_login_failed"; },
+            [](const events::TlsReloaded&) { return "tls_reloaded"; },
+            [](const events::ConnectionLimitReached&) { return "connection_limit_reached"; },
+        },
+        event);
 }
 
 std::string describe_event(const Event& event) {
@@ -50,8 +48,9 @@ std::string describe_event(const Event& event) {
             },
             [](const events::DaemonStopping& e) { return "reason=" + e.reason; },
             [](const events::TlsHandshakeFailed& e) {
-                return "listener=" + e.listener + " reason=" +
-                       std::string(handshake_failure_name(e.reason)) + " peer=" + e.peer_address;
+                return "listener=" + e.listener +
+                       " reason=" + std::string(handshake_failure_name(e.reason)) +
+                       " peer=" + e.peer_address;
             },
             [](const events::AdminAccessDenied& e) {
                 std::string s = "uid=" + std::to_string(e.uid);
@@ -59,7 +58,8 @@ std::string describe_event(const Event& event) {
                 return s;
             },
             [](const events::TokenLoginFailed& e) {
-                return "token=" + e.token_label + " error=" + std::string(crypto::errc_name(e.code));
+                return "token=" + e.token_label +
+                       " error=" + std::string(crypto::errc_name(e.code));
             },
             [](const events::TlsReloaded& e) {
                 return "listener=" + e.listener + " result=" + (e.ok ? "ok" : "failed");

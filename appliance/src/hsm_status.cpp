@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <optional>
 
-#include <nlohmann/json.hpp>
 #include <p11-kit/pkcs11.h>
+#include <nlohmann/json.hpp>
 
 #include "appliance/admin_api.hpp"
 #include "crypto/encoding.hpp"
@@ -69,8 +69,8 @@ crypto::Result<std::vector<TokenKeyInfo>> list_token_keys(hsm::SessionPool& pool
     if (!lease) return tl::unexpected(lease.error());
     const hsm::Session& s = lease->session();
     std::vector<TokenKeyInfo> keys;
-    const std::pair<CK_OBJECT_CLASS, std::string_view> classes[] = {
-        {CKO_PRIVATE_KEY, "private"}, {CKO_SECRET_KEY, "secret"}};
+    const std::pair<CK_OBJECT_CLASS, std::string_view> classes[] = {{CKO_PRIVATE_KEY, "private"},
+                                                                    {CKO_SECRET_KEY, "secret"}};
     for (const auto& [cls_value, cls_name] : classes) {
         CK_OBJECT_CLASS cls = cls_value;
         CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}};
@@ -83,7 +83,8 @@ crypto::Result<std::vector<TokenKeyInfo>> list_token_keys(hsm::SessionPool& pool
         }
     }
     std::sort(keys.begin(), keys.end(), [](const TokenKeyInfo& a, const TokenKeyInfo& b) {
-        return std::tie(a.label, a.object_class, a.id_hex) < std::tie(b.label, b.object_class, b.id_hex);
+        return std::tie(a.label, a.object_class, a.id_hex) <
+               std::tie(b.label, b.object_class, b.id_hex);
     });
     return keys;
 }
@@ -94,11 +95,12 @@ crypto::Result<std::string> hsm_status_json(hsm::SessionPool& pool) {
     const hsm::ModuleInfo& mi = pool.module().info();
     const hsm::TokenInfo& ti = pool.token();
     nlohmann::json doc;
-    doc["module"] = {{"path", mi.path},
-                     {"manufacturer", mi.manufacturer},
-                     {"description", mi.description}};
-    doc["token"] = {{"label", ti.label},     {"manufacturer", ti.manufacturer},
-                    {"model", ti.model},     {"serial", ti.serial},
+    doc["module"] = {
+        {"path", mi.path}, {"manufacturer", mi.manufacturer}, {"description", mi.description}};
+    doc["token"] = {{"label", ti.label},
+                    {"manufacturer", ti.manufacturer},
+                    {"model", ti.model},
+                    {"serial", ti.serial},
                     {"slot_id", ti.slot_id}};
     nlohmann::json list = nlohmann::json::array();
     for (const auto& k : *keys) {

@@ -181,18 +181,17 @@ private:
             env_->limits.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
         parser_->body_limit(env_->limits.max_body_bytes);
         self().lowest().expires_after(env_->limits.read_timeout);
-        http::async_read(self().stream(), buffer_, *parser_,
-                         [s = self().shared_from_this()](beast::error_code ec, std::size_t) {
-                             s->on_read(ec);
-                         });
+        http::async_read(
+            self().stream(), buffer_, *parser_,
+            [s = self().shared_from_this()](beast::error_code ec, std::size_t) { s->on_read(ec); });
     }
 
     void on_read(beast::error_code ec) {
         if (aborted_) return;
         if (ec == http::error::end_of_stream) return do_close();
         if (ec == http::error::header_limit) {
-            return send(Response::error(431, "too_large", "request header fields too large"),
-                        false, 11);
+            return send(Response::error(431, "too_large", "request header fields too large"), false,
+                        11);
         }
         if (ec == http::error::body_limit) {
             return send(Response::error(413, "too_large", "request body too large"), false, 11);
@@ -254,10 +253,8 @@ private:
         phase_ = Phase::writing;
         self().lowest().expires_after(env_->limits.write_timeout);
         http::async_write(self().stream(), res_,
-                          [s = self().shared_from_this(), keep_alive](beast::error_code ec,
-                                                                      std::size_t) {
-                              s->on_write(ec, keep_alive);
-                          });
+                          [s = self().shared_from_this(), keep_alive](
+                              beast::error_code ec, std::size_t) { s->on_write(ec, keep_alive); });
     }
 
     void on_write(beast::error_code ec, bool keep_alive) {

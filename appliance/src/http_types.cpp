@@ -23,9 +23,12 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
 
 std::string_view role_name(Role r) noexcept {
     switch (r) {
-        case Role::security_officer: return "security-officer";
-        case Role::auditor: return "auditor";
-        case Role::operator_: return "operator";
+        case Role::security_officer:
+            return "security-officer";
+        case Role::auditor:
+            return "auditor";
+        case Role::operator_:
+            return "operator";
     }
     return "unknown";
 }
@@ -76,11 +79,21 @@ std::string json_escape(std::string_view text) {
     for (const char c : text) {
         const auto u = static_cast<unsigned char>(c);
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (u < 0x20 || u == 0x7f) {
                     char buf[8];

@@ -29,10 +29,14 @@ bool under_journald() noexcept {
 // sd-daemon(3) priorities: err=3, warning=4, info=6, debug=7.
 char syslog_priority(LogLevel level) noexcept {
     switch (level) {
-        case LogLevel::error: return '3';
-        case LogLevel::warning: return '4';
-        case LogLevel::info: return '6';
-        case LogLevel::debug: return '7';
+        case LogLevel::error:
+            return '3';
+        case LogLevel::warning:
+            return '4';
+        case LogLevel::info:
+            return '6';
+        case LogLevel::debug:
+            return '7';
     }
     return '6';
 }
@@ -79,10 +83,18 @@ void write_all(const std::string& line) noexcept {
 void hsm_sink(hsm::LogLevel level, std::string_view message) noexcept {
     LogLevel ours = LogLevel::info;
     switch (level) {
-        case hsm::LogLevel::debug: ours = LogLevel::debug; break;
-        case hsm::LogLevel::info: ours = LogLevel::info; break;
-        case hsm::LogLevel::warning: ours = LogLevel::warning; break;
-        case hsm::LogLevel::error: ours = LogLevel::error; break;
+        case hsm::LogLevel::debug:
+            ours = LogLevel::debug;
+            break;
+        case hsm::LogLevel::info:
+            ours = LogLevel::info;
+            break;
+        case hsm::LogLevel::warning:
+            ours = LogLevel::warning;
+            break;
+        case hsm::LogLevel::error:
+            ours = LogLevel::error;
+            break;
     }
     log(ours, "hsm", message);
 }
@@ -91,10 +103,14 @@ void hsm_sink(hsm::LogLevel level, std::string_view message) noexcept {
 
 std::string_view log_level_name(LogLevel level) noexcept {
     switch (level) {
-        case LogLevel::debug: return "debug";
-        case LogLevel::info: return "info";
-        case LogLevel::warning: return "warning";
-        case LogLevel::error: return "error";
+        case LogLevel::debug:
+            return "debug";
+        case LogLevel::info:
+            return "info";
+        case LogLevel::warning:
+            return "warning";
+        case LogLevel::error:
+            return "error";
     }
     return "info";
 }

@@ -59,15 +59,24 @@ void plain(std::string& out, std::string_view name, std::uint64_t value) {
 
 std::string_view handshake_failure_name(HandshakeFailure f) noexcept {
     switch (f) {
-        case HandshakeFailure::no_client_certificate: return "no_client_certificate";
-        case HandshakeFailure::certificate_verify_failed: return "certificate_verify_failed";
-        case HandshakeFailure::protocol_version: return "protocol_version";
-        case HandshakeFailure::no_shared_cipher: return "no_shared_cipher";
-        case HandshakeFailure::no_shared_signature_algorithm: return "no_shared_signature_algorithm";
-        case HandshakeFailure::not_tls: return "not_tls";
-        case HandshakeFailure::timeout: return "timeout";
-        case HandshakeFailure::closed: return "closed";
-        case HandshakeFailure::other: return "other";
+        case HandshakeFailure::no_client_certificate:
+            return "no_client_certificate";
+        case HandshakeFailure::certificate_verify_failed:
+            return "certificate_verify_failed";
+        case HandshakeFailure::protocol_version:
+            return "protocol_version";
+        case HandshakeFailure::no_shared_cipher:
+            return "no_shared_cipher";
+        case HandshakeFailure::no_shared_signature_algorithm:
+            return "no_shared_signature_algorithm";
+        case HandshakeFailure::not_tls:
+            return "not_tls";
+        case HandshakeFailure::timeout:
+            return "timeout";
+        case HandshakeFailure::closed:
+            return "closed";
+        case HandshakeFailure::other:
+            return "other";
     }
     return "other";
 }
@@ -128,7 +137,9 @@ ListenerMetrics* Metrics::listener(std::string_view name) noexcept {
 
 void Metrics::set_ready(bool ready) noexcept { ready_.store(ready, std::memory_order_release); }
 bool Metrics::ready() const noexcept { return ready_.load(std::memory_order_acquire); }
-void Metrics::tls_reload(bool ok) noexcept { (ok ? reloads_ok_ : reloads_failed_).fetch_add(1, kRelaxed); }
+void Metrics::tls_reload(bool ok) noexcept {
+    (ok ? reloads_ok_ : reloads_failed_).fetch_add(1, kRelaxed);
+}
 void Metrics::set_pool_stats_source(std::function<hsm::PoolStats()> source) {
     pool_stats_ = std::move(source);
 }
@@ -137,23 +148,28 @@ std::string Metrics::render() const {
     std::string out;
     out.reserve(4096);
     family(out, "enclave_connections_active", "gauge", "Open connections.");
-    for (const auto& l : listeners_) sample(out, "enclave_connections_active", l->name(), "", l->active());
-    family(out, "enclave_http_requests_in_progress", "gauge", "Requests being received or answered.");
+    for (const auto& l : listeners_)
+        sample(out, "enclave_connections_active", l->name(), "", l->active());
+    family(out, "enclave_http_requests_in_progress", "gauge",
+           "Requests being received or answered.");
     for (const auto& l : listeners_) {
         sample(out, "enclave_http_requests_in_progress", l->name(), "", l->requests_in_progress());
     }
     family(out, "enclave_connections_total", "counter", "Accepted connections.");
-    for (const auto& l : listeners_) sample(out, "enclave_connections_total", l->name(), "", l->total());
+    for (const auto& l : listeners_)
+        sample(out, "enclave_connections_total", l->name(), "", l->total());
     family(out, "enclave_connections_refused_total", "counter",
            "Connections closed at accept because max_connections was reached.");
     for (const auto& l : listeners_) {
-        sample(out, "enclave_connections_refused_total", l->name(), "reason=\"limit\"", l->refused());
+        sample(out, "enclave_connections_refused_total", l->name(), "reason=\"limit\"",
+               l->refused());
     }
     family(out, "enclave_tls_handshakes_total", "counter", "Completed mutual-TLS handshakes.");
     for (const auto& l : listeners_) {
         if (l->tls()) sample(out, "enclave_tls_handshakes_total", l->name(), "", l->handshakes());
     }
-    family(out, "enclave_tls_handshake_failures_total", "counter", "Failed TLS handshakes by reason.");
+    family(out, "enclave_tls_handshake_failures_total", "counter",
+           "Failed TLS handshakes by reason.");
     for (const auto& l : listeners_) {
         if (!l->tls()) continue;
         for (const HandshakeFailure f : kAllFailures) {
@@ -171,8 +187,10 @@ std::string Metrics::render() const {
             }
         }
     }
-    family(out, "enclave_tls_reloads_total", "counter", "Certificate and trust anchor reloads (SIGHUP).");
-    out += "enclave_tls_reloads_total{result=\"ok\"} " + std::to_string(reloads_ok_.load(kRelaxed)) + '\n';
+    family(out, "enclave_tls_reloads_total", "counter",
+           "Certificate and trust anchor reloads (SIGHUP).");
+    out += "enclave_tls_reloads_total{result=\"ok\"} " +
+           std::to_string(reloads_ok_.load(kRelaxed)) + '\n';
     out += "enclave_tls_reloads_total{result=\"failed\"} " +
            std::to_string(reloads_failed_.load(kRelaxed)) + '\n';
     if (pool_stats_) {
@@ -181,7 +199,8 @@ std::string Metrics::render() const {
         plain(out, "enclave_hsm_sessions_open", s.open_sessions);
         family(out, "enclave_hsm_sessions_in_use", "gauge", "PKCS#11 sessions leased now.");
         plain(out, "enclave_hsm_sessions_in_use", s.in_use);
-        family(out, "enclave_hsm_sessions_peak_in_use", "gauge", "Most PKCS#11 sessions leased at once.");
+        family(out, "enclave_hsm_sessions_peak_in_use", "gauge",
+               "Most PKCS#11 sessions leased at once.");
         plain(out, "enclave_hsm_sessions_peak_in_use", s.peak_in_use);
         family(out, "enclave_hsm_session_leases_total", "counter", "PKCS#11 session leases.");
         plain(out, "enclave_hsm_session_leases_total", s.leases);
@@ -190,7 +209,8 @@ std::string Metrics::render() const {
         std::chrono::steady_clock::now() - started_);
     family(out, "enclave_uptime_seconds", "gauge", "Seconds since the daemon started.");
     plain(out, "enclave_uptime_seconds", static_cast<std::uint64_t>(up.count()));
-    family(out, "enclave_ready", "gauge", "1 when the token is logged in and the listeners are bound.");
+    family(out, "enclave_ready", "gauge",
+           "1 when the token is logged in and the listeners are bound.");
     plain(out, "enclave_ready", ready() ? 1 : 0);
     return out;
 }

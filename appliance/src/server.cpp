@@ -27,7 +27,8 @@ std::vector<TcpListenerSpec> tcp_listeners(const Config& config) {
     std::vector<TcpListenerSpec> out;
     if (config.lea.enabled) out.push_back({"lea", &config.lea, false});
     if (config.ingest.enabled) out.push_back({"ingest", &config.ingest, false});
-    if (config.admin.tls_listener.enabled) out.push_back({"admin-tls", &config.admin.tls_listener, true});
+    if (config.admin.tls_listener.enabled)
+        out.push_back({"admin-tls", &config.admin.tls_listener, true});
     return out;
 }
 
@@ -61,7 +62,8 @@ struct Server::Impl {
 
     std::vector<ListenerStatus> listener_status() const {
         std::vector<ListenerStatus> out;
-        for (const auto& l : listeners) out.push_back({l->name(), l->address(), l->active_connections()});
+        for (const auto& l : listeners)
+            out.push_back({l->name(), l->address(), l->active_connections()});
         if (admin) out.push_back({"admin", admin->path().string(), admin->active_connections()});
         return out;
     }
@@ -133,7 +135,8 @@ void Server::Impl::poll_tcp() {
     if (open == 0) return close_tcp();
     if (Clock::now() >= deadline) {
         log(LogLevel::warning, "server",
-            "shutdown_grace elapsed with " + std::to_string(open) + " connection(s) open; closing them");
+            "shutdown_grace elapsed with " + std::to_string(open) +
+                " connection(s) open; closing them");
         return close_tcp();
     }
     timer.expires_after(std::chrono::milliseconds(20));
@@ -178,10 +181,11 @@ Server::~Server() {
     impl_->listeners.clear();
 }
 
-crypto::Result<std::unique_ptr<Server>> Server::create(ServerSetup setup,
-                                                       std::map<std::string, hsm::SslCtxPtr> contexts) {
+crypto::Result<std::unique_ptr<Server>> Server::create(
+    ServerSetup setup, std::map<std::string, hsm::SslCtxPtr> contexts) {
     if (!setup.pool || !setup.make_context || setup.events == nullptr) {
-        return crypto::fail(crypto::Errc::internal, "Server: pool, context factory and events are required");
+        return crypto::fail(crypto::Errc::internal,
+                            "Server: pool, context factory and events are required");
     }
     auto impl = std::make_unique<Impl>(std::move(setup));
     Impl& s = *impl;
@@ -193,13 +197,18 @@ crypto::Result<std::unique_ptr<Server>> Server::create(ServerSetup setup,
     auto data_router = std::make_shared<Router>();
     add_identity_routes(*data_router);
     auto admin_router = std::make_shared<Router>();
-    add_admin_routes(*admin_router, AdminApiContext{cfg.instance_name, pool, &s.metrics,
-                                                    [&s] { return s.listener_status(); },
-                                                    Clock::now()});
+    add_admin_routes(*admin_router,
+                     AdminApiContext{cfg.instance_name, pool, &s.metrics,
+                                     [&s] { return s.listener_status(); }, Clock::now()});
 
-    AdminSocketOptions admin_options{cfg.resolve(cfg.admin.socket), cfg.admin.socket_mode,
-                                     cfg.admin.socket_group, cfg.admin.roles, cfg.admin.limits,
-                                     admin_router, nullptr, s.setup.events};
+    AdminSocketOptions admin_options{cfg.resolve(cfg.admin.socket),
+                                     cfg.admin.socket_mode,
+                                     cfg.admin.socket_group,
+                                     cfg.admin.roles,
+                                     cfg.admin.limits,
+                                     admin_router,
+                                     nullptr,
+                                     s.setup.events};
     for (const auto& spec : s.specs) s.metrics.add_listener(spec.name, true);
     admin_options.metrics = &s.metrics.add_listener("admin", false);
     auto admin = AdminSocketServer::bind(s.io, std::move(admin_options));
@@ -207,11 +216,13 @@ crypto::Result<std::unique_ptr<Server>> Server::create(ServerSetup setup,
     s.admin = std::move(*admin);
 
     for (const auto& spec : s.specs) {
-        TlsListenerOptions o{spec.name, *spec.config,
+        TlsListenerOptions o{spec.name,
+                             *spec.config,
                              spec.admin ? RoleSet{Role::operator_} : RoleSet{},
                              spec.admin ? std::shared_ptr<const Router>(admin_router)
                                         : std::shared_ptr<const Router>(data_router),
-                             s.metrics.listener(spec.name), s.setup.events};
+                             s.metrics.listener(spec.name),
+                             s.setup.events};
         auto it = contexts.find(spec.name);
         if (it == contexts.end() || !it->second) {
             return crypto::fail(crypto::Errc::internal, "no SSL context for listener " + spec.name);
@@ -233,8 +244,10 @@ int Server::run() {
     log(LogLevel::info, "admin", "listening on " + s.admin->path().string());
     s.wait_signal();
     s.metrics.set_ready(true);
-    s.setup.events->emit(events::DaemonStarted{s.setup.config.instance_name, std::string(kEnclaveVersion)});
-    if (auto n = sd_notify("READY=1\nSTATUS=serving"); !n) log(LogLevel::warning, "server", n.error().message());
+    s.setup.events->emit(
+        events::DaemonStarted{s.setup.config.instance_name, std::string(kEnclaveVersion)});
+    if (auto n = sd_notify("READY=1\nSTATUS=serving"); !n)
+        log(LogLevel::warning, "server", n.error().message());
 
     // A handler that throws is a bug; log it and keep serving (STYLE.md 3).
     const auto runner = [&s] {

@@ -41,8 +41,9 @@ bool unix_socket_answers(const std::filesystem::path& path) {
 
 crypto::Result<void> check_admin_socket_free(const std::filesystem::path& path) {
     if (unix_socket_answers(path)) {
-        return fail(Errc::already_exists, "admin.socket: another daemon answers on " + path.string() +
-                                              " (is enclaved already running for this data directory?)");
+        return fail(Errc::already_exists,
+                    "admin.socket: another daemon answers on " + path.string() +
+                        " (is enclaved already running for this data directory?)");
     }
     return {};
 }
@@ -70,35 +71,38 @@ crypto::Result<void> prepare_socket_path(const std::filesystem::path& path, gid_
     sockaddr_un probe{};
     if (path.string().size() >= sizeof probe.sun_path) {
         return fail(Errc::invalid_argument, "admin.socket: path longer than " +
-                                                std::to_string(sizeof probe.sun_path - 1) + " bytes");
+                                                std::to_string(sizeof probe.sun_path - 1) +
+                                                " bytes");
     }
     const auto dir = path.parent_path();
     struct stat st {};
     if (::lstat(dir.c_str(), &st) != 0) {
         if (errno != ENOENT || ::mkdir(dir.c_str(), 0750) != 0) {
-            return fail(Errc::io_error, "admin.socket: cannot create " + dir.string() + ": " +
-                                            errno_text(errno));
+            return fail(Errc::io_error,
+                        "admin.socket: cannot create " + dir.string() + ": " + errno_text(errno));
         }
         // mkdir applied the umask; set exactly 0750 and the socket's group.
-        if (::chown(dir.c_str(), static_cast<uid_t>(-1), gid) != 0 || ::chmod(dir.c_str(), 0750) != 0) {
+        if (::chown(dir.c_str(), static_cast<uid_t>(-1), gid) != 0 ||
+            ::chmod(dir.c_str(), 0750) != 0) {
             return fail(Errc::io_error, "admin.socket: cannot set group/mode of " + dir.string() +
                                             ": " + errno_text(errno));
         }
     } else if (!S_ISDIR(st.st_mode)) {
-        return fail(Errc::invalid_argument, "admin.socket: " + dir.string() + " is not a directory");
+        return fail(Errc::invalid_argument,
+                    "admin.socket: " + dir.string() + " is not a directory");
     }
     if (::lstat(path.c_str(), &st) != 0) {
         if (errno == ENOENT) return {};
         return fail(Errc::io_error, "admin.socket: " + path.string() + ": " + errno_text(errno));
     }
     if (!S_ISSOCK(st.st_mode)) {
-        return fail(Errc::invalid_argument,
-                    "admin.socket: " + path.string() + " exists and is not a socket; not touching it");
+        return fail(Errc::invalid_argument, "admin.socket: " + path.string() +
+                                                " exists and is not a socket; not touching it");
     }
     if (auto free = check_admin_socket_free(path); !free) return free;
     if (::unlink(path.c_str()) != 0) {
-        return fail(Errc::io_error, "admin.socket: cannot remove the stale socket " + path.string() +
-                                        ": " + errno_text(errno));
+        return fail(Errc::io_error, "admin.socket: cannot remove the stale socket " +
+                                        path.string() + ": " + errno_text(errno));
     }
     log(LogLevel::info, "admin", "removed a stale socket file " + path.string());
     return {};
@@ -108,7 +112,8 @@ crypto::Result<void> apply_socket_permissions(const std::filesystem::path& path,
                                               gid_t gid) {
     if (::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) {
         return fail(Errc::io_error, "admin.socket_group: cannot give " + path.string() +
-                                        " to gid " + std::to_string(gid) + ": " + errno_text(errno));
+                                        " to gid " + std::to_string(gid) + ": " +
+                                        errno_text(errno));
     }
     if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
         return fail(Errc::io_error,

@@ -28,7 +28,8 @@ using tcp = net::ip::tcp;
 HandshakeFailure classify(const beast::error_code& ec) {
     if (ec == beast::error::timeout) return HandshakeFailure::timeout;
     if (ec.category() == net::error::get_ssl_category()) {
-        return classify_openssl_error(static_cast<unsigned long>(static_cast<unsigned int>(ec.value())));
+        return classify_openssl_error(
+            static_cast<unsigned long>(static_cast<unsigned int>(ec.value())));
     }
     if (ec == ssl::error::stream_truncated || ec == net::error::eof ||
         ec == net::error::connection_reset || ec == net::error::broken_pipe) {
@@ -70,8 +71,9 @@ private:
         if (aborted_) return;
         if (stopping()) return finish();
         lowest().expires_after(env_->limits.handshake_timeout);
-        stream_.async_handshake(ssl::stream_base::server,
-                                [s = shared_from_this()](beast::error_code ec) { s->on_handshake(ec); });
+        stream_.async_handshake(
+            ssl::stream_base::server,
+            [s = shared_from_this()](beast::error_code ec) { s->on_handshake(ec); });
     }
 
     void on_handshake(beast::error_code ec) {
@@ -80,7 +82,8 @@ private:
             if (ec != net::error::operation_aborted) {
                 const HandshakeFailure reason = classify(ec);
                 env_->metrics->handshake_failed(reason);
-                env_->events->emit(events::TlsHandshakeFailed{env_->listener, reason, peer_.address});
+                env_->events->emit(
+                    events::TlsHandshakeFailed{env_->listener, reason, peer_.address});
             }
             return finish();  // no close_notify after a failed handshake
         }
@@ -157,7 +160,8 @@ struct TlsListener::Impl : std::enable_shared_from_this<TlsListener::Impl> {
         if (!ec && addr.is_v6()) acceptor.set_option(net::ip::v6_only(true), ec);
         if (!ec) acceptor.bind(ep, ec);
         if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
-        if (ec) return crypto::fail(crypto::Errc::io_error, where + ": cannot listen: " + ec.message());
+        if (ec)
+            return crypto::fail(crypto::Errc::io_error, where + ": cannot listen: " + ec.message());
         const auto local = acceptor.local_endpoint(ec);
         if (ec) return crypto::fail(crypto::Errc::io_error, where + ": " + ec.message());
         port = local.port();
@@ -227,7 +231,8 @@ crypto::Result<std::unique_ptr<TlsListener>> TlsListener::bind(net::io_context& 
                                                                TlsListenerOptions options,
                                                                hsm::SslCtxPtr context) {
     if (!options.router || options.metrics == nullptr || options.events == nullptr) {
-        return crypto::fail(crypto::Errc::internal, "TlsListener: router, metrics and events are required");
+        return crypto::fail(crypto::Errc::internal,
+                            "TlsListener: router, metrics and events are required");
     }
     auto impl = std::make_shared<Impl>(io, std::move(options));
     auto ctx = detail::adopt_context(std::move(context));

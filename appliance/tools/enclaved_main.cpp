@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
     std::string data_dir;
     std::string config_file;
     bool version = false;
-    app.add_option("--data-dir", data_dir, "instance folder (default: $ENCLAVE_DATA_DIR, else ./var)");
+    app.add_option("--data-dir", data_dir,
+                   "instance folder (default: $ENCLAVE_DATA_DIR, else ./var)");
     app.add_option("--config", config_file, "configuration file (default: DIR/enclave.toml)");
     app.add_flag("--version", version, "print the version and exit");
     try {

@@ -87,8 +87,8 @@ TEST_F(AdminApiTest, HsmStatusListsTheKeysNonExtractable) {
             EXPECT_EQ(k.at("class"), "private");
         }
     }
-    EXPECT_EQ(labels, (std::set<std::string>{"kek", "audit-signing", "lea-tls", "ingest-tls", "admin-tls",
-                                             "lea-client-tls"}));
+    EXPECT_EQ(labels, (std::set<std::string>{"kek", "audit-signing", "lea-tls", "ingest-tls",
+                                             "admin-tls", "lea-client-tls"}));
 }
 
 TEST_F(AdminApiTest, MetricsInPrometheusTextFormat) {
@@ -103,28 +103,37 @@ TEST_F(AdminApiTest, MetricsInPrometheusTextFormat) {
         TlsConnection refused(inst_.lea_port(), anonymous);
         EXPECT_FALSE(refused.ok());
     }
-    wait_for_sample(inst_.socket(),
-                    R"(enclave_tls_handshake_failures_total{listener="lea",reason="no_client_certificate"})", 1);
+    wait_for_sample(
+        inst_.socket(),
+        R"(enclave_tls_handshake_failures_total{listener="lea",reason="no_client_certificate"})",
+        1);
     const auto r = unix_get(inst_.socket(), "/metrics");
     ASSERT_EQ(r.status, 200);
     EXPECT_EQ(r.headers.at("content-type"), "text/plain; version=0.0.4; charset=utf-8");
     for (const char* family :
-         {"enclave_connections_active", "enclave_connections_total", "enclave_connections_refused_total",
-          "enclave_tls_handshakes_total", "enclave_tls_handshake_failures_total", "enclave_http_requests_total",
-          "enclave_ready"}) {
+         {"enclave_connections_active", "enclave_connections_total",
+          "enclave_connections_refused_total", "enclave_tls_handshakes_total",
+          "enclave_tls_handshake_failures_total", "enclave_http_requests_total", "enclave_ready"}) {
         EXPECT_NE(r.body.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
     }
     EXPECT_EQ(sample_value(r.body, "enclave_ready"), 1u);
     EXPECT_EQ(sample_value(r.body, R"(enclave_tls_handshakes_total{listener="lea"})"), 1u);
-    EXPECT_EQ(sample_value(r.body, R"(enclave_http_requests_total{listener="lea",status="200"})"), 1u);
-    EXPECT_EQ(sample_value(r.body,
-                           R"(enclave_tls_handshake_failures_total{listener="lea",reason="no_client_certificate"})"),
+    EXPECT_EQ(sample_value(r.body, R"(enclave_http_requests_total{listener="lea",status="200"})"),
               1u);
+    EXPECT_EQ(
+        sample_value(
+            r.body,
+            R"(enclave_tls_handshake_failures_total{listener="lea",reason="no_client_certificate"})"),
+        1u);
     EXPECT_EQ(sample_value(r.body, R"(enclave_connections_total{listener="lea"})"), 2u);
-    for (const char* reason : {"certificate_verify_failed", "protocol_version", "no_shared_cipher", "timeout", "other"}) {
-        EXPECT_EQ(sample_value(r.body, std::string(R"(enclave_tls_handshake_failures_total{listener="ingest",reason=")") +
-                                           reason + "\"}"),
-                  0u)
+    for (const char* reason : {"certificate_verify_failed", "protocol_version", "no_shared_cipher",
+                               "timeout", "other"}) {
+        EXPECT_EQ(
+            sample_value(
+                r.body,
+                std::string(R"(enclave_tls_handshake_failures_total{listener="ingest",reason=")") +
+                    reason + "\"}"),
+            0u)
             << reason;
     }
     // Every non-comment line is "name{labels} value" or "name value".
@@ -185,16 +194,19 @@ TEST(AdminTlsTest, VerifiedCertificateGetsTheOperatorRoleOnTheAdminPort) {
     for (const auto& l : doc.at("listeners")) listed = listed || l.at("name") == "admin-tls";
     EXPECT_TRUE(listed) << status.body;
     EXPECT_EQ(c.request("GET", "/metrics").status, 200);
-    EXPECT_EQ(c.request("GET", "/v1/whoami").status, 404) << "data routes are not served on the admin port";
+    EXPECT_EQ(c.request("GET", "/v1/whoami").status, 404)
+        << "data routes are not served on the admin port";
     auto anonymous = inst.lea_client();
     anonymous.certificate.clear();
     anonymous.key.clear();
     anonymous.max_version = TLS1_2_VERSION;
     EXPECT_FALSE(TlsConnection(tls.port, anonymous).ok());
-    EXPECT_EQ(wait_for_sample(inst.socket(),
-                              R"(enclave_tls_handshake_failures_total{listener="admin-tls",reason="no_client_certificate"})",
-                              1),
-              1u);
+    EXPECT_EQ(
+        wait_for_sample(
+            inst.socket(),
+            R"(enclave_tls_handshake_failures_total{listener="admin-tls",reason="no_client_certificate"})",
+            1),
+        1u);
 }
 
 // ---- roles: a caller running as nobody -------------------------------------
@@ -247,7 +259,8 @@ TEST(AdminRolesTest, CallerWithoutARoleGets403AndIsLogged) {
     EXPECT_EQ(unix_get_as(inst.socket(), "/readyz", who.uid, who.gid).status, 200);
     // root holds every role.
     EXPECT_EQ(unix_get(inst.socket(), "/v1/status").status, 200);
-    EXPECT_NE(inst.log().find("admin_access_denied uid=" + std::to_string(who.uid) + " route=GET /v1/status"),
+    EXPECT_NE(inst.log().find("admin_access_denied uid=" + std::to_string(who.uid) +
+                              " route=GET /v1/status"),
               std::string::npos)
         << inst.log();
 }

@@ -33,17 +33,22 @@ Request get(std::string path, RoleSet roles = {}) {
 
 Router sample_router() {
     Router router;
-    router.add("GET", "/open", RoleSet{}, [](const Request&) { return Response::text(200, "open"); });
-    router.add("GET", "/ops", RoleSet{Role::operator_}, [](const Request&) { return Response::text(200, "ops"); });
-    router.add("POST", "/ops", RoleSet{Role::operator_}, [](const Request&) { return Response::text(201, "made"); });
-    router.add("GET", "/boom", RoleSet{}, [](const Request&) -> Response { throw std::runtime_error("secret-ish"); });
+    router.add("GET", "/open", RoleSet{},
+               [](const Request&) { return Response::text(200, "open"); });
+    router.add("GET", "/ops", RoleSet{Role::operator_},
+               [](const Request&) { return Response::text(200, "ops"); });
+    router.add("POST", "/ops", RoleSet{Role::operator_},
+               [](const Request&) { return Response::text(201, "made"); });
+    router.add("GET", "/boom", RoleSet{},
+               [](const Request&) -> Response { throw std::runtime_error("secret-ish"); });
     return router;
 }
 
 TEST(RouterTest, ExactPathsOnly) {
     const Router router = sample_router();
     EXPECT_EQ(router.handle(get("/open")).body, "open");
-    for (const char* path : {"/open/", "/OPEN", "/open/..", "//open", "/ope", "", "*", "http://x/open"}) {
+    for (const char* path :
+         {"/open/", "/OPEN", "/open/..", "//open", "/ope", "", "*", "http://x/open"}) {
         const Response r = router.handle(get(path));
         EXPECT_EQ(r.status, 404u) << path;
         EXPECT_EQ(r.body, R"({"error":{"code":"not_found","message":"no such resource"}})");
@@ -136,17 +141,23 @@ TEST(MetricsTest, RendersEveryFamilyAndCounts) {
     const std::string t = m.render();
     EXPECT_NE(t.find("enclave_connections_active{listener=\"lea\"} 1\n"), std::string::npos) << t;
     EXPECT_NE(t.find("enclave_connections_total{listener=\"lea\"} 2\n"), std::string::npos);
-    EXPECT_NE(t.find("enclave_connections_refused_total{listener=\"lea\",reason=\"limit\"} 1\n"), std::string::npos);
+    EXPECT_NE(t.find("enclave_connections_refused_total{listener=\"lea\",reason=\"limit\"} 1\n"),
+              std::string::npos);
     EXPECT_NE(t.find("enclave_tls_handshakes_total{listener=\"lea\"} 1\n"), std::string::npos);
-    EXPECT_NE(t.find("enclave_tls_handshake_failures_total{listener=\"lea\",reason=\"no_shared_cipher\"} 1\n"),
+    EXPECT_NE(t.find("enclave_tls_handshake_failures_total{listener=\"lea\",reason=\"no_shared_"
+                     "cipher\"} 1\n"),
               std::string::npos);
-    EXPECT_NE(t.find("enclave_tls_handshake_failures_total{listener=\"lea\",reason=\"timeout\"} 0\n"),
-              std::string::npos);
+    EXPECT_NE(
+        t.find("enclave_tls_handshake_failures_total{listener=\"lea\",reason=\"timeout\"} 0\n"),
+        std::string::npos);
     EXPECT_EQ(t.find("enclave_tls_handshakes_total{listener=\"admin\"}"), std::string::npos)
         << "the Unix socket has no TLS";
-    EXPECT_NE(t.find("enclave_http_requests_total{listener=\"lea\",status=\"200\"} 2\n"), std::string::npos);
-    EXPECT_NE(t.find("enclave_http_requests_total{listener=\"lea\",status=\"500\"} 1\n"), std::string::npos);
-    EXPECT_NE(t.find("enclave_http_requests_total{listener=\"admin\",status=\"403\"} 1\n"), std::string::npos);
+    EXPECT_NE(t.find("enclave_http_requests_total{listener=\"lea\",status=\"200\"} 2\n"),
+              std::string::npos);
+    EXPECT_NE(t.find("enclave_http_requests_total{listener=\"lea\",status=\"500\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(t.find("enclave_http_requests_total{listener=\"admin\",status=\"403\"} 1\n"),
+              std::string::npos);
     EXPECT_NE(t.find("enclave_ready 1\n"), std::string::npos);
     EXPECT_EQ(t.find("enclave_hsm_"), std::string::npos) << "no pool attached";
     m.set_pool_stats_source([] {
@@ -166,8 +177,8 @@ TEST(MetricsTest, FailureReasonNamesAreDistinct) {
     }
     EXPECT_EQ(names.size(), kHandshakeFailureKinds);
     EXPECT_TRUE(names.count("no_client_certificate") && names.count("certificate_verify_failed") &&
-                names.count("protocol_version") && names.count("no_shared_cipher") && names.count("timeout") &&
-                names.count("other"));
+                names.count("protocol_version") && names.count("no_shared_cipher") &&
+                names.count("timeout") && names.count("other"));
 }
 
 TEST(EventTest, EventsHaveFixedNamesAndFields) {
@@ -176,8 +187,9 @@ TEST(EventTest, EventsHaveFixedNamesAndFields) {
     EXPECT_EQ(describe_event(e), "listener=lea reason=timeout peer=127.0.0.1:4000");
     EXPECT_EQ(describe_event(Event{events::AdminAccessDenied{65534, "GET", "/v1/status"}}),
               "uid=65534 route=GET /v1/status");
-    EXPECT_EQ(describe_event(Event{events::TokenLoginFailed{"enclave", crypto::Errc::hsm_pin_incorrect}}),
-              "token=enclave error=hsm_pin_incorrect");
+    EXPECT_EQ(
+        describe_event(Event{events::TokenLoginFailed{"enclave", crypto::Errc::hsm_pin_incorrect}}),
+        "token=enclave error=hsm_pin_incorrect");
     EXPECT_EQ(event_name(Event{events::DaemonStarted{"x", "0.1.0"}}), "daemon_started");
     EXPECT_EQ(event_name(Event{events::DaemonStopping{"SIGTERM"}}), "daemon_stopping");
 }

@@ -50,21 +50,27 @@ TEST(ConcurrencyTest, TwoHundredConcurrentHandshakesAllSucceed) {
     while (ready.load() < kClients) std::this_thread::yield();
     go = true;
     for (auto& t : threads) t.join();
-    for (int i = 0; i < kClients; ++i) EXPECT_TRUE(errors[i].empty()) << "client " << i << ": " << errors[i];
+    for (int i = 0; i < kClients; ++i)
+        EXPECT_TRUE(errors[i].empty()) << "client " << i << ": " << errors[i];
     EXPECT_EQ(succeeded.load(), kClients) << inst.log();
 
     const auto text = fetch_metrics(inst.socket());
     ASSERT_TRUE(text);
     EXPECT_EQ(sample_value(*text, R"(enclave_tls_handshakes_total{listener="lea"})"), kClients);
-    EXPECT_EQ(sample_value(*text, R"(enclave_http_requests_total{listener="lea",status="200"})"), kClients);
-    EXPECT_EQ(sample_value(*text, R"(enclave_connections_refused_total{listener="lea",reason="limit"})"), 0u);
+    EXPECT_EQ(sample_value(*text, R"(enclave_http_requests_total{listener="lea",status="200"})"),
+              kClients);
+    EXPECT_EQ(
+        sample_value(*text, R"(enclave_connections_refused_total{listener="lea",reason="limit"})"),
+        0u);
     // Every handshake signed on the token through the pool, which stayed
     // within its configured size.
-    EXPECT_GE(sample_value(*text, "enclave_hsm_session_leases_total").value_or(0), std::uint64_t{kClients});
+    EXPECT_GE(sample_value(*text, "enclave_hsm_session_leases_total").value_or(0),
+              std::uint64_t{kClients});
     const auto peak = sample_value(*text, "enclave_hsm_sessions_peak_in_use").value_or(0);
     EXPECT_GE(peak, 1u);
     EXPECT_LE(peak, inst.config().token.max_sessions);
-    EXPECT_LE(sample_value(*text, "enclave_hsm_sessions_open").value_or(0), inst.config().token.max_sessions);
+    EXPECT_LE(sample_value(*text, "enclave_hsm_sessions_open").value_or(0),
+              inst.config().token.max_sessions);
 }
 
 }  // namespace

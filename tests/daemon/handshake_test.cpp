@@ -2,10 +2,10 @@
 // Mutual TLS on the LEA and ingest listeners of a real enclaved, over real
 // TCP on loopback, with an OpenSSL client written in the test.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include "crypto/encoding.hpp"
 #include "harness/instance.hpp"
@@ -63,7 +63,8 @@ TEST_F(HandshakeTest, Tls13WithTheDemoLeaCertificateServesWhoami) {
     EXPECT_NE(doc.at("subject").get<std::string>().find("CN="), std::string::npos) << r.body;
     // The connection is kept alive: a second request on it works.
     EXPECT_EQ(c.request("GET", "/v1/whoami").status, 200);
-    EXPECT_GE(wait_for_sample(inst_.socket(), R"(enclave_tls_handshakes_total{listener="lea"})", 1), 1u);
+    EXPECT_GE(wait_for_sample(inst_.socket(), R"(enclave_tls_handshakes_total{listener="lea"})", 1),
+              1u);
 }
 
 TEST_F(HandshakeTest, Tls12WithAnRfc9325SuiteSucceeds) {

@@ -70,12 +70,16 @@ TEST(SignalsTest, SigtermLetsInFlightRequestsFinishThenExitsZero) {
     TlsConnection idle(inst.lea_port(), inst.lea_client());
     ASSERT_TRUE(busy.ok() && idle.ok()) << busy.error() << idle.error();
     ASSERT_EQ(idle.request("GET", "/v1/whoami").status, 200);
-    ASSERT_TRUE(busy.send_all("GET /v1/whoami HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345"));
-    ASSERT_EQ(wait_for_sample(inst.socket(), R"(enclave_http_requests_in_progress{listener="lea"})", 1), 1u);
+    ASSERT_TRUE(
+        busy.send_all("GET /v1/whoami HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345"));
+    ASSERT_EQ(
+        wait_for_sample(inst.socket(), R"(enclave_http_requests_in_progress{listener="lea"})", 1),
+        1u);
 
     daemon->signal(SIGTERM);
     EXPECT_NE(notify.next().find("STOPPING=1"), std::string::npos);
-    EXPECT_TRUE(wait_refused(inst.lea_port())) << "new connections are still accepted after SIGTERM";
+    EXPECT_TRUE(wait_refused(inst.lea_port()))
+        << "new connections are still accepted after SIGTERM";
     EXPECT_TRUE(idle.wait_closed_by_peer()) << "an idle connection is kept open while stopping";
     ASSERT_TRUE(daemon->running()) << "the daemon exited with a request in flight";
 
@@ -96,8 +100,11 @@ TEST(SignalsTest, SigtermAfterTheGraceClosesWhatIsLeftAndStillExitsZero) {
     auto daemon = inst.start_ready();
     TlsConnection stuck(inst.lea_port(), inst.lea_client());
     ASSERT_TRUE(stuck.ok());
-    ASSERT_TRUE(stuck.send_all("GET /v1/whoami HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n1"));
-    ASSERT_EQ(wait_for_sample(inst.socket(), R"(enclave_http_requests_in_progress{listener="lea"})", 1), 1u);
+    ASSERT_TRUE(
+        stuck.send_all("GET /v1/whoami HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n1"));
+    ASSERT_EQ(
+        wait_for_sample(inst.socket(), R"(enclave_http_requests_in_progress{listener="lea"})", 1),
+        1u);
     daemon->signal(SIGTERM);
     EXPECT_EQ(daemon->wait_exit(std::chrono::seconds(60)), 0) << inst.log();
     EXPECT_TRUE(stuck.wait_closed_by_peer());
@@ -130,7 +137,8 @@ TEST(SignalsTest, SighupReloadsCertificatesWithoutDroppingConnections) {
     // A broken file: the reload fails, the listener keeps the last good context.
     { std::ofstream(inst.pki("lea-server.pem"), std::ios::trunc) << "not a certificate\n"; }
     daemon->signal(SIGHUP);
-    EXPECT_GE(wait_for_sample(inst.socket(), R"(enclave_tls_reloads_total{result="failed"})", 1), 1u);
+    EXPECT_GE(wait_for_sample(inst.socket(), R"(enclave_tls_reloads_total{result="failed"})", 1),
+              1u);
     TlsConnection still(inst.lea_port(), inst.lea_client());
     ASSERT_TRUE(still.ok()) << still.error();
     EXPECT_EQ(serial_of(still.peer_certificate().get()), "4242");

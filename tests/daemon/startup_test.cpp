@@ -60,7 +60,8 @@ protected:
     void expect_refused(ExitCode code, const std::vector<std::string>& in_message) {
         EXPECT_EQ(run_to_exit(), static_cast<int>(code)) << inst_.log();
         const std::string log = inst_.log();
-        for (const auto& s : in_message) EXPECT_NE(log.find(s), std::string::npos) << "'" << s << "' not in:\n" << log;
+        for (const auto& s : in_message)
+            EXPECT_NE(log.find(s), std::string::npos) << "'" << s << "' not in:\n" << log;
         EXPECT_NE(log.find("error "), std::string::npos) << log;
         expect_nothing_listening();
     }
@@ -107,7 +108,9 @@ TEST_F(StartupTest, FileKeyIsRefusedForAListener) {
     edit("listeners.lea", "private_key", "\"pki/demo-lea.key\"");
     const int code = run_to_exit();
     // Either the config validator or the key resolver refuses it; both name it.
-    EXPECT_TRUE(code == static_cast<int>(ExitCode::config) || code == static_cast<int>(ExitCode::tls)) << code;
+    EXPECT_TRUE(code == static_cast<int>(ExitCode::config) ||
+                code == static_cast<int>(ExitCode::tls))
+        << code;
     EXPECT_NE(inst_.log().find("pkcs11"), std::string::npos) << inst_.log();
     expect_nothing_listening();
 }
@@ -154,7 +157,8 @@ TEST_F(StartupTest, ASecondDaemonOnTheSameInstanceIsRefused) {
     EXPECT_EQ(second->wait_exit(std::chrono::seconds(60)), static_cast<int>(ExitCode::bind));
     EXPECT_NE(inst_.log().find("already running"), std::string::npos) << inst_.log();
     EXPECT_TRUE(first->running());
-    EXPECT_EQ(unix_get(inst_.socket(), "/readyz").status, 200) << "the first daemon lost its socket";
+    EXPECT_EQ(unix_get(inst_.socket(), "/readyz").status, 200)
+        << "the first daemon lost its socket";
 }
 
 TEST_F(StartupTest, AStaleSocketFileIsReplaced) {
@@ -175,7 +179,8 @@ TEST_F(StartupTest, ConfigOptionAloneFindsTheInstanceInTheFilesFolder) {
     auto p = inst_.start_with({"--config", (inst_.dir() / "enclave.toml").string()},
                               {"ENCLAVE_DATA_DIR=/nonexistent"});
     EXPECT_TRUE(inst_.wait_ready(*p)) << inst_.log();
-    EXPECT_NE(inst_.log().find("data directory " + inst_.dir().string()), std::string::npos) << inst_.log();
+    EXPECT_NE(inst_.log().find("data directory " + inst_.dir().string()), std::string::npos)
+        << inst_.log();
 }
 
 TEST_F(StartupTest, UnderJournaldLinesCarryThePriorityAndNoTimestamp) {

@@ -78,7 +78,8 @@ TEST(TokenKeyTest, NoListenerPrivateKeyExistsUnderTheDataDirectory) {
     TestInstance inst;
     auto daemon = inst.start_ready();  // whatever the daemon writes at run time counts too
     std::set<crypto::Bytes> listener_keys;
-    for (const char* cert : {"lea-server.pem", "ingest-server.pem", "admin-server.pem", "lea-client.pem"}) {
+    for (const char* cert :
+         {"lea-server.pem", "ingest-server.pem", "admin-server.pem", "lea-client.pem"}) {
         listener_keys.insert(spki_der(read_certificate(inst.pki(cert)).get()));
     }
     ASSERT_EQ(listener_keys.size(), 4u);

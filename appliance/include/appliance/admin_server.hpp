@@ -42,7 +42,7 @@ namespace enclave::appliance {
 struct AdminSocketOptions {
     std::filesystem::path path;  ///< absolute
     std::uint32_t mode = 0660;
-    std::string group;           ///< "" = the daemon's primary group
+    std::string group;  ///< "" = the daemon's primary group
     RoleGroups roles;
     Limits limits;
     std::shared_ptr<const Router> router;

@@ -32,7 +32,7 @@ enum class ExitCode : int {
     pin_unavailable = 6,  ///< the PIN source could not be read (file mode, missing variable...)
     pin_rejected = 7,     ///< the token refused the PIN (incorrect or locked); not retried
     tls = 8,              ///< a listener's certificate, token key, trust anchors or CRL unusable
-    bind = 9,             ///< a listener or the admin socket cannot be bound, or another daemon runs
+    bind = 9,  ///< a listener or the admin socket cannot be bound, or another daemon runs
 };
 
 struct DaemonOptions {

@@ -56,10 +56,10 @@ struct ConnectionLimitReached {
 
 namespace enclave::appliance {
 
-using Event = std::variant<events::DaemonStarted, events::DaemonStopping,
-                           events::TlsHandshakeFailed, events::AdminAccessDenied,
-                           events::TokenLoginFailed, events::TlsReloaded,
-                           events::ConnectionLimitReached>;
+using Event =
+    std::variant<events::DaemonStarted, events::DaemonStopping, events::TlsHandshakeFailed,
+                 events::AdminAccessDenied, events::TokenLoginFailed, events::TlsReloaded,
+                 events::ConnectionLimitReached>;
 
 /// "daemon_started", "tls_handshake_failed", ...
 std::string_view event_name(const Event& event) noexcept;
@@ -72,7 +72,8 @@ public:
 };
 
 /// Writes each event as one log line, component "event":
-/// "warning event: tls_handshake_failed listener=lea reason=no_client_certificate peer=127.0.0.1:40000".
+/// "warning event: tls_handshake_failed listener=lea reason=no_client_certificate
+/// peer=127.0.0.1:40000".
 class LogEventSink final : public EventSink {
 public:
     void emit(const Event& event) noexcept override;

@@ -56,14 +56,14 @@ std::string_view role_name(Role r) noexcept;  ///< "security-officer", "auditor"
 struct Peer {
     enum class Transport { tls, unix_socket };
     Transport transport = Transport::tls;
-    std::string listener;         ///< "lea", "ingest", "admin", "admin-tls"
-    std::string address;          ///< "127.0.0.1:50432" (TLS) or "" (Unix)
-    std::string cert_subject;     ///< RFC 2253 subject of the verified client certificate
-    std::string cert_sha256;      ///< lowercase hex SHA-256 of its DER
+    std::string listener;                ///< "lea", "ingest", "admin", "admin-tls"
+    std::string address;                 ///< "127.0.0.1:50432" (TLS) or "" (Unix)
+    std::string cert_subject;            ///< RFC 2253 subject of the verified client certificate
+    std::string cert_sha256;             ///< lowercase hex SHA-256 of its DER
     uid_t uid = static_cast<uid_t>(-1);  ///< Unix socket peers (SO_PEERCRED)
     gid_t gid = static_cast<gid_t>(-1);
     pid_t pid = 0;
-    RoleSet roles;                ///< admin roles; empty on LEA/ingest listeners
+    RoleSet roles;  ///< admin roles; empty on LEA/ingest listeners
 };
 
 struct Header {

@@ -38,9 +38,9 @@ class io_context;
 namespace enclave::appliance {
 
 struct TlsListenerOptions {
-    std::string name;         ///< "lea", "ingest", "admin-tls" (metrics label, log component)
-    ListenerConfig config;    ///< address, port and limits (the TLS material is in the context)
-    RoleSet peer_roles;       ///< admin roles of every verified peer (empty for LEA/ingest)
+    std::string name;       ///< "lea", "ingest", "admin-tls" (metrics label, log component)
+    ListenerConfig config;  ///< address, port and limits (the TLS material is in the context)
+    RoleSet peer_roles;     ///< admin roles of every verified peer (empty for LEA/ingest)
     std::shared_ptr<const Router> router;
     ListenerMetrics* metrics = nullptr;  ///< required; outlives the listener
     EventSink* events = nullptr;         ///< required; outlives the listener

@@ -45,9 +45,9 @@ enum class HandshakeFailure : std::uint8_t {
     protocol_version,           ///< TLS 1.1 or older, or SSLv3
     no_shared_cipher,           ///< no RFC 9325 suite in common
     no_shared_signature_algorithm,
-    not_tls,                    ///< plain HTTP or garbage on a TLS port
-    timeout,                    ///< handshake_timeout elapsed
-    closed,                     ///< the peer closed or reset the connection mid-handshake
+    not_tls,  ///< plain HTTP or garbage on a TLS port
+    timeout,  ///< handshake_timeout elapsed
+    closed,   ///< the peer closed or reset the connection mid-handshake
     other,
 };
 inline constexpr std::size_t kHandshakeFailureKinds = 9;

@@ -37,7 +37,7 @@ namespace enclave::appliance {
 using TlsContextFactory = std::function<crypto::Result<hsm::SslCtxPtr>(const TlsConfig&)>;
 
 struct TcpListenerSpec {
-    std::string name;                       ///< "lea", "ingest", "admin-tls"
+    std::string name;                        ///< "lea", "ingest", "admin-tls"
     const ListenerConfig* config = nullptr;  ///< points into the Config it came from
     bool admin = false;                      ///< serves the admin API (peers get the operator role)
 };

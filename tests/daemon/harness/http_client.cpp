@@ -114,7 +114,8 @@ HttpReply exchange_on_fd(int fd, std::string_view request) {
         if (n <= 0) break;
         raw.append(buf, static_cast<std::size_t>(n));
     }
-    if (!parse_reply(raw, true, reply)) reply.error = "no complete HTTP response (" + std::to_string(raw.size()) + " bytes)";
+    if (!parse_reply(raw, true, reply))
+        reply.error = "no complete HTTP response (" + std::to_string(raw.size()) + " bytes)";
     return reply;
 }
 
@@ -128,13 +129,15 @@ HttpReply unix_request(const std::filesystem::path& socket, std::string_view met
     return reply;
 }
 
-HttpReply unix_get_as(const std::filesystem::path& socket, std::string_view target, uid_t uid, gid_t gid) {
+HttpReply unix_get_as(const std::filesystem::path& socket, std::string_view target, uid_t uid,
+                      gid_t gid) {
     // Everything the child needs is prepared here: after fork() in a threaded
     // process it only makes system calls.
     const std::string request = make_request("GET", target, {});
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, socket.c_str(), std::min(socket.string().size(), sizeof addr.sun_path - 1));
+    std::memcpy(addr.sun_path, socket.c_str(),
+                std::min(socket.string().size(), sizeof addr.sun_path - 1));
     int pipefd[2];
     HttpReply reply;
     if (::pipe2(pipefd, O_CLOEXEC) != 0) {
@@ -150,7 +153,8 @@ HttpReply unix_get_as(const std::filesystem::path& socket, std::string_view targ
         if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
             ::_exit(errno == EACCES ? 12 : 13);
         }
-        if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+        if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+            static_cast<ssize_t>(request.size())) {
             ::_exit(14);
         }
         char buf[4096];
@@ -175,7 +179,8 @@ HttpReply unix_get_as(const std::filesystem::path& socket, std::string_view targ
     ::waitpid(pid, &status, 0);
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (code != 0) {
-        reply.error = code == 12 ? "connect: permission denied" : "child failed with " + std::to_string(code);
+        reply.error =
+            code == 12 ? "connect: permission denied" : "child failed with " + std::to_string(code);
         return reply;
     }
     if (!parse_reply(raw, true, reply)) reply.error = "no complete HTTP response";

@@ -18,7 +18,7 @@ struct HttpReply {
     int status = 0;                              ///< 0: no (complete) response
     std::map<std::string, std::string> headers;  ///< names lowercased
     std::string body;
-    std::string error;                           ///< why status is 0
+    std::string error;  ///< why status is 0
 };
 
 /// Parses one complete response from `raw` (Content-Length or read-to-close).
@@ -36,7 +36,8 @@ inline HttpReply unix_get(const std::filesystem::path& socket, std::string_view 
 /// The same GET from a child process that dropped to `uid`/`gid` (no
 /// supplementary groups) before connecting. status 0 with `error` set when
 /// the child could not connect (e.g. EACCES).
-HttpReply unix_get_as(const std::filesystem::path& socket, std::string_view target, uid_t uid, gid_t gid);
+HttpReply unix_get_as(const std::filesystem::path& socket, std::string_view target, uid_t uid,
+                      gid_t gid);
 
 /// A raw request over an already-connected stream socket fd, read to close.
 HttpReply exchange_on_fd(int fd, std::string_view request);

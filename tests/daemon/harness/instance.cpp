@@ -12,15 +12,17 @@
 namespace enclave::daemon_test {
 namespace {
 
-[[noreturn]] void die(const std::string& what) { throw std::runtime_error("TestInstance: " + what); }
+[[noreturn]] void die(const std::string& what) {
+    throw std::runtime_error("TestInstance: " + what);
+}
 
 // The real `enclavectl init`, as an operator runs it.
 void provision(const std::filesystem::path& dir) {
-    const auto r = run_program({enclavectl_path(), "init", "--data-dir", dir.string()},
-                               {}, std::chrono::seconds(120));
+    const auto r = run_program({enclavectl_path(), "init", "--data-dir", dir.string()}, {},
+                               std::chrono::seconds(120));
     if (r.exit_code != 0) {
-        die("enclavectl init --data-dir " + dir.string() + " failed (" + std::to_string(r.exit_code) +
-            "): " + r.err);
+        die("enclavectl init --data-dir " + dir.string() + " failed (" +
+            std::to_string(r.exit_code) + "): " + r.err);
     }
 }
 

@@ -40,10 +40,14 @@ public:
     /// Writes config() to DIR/enclave.toml (render_config).
     void save_config();
 
-    [[nodiscard]] std::filesystem::path socket() const { return config_.resolve(config_.admin.socket); }
+    [[nodiscard]] std::filesystem::path socket() const {
+        return config_.resolve(config_.admin.socket);
+    }
     [[nodiscard]] std::uint16_t lea_port() const noexcept { return config_.lea.port; }
     [[nodiscard]] std::uint16_t ingest_port() const noexcept { return config_.ingest.port; }
-    [[nodiscard]] std::filesystem::path pki(const std::string& name) const { return dir_ / "pki" / name; }
+    [[nodiscard]] std::filesystem::path pki(const std::string& name) const {
+        return dir_ / "pki" / name;
+    }
 
     /// The demo LEA client identity, verifying the server against the demo CA.
     [[nodiscard]] TlsClientConfig lea_client() const;

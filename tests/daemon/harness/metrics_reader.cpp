@@ -28,15 +28,30 @@ std::optional<std::string> fetch_metrics(const std::filesystem::path& socket) {
     return r.body;
 }
 
-std::uint64_t wait_for_sample(const std::filesystem::path& socket, std::string_view series,
-                              std::uint64_t at_least, std::chrono::milliseconds limit) {
+namespace {
+
+template <class Done>
+std::uint64_t poll_sample(const std::filesystem::path& socket, std::string_view series,
+                          std::chrono::milliseconds limit, Done done) {
     const auto end = std::chrono::steady_clock::now() + limit;
     std::uint64_t last = 0;
     for (;;) {
         if (auto text = fetch_metrics(socket)) last = sample_value(*text, series).value_or(0);
-        if (last >= at_least || std::chrono::steady_clock::now() >= end) return last;
+        if (done(last) || std::chrono::steady_clock::now() >= end) return last;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+}
+
+}  // namespace
+
+std::uint64_t wait_for_sample(const std::filesystem::path& socket, std::string_view series,
+                              std::uint64_t at_least, std::chrono::milliseconds limit) {
+    return poll_sample(socket, series, limit, [&](std::uint64_t v) { return v >= at_least; });
+}
+
+std::uint64_t wait_for_sample_at_most(const std::filesystem::path& socket, std::string_view series,
+                                      std::uint64_t at_most, std::chrono::milliseconds limit) {
+    return poll_sample(socket, series, limit, [&](std::uint64_t v) { return v <= at_most; });
 }
 
 }  // namespace enclave::daemon_test

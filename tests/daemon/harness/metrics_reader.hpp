@@ -26,4 +26,9 @@ std::uint64_t wait_for_sample(const std::filesystem::path& socket, std::string_v
                               std::uint64_t at_least,
                               std::chrono::milliseconds limit = std::chrono::seconds(20));
 
+/// The same, until the value is at most `at_most` (a gauge going down).
+std::uint64_t wait_for_sample_at_most(const std::filesystem::path& socket, std::string_view series,
+                                      std::uint64_t at_most,
+                                      std::chrono::milliseconds limit = std::chrono::seconds(20));
+
 }  // namespace enclave::daemon_test

@@ -61,7 +61,8 @@ void write_certificate(const std::filesystem::path& pem, X509* cert, bool append
 
 void write_private_key(const std::filesystem::path& pem, EVP_PKEY* key) {
     BioPtr bio(BIO_new_file(pem.c_str(), "w"));
-    if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    if (!bio ||
+        PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
         die("cannot write " + pem.string());
     }
 }
@@ -86,7 +87,8 @@ std::string serial_of(X509* cert) {
     return out;
 }
 
-std::vector<crypto::Bytes> private_keys_in_file(const std::filesystem::path& file, int& undecodable) {
+std::vector<crypto::Bytes> private_keys_in_file(const std::filesystem::path& file,
+                                                int& undecodable) {
     std::vector<crypto::Bytes> found;
     const std::string content = read_file(file);
     // PEM: every block whose label names a private key.
@@ -100,7 +102,8 @@ std::vector<crypto::Bytes> private_keys_in_file(const std::filesystem::path& fil
         if (label.find("PRIVATE KEY") != std::string::npos) {
             const std::string block = content.substr(pos, block_end + 14 + label.size() - pos);
             BioPtr bio(BIO_new_mem_buf(block.data(), static_cast<int>(block.size())));
-            EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, const_cast<char*>("")));
+            EvpPkeyPtr key(
+                PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, const_cast<char*>("")));
             if (key) {
                 found.push_back(spki_der(key.get()));
             } else {

@@ -41,6 +41,7 @@ std::string serial_of(X509* cert);
 /// (PKCS#8, traditional EC/RSA, encrypted ones are reported as undecodable),
 /// or the whole file as DER. Returns the public halves of the keys it decoded;
 /// `undecodable` counts private-key PEM blocks it could not read.
-std::vector<crypto::Bytes> private_keys_in_file(const std::filesystem::path& file, int& undecodable);
+std::vector<crypto::Bytes> private_keys_in_file(const std::filesystem::path& file,
+                                                int& undecodable);
 
 }  // namespace enclave::daemon_test

@@ -21,7 +21,9 @@ extern char** environ;
 namespace enclave::daemon_test {
 namespace {
 
-std::string name_of(const std::string& assignment) { return assignment.substr(0, assignment.find('=')); }
+std::string name_of(const std::string& assignment) {
+    return assignment.substr(0, assignment.find('='));
+}
 
 std::vector<std::string> child_environment(const SpawnOptions& o) {
     std::vector<std::string> out;

@@ -16,12 +16,12 @@
 namespace enclave::daemon_test {
 
 struct SpawnOptions {
-    std::vector<std::string> argv;             ///< argv[0] is the program path
-    std::vector<std::string> env;              ///< "NAME=value" added to (or replacing in) ours
-    std::vector<std::string> unset_env;        ///< names removed from the child's environment
-    std::filesystem::path stdout_file;         ///< "" = /dev/null
-    std::filesystem::path stderr_file;         ///< "" = /dev/null
-    std::filesystem::path stdin_file;          ///< "" = /dev/null
+    std::vector<std::string> argv;       ///< argv[0] is the program path
+    std::vector<std::string> env;        ///< "NAME=value" added to (or replacing in) ours
+    std::vector<std::string> unset_env;  ///< names removed from the child's environment
+    std::filesystem::path stdout_file;   ///< "" = /dev/null
+    std::filesystem::path stderr_file;   ///< "" = /dev/null
+    std::filesystem::path stdin_file;    ///< "" = /dev/null
 };
 
 class Process {
@@ -50,7 +50,8 @@ struct RunResult {
 };
 
 /// Runs a program to completion (killed after `timeout`), capturing its output.
-RunResult run_program(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+RunResult run_program(const std::vector<std::string>& argv,
+                      const std::vector<std::string>& env = {},
                       std::chrono::milliseconds timeout = std::chrono::seconds(120),
                       const std::filesystem::path& stdin_file = {});
 

@@ -74,8 +74,10 @@ TlsConnection::TlsConnection(std::uint16_t port, const TlsClientConfig& c) {
     SSL_CTX_set_min_proto_version(ctx_, c.min_version);
     if (c.max_version != 0) SSL_CTX_set_max_proto_version(ctx_, c.max_version);
     bool setup = true;
-    if (!c.cipher_list.empty()) setup = setup && SSL_CTX_set_cipher_list(ctx_, c.cipher_list.c_str()) == 1;
-    if (!c.ciphersuites.empty()) setup = setup && SSL_CTX_set_ciphersuites(ctx_, c.ciphersuites.c_str()) == 1;
+    if (!c.cipher_list.empty())
+        setup = setup && SSL_CTX_set_cipher_list(ctx_, c.cipher_list.c_str()) == 1;
+    if (!c.ciphersuites.empty())
+        setup = setup && SSL_CTX_set_ciphersuites(ctx_, c.ciphersuites.c_str()) == 1;
     if (!c.certificate.empty()) {
         setup = setup && SSL_CTX_use_certificate_chain_file(ctx_, c.certificate.c_str()) == 1 &&
                 SSL_CTX_use_PrivateKey_file(ctx_, c.key.c_str(), SSL_FILETYPE_PEM) == 1;
@@ -151,15 +153,16 @@ HttpReply TlsConnection::read_reply() {
                 return reply;
             }
             reply = {};
-            reply.error = "read failed (SSL_get_error " + std::to_string(err) + "): " + openssl_errors();
+            reply.error =
+                "read failed (SSL_get_error " + std::to_string(err) + "): " + openssl_errors();
             return reply;
         }
         pending_.append(buf, static_cast<std::size_t>(n));
     }
 }
 
-HttpReply TlsConnection::request(std::string_view method, std::string_view target, std::string_view body,
-                                 bool close) {
+HttpReply TlsConnection::request(std::string_view method, std::string_view target,
+                                 std::string_view body, bool close) {
     std::string req(method);
     req += ' ';
     req += target;
@@ -185,7 +188,8 @@ bool TlsConnection::wait_closed_by_peer() {
         const int err = SSL_get_error(ssl_, n);
         ERR_clear_error();
         // SSL_ERROR_WANT_READ here means the receive timeout fired: still open.
-        return err != SSL_ERROR_WANT_READ && !(err == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK));
+        return err != SSL_ERROR_WANT_READ &&
+               !(err == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK));
     }
 }
 

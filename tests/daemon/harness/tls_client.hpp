@@ -24,10 +24,10 @@ struct TlsClientConfig {
     std::filesystem::path key;
     std::filesystem::path trust_anchors;  ///< verify the server against this; "" = do not verify
     int min_version = TLS1_2_VERSION;
-    int max_version = 0;                  ///< 0 = highest
-    std::string cipher_list;              ///< TLS 1.2 and below ("" = OpenSSL default)
-    std::string ciphersuites;             ///< TLS 1.3 ("" = default)
-    int security_level = -1;              ///< -1 = OpenSSL default
+    int max_version = 0;       ///< 0 = highest
+    std::string cipher_list;   ///< TLS 1.2 and below ("" = OpenSSL default)
+    std::string ciphersuites;  ///< TLS 1.3 ("" = default)
+    int security_level = -1;   ///< -1 = OpenSSL default
 };
 
 class TlsConnection {
