@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The seam for protective monitoring (ARCHITECTURE section 8).
+//
+// The daemon reports security-relevant facts as typed events from a closed
+// set; each event type has fixed fields chosen so that none can carry a
+// secret or free text from a peer (listener names and reasons are the
+// daemon's own words; addresses and uids are facts of the connection).
+// For now the only sink is LogEventSink, which writes one log line per event.
+// TODO(#7): JSON-lines and RFC 5424/5425 syslog sinks, the per-type field
+// allow-list, and the audit-log sink plug in here.
+//
+// Holds no secret.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "appliance/metrics.hpp"
+#include "crypto/result.hpp"
+
+namespace enclave::appliance::events {
+
+struct DaemonStarted {
+    std::string instance;
+    std::string version;
+};
+struct DaemonStopping {
+    std::string reason;  ///< "SIGTERM", "SIGINT"
+};
+struct TlsHandshakeFailed {
+    std::string listener;
+    HandshakeFailure reason;
+    std::string peer_address;  ///< "ip:port"
+};
+struct AdminAccessDenied {
+    uid_t uid;
+    std::string method;  ///< only for a registered route, else ""
+    std::string route;   ///< the registered path, never the raw request target
+};
+struct TokenLoginFailed {
+    std::string token_label;
+    crypto::Errc code;  ///< hsm_pin_incorrect, hsm_pin_locked, ...
+};
+struct TlsReloaded {
+    std::string listener;
+    bool ok;
+};
+struct ConnectionLimitReached {
+    std::string listener;
+};
+
+}  // namespace enclave::appliance::events
+
+namespace enclave::appliance {
+
+using Event =
+    std::variant<events::DaemonStarted, events::DaemonStopping, events::TlsHandshakeFailed,
+                 events::AdminAccessDenied, events::TokenLoginFailed, events::TlsReloaded,
+                 events::ConnectionLimitReached>;
+
+/// "daemon_started", "tls_handshake_failed", ...
+std::string_view event_name(const Event& event) noexcept;
+
+class EventSink {
+public:
+    virtual ~EventSink() = default;
+    /// Must be thread-safe and must not throw; called from I/O threads.
+    virtual void emit(const Event& event) noexcept = 0;
+};
+
+/// Writes each event as one log line, component "event":
+/// "warning event: tls_handshake_failed listener=lea reason=no_client_certificate
+/// peer=127.0.0.1:40000".
+class LogEventSink final : public EventSink {
+public:
+    void emit(const Event& event) noexcept override;
+};
+
+/// "key=value ..." text of an event's fields (as LogEventSink prints it).
+std::string describe_event(const Event& event);
+
+}  // namespace enclave::appliance

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The neutral HTTP vocabulary of the appliance: Request, Response, the caller
+// (Peer, with its admin roles) and the Router (method + exact path ->
+// handler). Handlers are plain functions over these types, so code that
+// serves an endpoint (admin API now; delivery and audit later) never includes
+// Beast or Asio. Only the listener translation units convert between these
+// and Beast messages.
+//
+// Holds no secret. A request body may carry sensitive data later (handover
+// items); it is never logged.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace enclave::appliance {
+
+enum class Role : std::uint8_t { security_officer = 1, auditor = 2, operator_ = 4 };
+
+/// A set of admin roles (bit set).
+class RoleSet {
+public:
+    constexpr RoleSet() noexcept = default;
+    constexpr RoleSet(std::initializer_list<Role> roles) noexcept {
+        for (const Role r : roles) bits_ |= static_cast<std::uint8_t>(r);
+    }
+    static constexpr RoleSet all() noexcept {
+        return {Role::security_officer, Role::auditor, Role::operator_};
+    }
+    [[nodiscard]] constexpr bool has(Role r) const noexcept {
+        return (bits_ & static_cast<std::uint8_t>(r)) != 0;
+    }
+    [[nodiscard]] constexpr bool empty() const noexcept { return bits_ == 0; }
+    [[nodiscard]] constexpr bool intersects(RoleSet o) const noexcept {
+        return (bits_ & o.bits_) != 0;
+    }
+    constexpr void add(Role r) noexcept { bits_ |= static_cast<std::uint8_t>(r); }
+    friend constexpr bool operator==(RoleSet a, RoleSet b) noexcept = default;
+    /// {"security-officer", "auditor", "operator"} for the roles held.
+    [[nodiscard]] std::vector<std::string_view> names() const;
+
+private:
+    std::uint8_t bits_ = 0;
+};
+
+std::string_view role_name(Role r) noexcept;  ///< "security-officer", "auditor", "operator"
+
+/// Who is calling. Filled by the listener from verified facts only: the TLS
+/// peer certificate (after verification) or SO_PEERCRED on the Unix socket.
+struct Peer {
+    enum class Transport { tls, unix_socket };
+    Transport transport = Transport::tls;
+    std::string listener;                ///< "lea", "ingest", "admin", "admin-tls"
+    std::string address;                 ///< "127.0.0.1:50432" (TLS) or "" (Unix)
+    std::string cert_subject;            ///< RFC 2253 subject of the verified client certificate
+    std::string cert_sha256;             ///< lowercase hex SHA-256 of its DER
+    uid_t uid = static_cast<uid_t>(-1);  ///< Unix socket peers (SO_PEERCRED)
+    gid_t gid = static_cast<gid_t>(-1);
+    pid_t pid = 0;
+    RoleSet roles;  ///< admin roles; empty on LEA/ingest listeners
+};
+
+struct Header {
+    std::string name;
+    std::string value;
+};
+
+struct Request {
+    std::string method;  ///< "GET", "POST", ... as sent (case-sensitive, RFC 9110)
+    std::string path;    ///< the target before '?'
+    std::string query;   ///< the target after '?' ("" when none)
+    std::vector<Header> headers;
+    std::string body;
+    Peer peer;
+
+    /// First header with this name (case-insensitive); nullptr when absent.
+    [[nodiscard]] const std::string* header(std::string_view name) const noexcept;
+};
+
+struct Response {
+    unsigned status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    std::vector<Header> headers;  ///< extra headers (Allow, Retry-After, ...)
+
+    static Response text(unsigned status, std::string body);
+    static Response json(unsigned status, std::string body);
+    /// {"error":{"code":"<code>","message":"<message>"}} (message JSON-escaped).
+    static Response error(unsigned status, std::string_view code, std::string_view message);
+};
+
+/// Escapes a string for a JSON string literal (quotes not included).
+std::string json_escape(std::string_view text);
+
+using Handler = std::function<Response(const Request&)>;
+
+/// Routes by method and exact path. No normalisation, no prefix matching:
+/// "/v1/../healthz" is simply an unknown path.
+class Router {
+public:
+    /// Registers a handler. `allowed` empty: any caller that reached the
+    /// listener (mutual TLS already verified it); otherwise the caller must
+    /// hold at least one of these roles, else 403. A duplicate method+path is
+    /// a programming error (std::logic_error).
+    void add(std::string method, std::string path, RoleSet allowed, Handler handler);
+
+    /// 404 JSON for an unknown path, 405 (with Allow) for a known path and
+    /// another method, 403 for a caller without a required role, 500 when the
+    /// handler throws. HEAD is not mapped to GET.
+    [[nodiscard]] Response handle(const Request& request) const;
+
+    [[nodiscard]] std::size_t size() const noexcept { return routes_.size(); }
+
+private:
+    struct Route {
+        std::string method;
+        std::string path;
+        RoleSet allowed;
+        Handler handler;
+    };
+    std::vector<Route> routes_;
+};
+
+/// Routes every mutual-TLS data listener serves for now: GET /v1/whoami
+/// (the verified client certificate's subject and SHA-256 fingerprint).
+void add_identity_routes(Router& router);
+
+}  // namespace enclave::appliance

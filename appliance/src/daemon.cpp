@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "appliance/daemon.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <exception>
+#include <map>
+
+#include "appliance/admin_api.hpp"
+#include "appliance/admin_server.hpp"
+#include "appliance/config.hpp"
+#include "appliance/event_sink.hpp"
+#include "appliance/log.hpp"
+#include "appliance/server.hpp"
+#include "crypto/secret.hpp"
+#include "hsm/module.hpp"
+#include "hsm/pin.hpp"
+#include "hsm/session_pool.hpp"
+#include "hsm/tls_context.hpp"
+#include "hsm/uri.hpp"
+
+namespace enclave::appliance {
+namespace {
+
+using crypto::Errc;
+
+/// A start-up step failed: the exit code and what to log.
+struct Failure {
+    ExitCode code;
+    std::string component;
+    std::string message;
+};
+
+template <class T>
+using Step = tl::expected<T, Failure>;
+
+tl::unexpected<Failure> failure(ExitCode code, std::string component, std::string message) {
+    return tl::unexpected<Failure>(Failure{code, std::move(component), std::move(message)});
+}
+
+struct Token {
+    std::shared_ptr<hsm::Module> module;
+    hsm::TokenInfo info;
+};
+
+bool is_softhsm(const std::string& module_path) {
+    return std::filesystem::path(module_path).filename().string().find("softhsm") !=
+           std::string::npos;
+}
+
+Step<Token> open_token(const Config& cfg) {
+    auto uri = hsm::Uri::parse(cfg.token.uri);
+    if (!uri) return failure(ExitCode::config, "config", "token.uri: " + uri.error().message());
+    std::string module_path = cfg.token.module_path;
+    if (module_path.empty() && uri->module_path) module_path = *uri->module_path;
+    const auto conf = cfg.data_dir / "softhsm2.conf";
+    std::error_code ec;
+    if (!module_path.empty() && is_softhsm(module_path) && std::filesystem::exists(conf, ec)) {
+        // Before C_Initialize: SoftHSM reads its configuration there.
+        ::setenv("SOFTHSM2_CONF", conf.c_str(), 1);
+        log(LogLevel::info, "hsm", "using the instance's SoftHSM configuration " + conf.string());
+    }
+    auto module =
+        module_path.empty() ? hsm::Module::load_for_uri(*uri) : hsm::Module::load_path(module_path);
+    if (!module) {
+        const bool no_token = module.error().code() == Errc::hsm_token_not_found;
+        return failure(no_token ? ExitCode::token_not_found : ExitCode::module, "hsm",
+                       "loading the PKCS#11 module: " + module.error().message());
+    }
+    auto info = (*module)->find_token(*uri);
+    if (!info) {
+        return failure(ExitCode::token_not_found, "hsm",
+                       "token.uri: no usable token: " + info.error().message());
+    }
+    return Token{std::move(*module), std::move(*info)};
+}
+
+crypto::Result<crypto::Secret> read_pin(const Config& cfg) {
+    const PinSource& src = cfg.token.pin_source;
+    switch (src.kind) {
+        case PinSource::Kind::file:
+            return hsm::read_pin_file(cfg.resolve(src.value));
+        case PinSource::Kind::env:
+            return hsm::read_pin_env(src.value);
+        case PinSource::Kind::stdin_:
+            return hsm::read_pin_fd(0);
+        case PinSource::Kind::credential: {
+            const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
+            if (dir == nullptr || *dir == '\0') {
+                return crypto::fail(Errc::not_found,
+                                    "credential '" + src.value +
+                                        "': CREDENTIALS_DIRECTORY is not set (run under systemd "
+                                        "with LoadCredential= or SetCredentialEncrypted=)");
+            }
+            if (src.value.empty() || src.value == "." || src.value == ".." ||
+                src.value.find('/') != std::string::npos) {
+                return crypto::fail(Errc::invalid_argument,
+                                    "credential name must be a plain file name");
+            }
+            return hsm::read_pin_file(std::filesystem::path(dir) / src.value);
+        }
+    }
+    return crypto::fail(Errc::invalid_argument, "unknown PIN source");
+}
+
+Step<std::shared_ptr<hsm::SessionPool>> login(const Config& cfg, Token token, EventSink& events) {
+    auto pin = read_pin(cfg);
+    if (!pin) {
+        return failure(ExitCode::pin_unavailable, "hsm",
+                       "token.pin_source: " + pin.error().message());
+    }
+    hsm::PoolOptions options;
+    options.max_sessions = cfg.token.max_sessions;
+    options.read_write = false;  // the daemon creates no token objects
+    auto pool = hsm::SessionPool::open(token.module, token.info, std::move(*pin), options);
+    if (!pool) {
+        const Errc code = pool.error().code();
+        events.emit(events::TokenLoginFailed{token.info.label, code});
+        const bool rejected = code == Errc::hsm_pin_incorrect || code == Errc::hsm_pin_locked;
+        std::string message =
+            "login to token '" + token.info.label + "' failed: " + pool.error().message();
+        if (rejected) message += " (not retried: each attempt counts towards the token's lock-out)";
+        return failure(rejected ? ExitCode::pin_rejected : ExitCode::module, "hsm", message);
+    }
+    log(LogLevel::info, "hsm",
+        "logged in to token '" + token.info.label + "' (" + token.info.manufacturer + " " +
+            token.info.model + ", serial " + token.info.serial + ")");
+    return std::move(*pool);
+}
+
+hsm::TlsEndpoint endpoint_of(const Config& cfg, const TlsConfig& tls) {
+    hsm::TlsEndpoint e;
+    e.certificate = cfg.resolve(tls.certificate);
+    e.private_key = tls.private_key;
+    e.trust_anchors = cfg.resolve(tls.trust_anchors);
+    e.crl = tls.crl.empty() ? std::filesystem::path() : cfg.resolve(tls.crl);
+    e.min_version = tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+    return e;
+}
+
+Step<std::map<std::string, hsm::SslCtxPtr>> build_contexts(const Config& cfg,
+                                                           const TlsContextFactory& factory) {
+    std::map<std::string, hsm::SslCtxPtr> contexts;
+    for (const auto& spec : tcp_listeners(cfg)) {
+        auto ctx = factory(spec.config->tls);
+        if (!ctx) {
+            return failure(ExitCode::tls, spec.name,
+                           "TLS set-up failed (certificate " +
+                               cfg.resolve(spec.config->tls.certificate).string() +
+                               "): " + ctx.error().message());
+        }
+        contexts.emplace(spec.name, std::move(*ctx));
+    }
+    return contexts;
+}
+
+Step<Config> load(const DaemonOptions& options) {
+    std::error_code ec;
+    const auto data_dir = std::filesystem::absolute(options.data_dir, ec);
+    const auto file = options.config_file.empty()
+                          ? data_dir / "enclave.toml"
+                          : std::filesystem::absolute(options.config_file, ec);
+    auto cfg = load_config(file, data_dir);
+    if (!cfg)
+        return failure(ExitCode::config, "config", file.string() + ": " + cfg.error().context());
+    LogLevel level = LogLevel::info;
+    if (parse_log_level(cfg->log.level, level)) set_log_level(level);
+    return std::move(*cfg);
+}
+
+Step<int> start(const DaemonOptions& options, EventSink& events) {
+    auto cfg = load(options);
+    if (!cfg) return tl::unexpected(cfg.error());
+    log(LogLevel::info, "daemon",
+        "enclaved " + std::string(kEnclaveVersion) + " starting: instance '" + cfg->instance_name +
+            "', data directory " + cfg->data_dir.string());
+    if (auto free = check_admin_socket_free(cfg->resolve(cfg->admin.socket)); !free) {
+        return failure(ExitCode::bind, "admin", free.error().context());
+    }
+    auto token = open_token(*cfg);
+    if (!token) return tl::unexpected(token.error());
+    auto pool = login(*cfg, std::move(*token), events);
+    if (!pool) return tl::unexpected(pool.error());
+
+    std::shared_ptr<hsm::PrivateKeyResolver> resolver = hsm::make_key_resolver(*pool, false);
+    TlsContextFactory factory = [resolver, c = *cfg](const TlsConfig& tls) {
+        return hsm::make_server_context(endpoint_of(c, tls), *resolver);
+    };
+    auto contexts = build_contexts(*cfg, factory);
+    if (!contexts) return tl::unexpected(contexts.error());
+
+    ServerSetup setup{std::move(*cfg), *pool, std::move(factory), &events, 0};
+    auto server = Server::create(std::move(setup), std::move(*contexts));
+    if (!server) return failure(ExitCode::bind, "server", server.error().message());
+    return (*server)->run();
+}
+
+}  // namespace
+
+int run_daemon(const DaemonOptions& options) {
+    install_hsm_log_sink();
+    // Peers that vanish must not kill the process; writes report EPIPE instead.
+    std::signal(SIGPIPE, SIG_IGN);
+    LogEventSink events;
+    try {
+        crypto::ensure_sodium();
+        auto result = start(options, events);
+        if (!result) {
+            log(LogLevel::error, result.error().component, result.error().message);
+            return static_cast<int>(result.error().code);
+        }
+        return *result;
+    } catch (const std::exception& e) {
+        log(LogLevel::error, "daemon", std::string("unexpected failure: ") + e.what());
+    } catch (...) {
+        log(LogLevel::error, "daemon", "unexpected failure");
+    }
+    return static_cast<int>(ExitCode::internal);
+}
+
+}  // namespace enclave::appliance

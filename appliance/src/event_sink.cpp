@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "appliance/event_sink.hpp"
+
+#include "appliance/log.hpp"
+
+namespace enclave::appliance {
+namespace {
+
+template <class... F>
+struct Overloaded : F... {
+    using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+LogLevel level_of(const Event& event) noexcept {
+    return std::visit(
+        Overloaded{
+            [](const events::DaemonStarted&) { return LogLevel::info; },
+            [](const events::DaemonStopping&) { return LogLevel::info; },
+            [](const events::TlsReloaded& e) { return e.ok ? LogLevel::info : LogLevel::error; },
+            [](const auto&) { return LogLevel::warning; },
+        },
+        event);
+}
+
+}  // namespace
+
+std::string_view event_name(const Event& event) noexcept {
+    return std::visit(
+        Overloaded{
+            [](const events::DaemonStarted&) { return "daemon_started"; },
+            [](const events::DaemonStopping&) { return "daemon_stopping"; },
+            [](const events::TlsHandshakeFailed&) { return "tls_handshake_failed"; },
+            [](const events::AdminAccessDenied&) { return "admin_access_denied"; },
+            [](const events::TokenLoginFailed&) { return "token_login_failed"; },
+            [](const events::TlsReloaded&) { return "tls_reloaded"; },
+            [](const events::ConnectionLimitReached&) { return "connection_limit_reached"; },
+        },
+        event);
+}
+
+std::string describe_event(const Event& event) {
+    return std::visit(
+        Overloaded{
+            [](const events::DaemonStarted& e) {
+                return "instance=" + e.instance + " version=" + e.version;
+            },
+            [](const events::DaemonStopping& e) { return "reason=" + e.reason; },
+            [](const events::TlsHandshakeFailed& e) {
+                return "listener=" + e.listener +
+                       " reason=" + std::string(handshake_failure_name(e.reason)) +
+                       " peer=" + e.peer_address;
+            },
+            [](const events::AdminAccessDenied& e) {
+                std::string s = "uid=" + std::to_string(e.uid);
+                if (!e.route.empty()) s += " route=" + e.method + ' ' + e.route;
+                return s;
+            },
+            [](const events::TokenLoginFailed& e) {
+                return "token=" + e.token_label +
+                       " error=" + std::string(crypto::errc_name(e.code));
+            },
+            [](const events::TlsReloaded& e) {
+                return "listener=" + e.listener + " result=" + (e.ok ? "ok" : "failed");
+            },
+            [](const events::ConnectionLimitReached& e) { return "listener=" + e.listener; },
+        },
+        event);
+}
+
+void LogEventSink::emit(const Event& event) noexcept {
+    try {
+        std::string line(event_name(event));
+        line += ' ';
+        line += describe_event(event);
+        log(level_of(event), "event", line);
+    } catch (...) {
+        // bad_alloc: the event is lost, the daemon goes on.
+    }
+}
+
+}  // namespace enclave::appliance

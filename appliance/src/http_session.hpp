@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Internal (Beast): the HTTP/1.1 request loop shared by the mutual-TLS
+// sessions and the admin Unix-socket sessions (CRTP, as Beast's
+// advanced_server_flex example does). Included only by tls_listener.cpp and
+// admin_server.cpp.
+//
+// Per connection: one strand (every handler below runs on it), a deadline
+// set with expires_after before every asynchronous operation, and a fresh
+// request_parser per message with the configured header and body limits.
+//
+//   idle     waiting for the first byte of the next request: idle_timeout
+//   reading  the rest of the header and the body: read_timeout
+//   writing  the response: write_timeout
+//   closing  TLS close_notify / socket shutdown: min(write_timeout, 5 s)
+//
+// Derived supplies: stream() (the stream HTTP runs on), lowest() (the
+// beast::basic_stream under it), close_transport() (orderly close, must end
+// in finish()) and shared_from_this().
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "appliance/config.hpp"
+#include "appliance/event_sink.hpp"
+#include "appliance/http_types.hpp"
+#include "appliance/log.hpp"
+#include "appliance/metrics.hpp"
+#include "connection_registry.hpp"
+
+namespace enclave::appliance::detail {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+
+/// What every session of one listener shares. Owned by the listener and by
+/// each session (shared_ptr), so it outlives both.
+struct SessionEnv {
+    std::string listener;
+    Limits limits;
+    std::shared_ptr<const Router> router;
+    ListenerMetrics* metrics = nullptr;  // owned by the Metrics, which outlives the I/O threads
+    EventSink* events = nullptr;
+    ConnectionRegistry registry;
+    std::atomic<bool> draining{false};
+};
+
+inline std::chrono::milliseconds shutdown_timeout(const Limits& limits) {
+    return std::min<std::chrono::milliseconds>(limits.write_timeout, std::chrono::seconds(5));
+}
+
+template <class Derived>
+class HttpSession : public Connection {
+public:
+    void drain() override {
+        net::post(self().lowest().get_executor(),
+                  [s = self().shared_from_this()] { s->on_drain(); });
+    }
+    void abort() override {
+        net::post(self().lowest().get_executor(),
+                  [s = self().shared_from_this()] { s->on_abort(); });
+    }
+
+protected:
+    enum class Phase { starting, idle, reading, handling, writing, closing, closed };
+
+    explicit HttpSession(std::shared_ptr<SessionEnv> env, Peer peer)
+        : env_(std::move(env)), peer_(std::move(peer)) {
+        env_->metrics->connection_opened();
+    }
+    ~HttpSession() override {
+        end_request();
+        env_->registry.remove(id_);
+        env_->metrics->connection_closed();
+    }
+
+    Derived& self() { return static_cast<Derived&>(*this); }
+
+    /// Called by Derived once the session is owned by a shared_ptr.
+    void register_self() { id_ = env_->registry.add(self().shared_from_this()); }
+
+    bool stopping() const noexcept { return draining_ || env_->draining.load(); }
+
+    /// The request loop: wait (idle_timeout) for the next request's first byte.
+    void next_request() {
+        if (stopping()) return do_close();
+        if (buffer_.size() > 0) return read_request();  // pipelined bytes already here
+        phase_ = Phase::idle;
+        self().lowest().expires_after(env_->limits.idle_timeout);
+        self().stream().async_read_some(
+            buffer_.prepare(kFirstRead),
+            [s = self().shared_from_this()](beast::error_code ec, std::size_t n) {
+                s->on_first_bytes(ec, n);
+            });
+    }
+
+    /// Orderly close (close_notify for TLS); a no-op once closing.
+    void do_close() {
+        if (phase_ == Phase::closing || phase_ == Phase::closed) return;
+        phase_ = Phase::closing;
+        self().close_transport();
+    }
+
+    /// The end: the socket is closed; the session dies with its last handler.
+    void finish() {
+        end_request();
+        phase_ = Phase::closed;
+        beast::error_code ignored;
+        self().lowest().socket().close(ignored);
+    }
+
+    std::shared_ptr<SessionEnv> env_;
+    Peer peer_;
+    Phase phase_ = Phase::starting;
+    bool aborted_ = false;
+
+private:
+    static constexpr std::size_t kFirstRead = 4096;
+
+    void on_drain() {
+        draining_ = true;
+        if (aborted_) return;
+        // A request in progress finishes; an idle or handshaking connection
+        // has none, so it stops waiting now. Bytes already in the socket
+        // buffer of an idle connection are a request that has started
+        // arriving: it is served (with Connection: close).
+        if (phase_ == Phase::starting) return self().lowest().cancel();
+        if (phase_ == Phase::idle) {
+            beast::error_code ec;
+            if (self().lowest().socket().available(ec) == 0 || ec) self().lowest().cancel();
+        }
+    }
+
+    void begin_request() {
+        if (in_request_) return;
+        in_request_ = true;
+        env_->metrics->request_started();
+    }
+
+    void end_request() noexcept {
+        if (!in_request_) return;
+        in_request_ = false;
+        env_->metrics->request_finished();
+    }
+
+    void on_abort() {
+        aborted_ = true;
+        finish();
+    }
+
+    void on_first_bytes(beast::error_code ec, std::size_t n) {
+        buffer_.commit(n);
+        if (aborted_) return;
+        if (ec) {
+            // Timeout (the stream is already closed), cancel (drain) or EOF.
+            if (ec == beast::error::timeout) {
+                log(LogLevel::debug, env_->listener, "idle timeout, closing " + peer_.address);
+                return finish();
+            }
+            if (ec == net::error::operation_aborted) return do_close();
+            return finish();
+        }
+        read_request();
+    }
+
+    void read_request() {
+        phase_ = Phase::reading;
+        begin_request();
+        parser_.emplace();
+        parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+            env_->limits.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+        parser_->body_limit(env_->limits.max_body_bytes);
+        self().lowest().expires_after(env_->limits.read_timeout);
+        http::async_read(
+            self().stream(), buffer_, *parser_,
+            [s = self().shared_from_this()](beast::error_code ec, std::size_t) { s->on_read(ec); });
+    }
+
+    void on_read(beast::error_code ec) {
+        if (aborted_) return;
+        if (ec == http::error::end_of_stream) return do_close();
+        if (ec == http::error::header_limit) {
+            return send(Response::error(431, "too_large", "request header fields too large"), false,
+                        11);
+        }
+        if (ec == http::error::body_limit) {
+            return send(Response::error(413, "too_large", "request body too large"), false, 11);
+        }
+        if (ec == beast::error::timeout) {
+            log(LogLevel::info, env_->listener, "read timeout, closing " + peer_.address);
+            return finish();
+        }
+        if (ec && ec.category() == http::make_error_code(http::error::bad_method).category()) {
+            return send(Response::error(400, "malformed_input", "malformed HTTP request"), false,
+                        11);
+        }
+        if (ec) return finish();  // I/O error, reset, abort
+        handle();
+    }
+
+    void handle() {
+        phase_ = Phase::handling;
+        http::request<http::string_body> msg = parser_->release();
+        parser_.reset();
+        const bool keep = msg.keep_alive();
+        const unsigned version = msg.version();
+        Request req = to_request(std::move(msg));
+        Response res = env_->router->handle(req);
+        if (res.status == 403) {
+            env_->events->emit(events::AdminAccessDenied{peer_.uid, req.method, req.path});
+        }
+        send(std::move(res), keep, version);
+    }
+
+    Request to_request(http::request<http::string_body>&& msg) {
+        Request req;
+        req.method = std::string(msg.method_string());
+        const std::string_view target = msg.target();
+        const auto q = target.find('?');
+        req.path = std::string(target.substr(0, q));
+        if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+        for (const auto& f : msg) {
+            req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+        }
+        req.body = std::move(msg.body());
+        req.peer = peer_;
+        return req;
+    }
+
+    void send(Response res, bool keep_alive, unsigned version) {
+        keep_alive = keep_alive && !stopping() && res.status != 431 && res.status != 413 &&
+                     res.status != 400;
+        res_ = {};
+        res_.version(version == 10 ? 10 : 11);
+        res_.result(res.status);
+        res_.set(http::field::content_type, res.content_type);
+        res_.set(http::field::cache_control, "no-store");
+        for (auto& h : res.headers) res_.set(h.name, h.value);
+        res_.keep_alive(keep_alive);
+        res_.body() = std::move(res.body);
+        res_.prepare_payload();
+        env_->metrics->request_served(res.status);
+        phase_ = Phase::writing;
+        self().lowest().expires_after(env_->limits.write_timeout);
+        http::async_write(self().stream(), res_,
+                          [s = self().shared_from_this(), keep_alive](
+                              beast::error_code ec, std::size_t) { s->on_write(ec, keep_alive); });
+    }
+
+    void on_write(beast::error_code ec, bool keep_alive) {
+        end_request();
+        if (aborted_) return;
+        if (ec) return finish();
+        if (!keep_alive || stopping()) return do_close();
+        next_request();
+    }
+
+    std::uint64_t id_ = 0;
+    bool draining_ = false;
+    bool in_request_ = false;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    http::response<http::string_body> res_;
+};
+
+}  // namespace enclave::appliance::detail

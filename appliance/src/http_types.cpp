@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "appliance/http_types.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+
+#include "appliance/log.hpp"
+
+namespace enclave::appliance {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+        const auto lx = static_cast<unsigned char>(x >= 'A' && x <= 'Z' ? x + 32 : x);
+        const auto ly = static_cast<unsigned char>(y >= 'A' && y <= 'Z' ? y + 32 : y);
+        return lx == ly;
+    });
+}
+
+}  // namespace
+
+std::string_view role_name(Role r) noexcept {
+    switch (r) {
+        case Role::security_officer:
+            return "security-officer";
+        case Role::auditor:
+            return "auditor";
+        case Role::operator_:
+            return "operator";
+    }
+    return "unknown";
+}
+
+std::vector<std::string_view> RoleSet::names() const {
+    std::vector<std::string_view> out;
+    for (const Role r : {Role::security_officer, Role::auditor, Role::operator_}) {
+        if (has(r)) out.push_back(role_name(r));
+    }
+    return out;
+}
+
+const std::string* Request::header(std::string_view name) const noexcept {
+    for (const auto& h : headers) {
+        if (iequals(h.name, name)) return &h.value;
+    }
+    return nullptr;
+}
+
+Response Response::text(unsigned status, std::string body) {
+    Response r;
+    r.status = status;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = std::move(body);
+    return r;
+}
+
+Response Response::json(unsigned status, std::string body) {
+    Response r;
+    r.status = status;
+    r.content_type = "application/json";
+    r.body = std::move(body);
+    return r;
+}
+
+Response Response::error(unsigned status, std::string_view code, std::string_view message) {
+    std::string body = R"({"error":{"code":")";
+    body += json_escape(code);
+    body += R"(","message":")";
+    body += json_escape(message);
+    body += "\"}}";
+    return json(status, std::move(body));
+}
+
+std::string json_escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + 8);
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default:
+                if (u < 0x20 || u == 0x7f) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", u);
+                    out += buf;
+                } else {
+                    out += c;
+                }
+        }
+    }
+    return out;
+}
+
+void Router::add(std::string method, std::string path, RoleSet allowed, Handler handler) {
+    for (const auto& r : routes_) {
+        if (r.method == method && r.path == path) {
+            throw std::logic_error("Router: duplicate route " + method + " " + path);
+        }
+    }
+    routes_.push_back({std::move(method), std::move(path), allowed, std::move(handler)});
+}
+
+Response Router::handle(const Request& request) const {
+    std::string allow;
+    for (const auto& r : routes_) {
+        if (r.path != request.path) continue;
+        if (r.method != request.method) {
+            if (!allow.empty()) allow += ", ";
+            allow += r.method;
+            continue;
+        }
+        if (!r.allowed.empty() && !r.allowed.intersects(request.peer.roles)) {
+            return Response::error(403, "forbidden", "the caller holds no role allowed here");
+        }
+        try {
+            return r.handler(request);
+        } catch (const std::exception& e) {
+            log(LogLevel::error, "http", "handler for " + r.path + " failed: " + e.what());
+        } catch (...) {
+            log(LogLevel::error, "http", "handler for " + r.path + " failed");
+        }
+        return Response::error(500, "internal", "internal error");
+    }
+    if (!allow.empty()) {
+        Response res = Response::error(405, "method_not_allowed", "method not allowed here");
+        res.headers.push_back({"Allow", allow});
+        return res;
+    }
+    return Response::error(404, "not_found", "no such resource");
+}
+
+void add_identity_routes(Router& router) {
+    router.add("GET", "/v1/whoami", RoleSet{}, [](const Request& req) {
+        std::string body = R"({"listener":")" + json_escape(req.peer.listener) +
+                           R"(","subject":")" + json_escape(req.peer.cert_subject) +
+                           R"(","sha256":")" + json_escape(req.peer.cert_sha256) + "\"}";
+        return Response::json(200, std::move(body));
+    });
+}
+
+}  // namespace enclave::appliance

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: Apache-2.0
+// The io_context, its threads, signals and the shutdown sequence. Asio core
+// only (no Beast, no SSL streams): the listeners live behind their pimpls.
+#include "appliance/server.hpp"
+
+#include <csignal>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "appliance/admin_api.hpp"
+#include "appliance/admin_server.hpp"
+#include "appliance/listener.hpp"
+#include "appliance/log.hpp"
+#include "appliance/sd_notify.hpp"
+
+namespace enclave::appliance {
+
+namespace net = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+std::vector<TcpListenerSpec> tcp_listeners(const Config& config) {
+    std::vector<TcpListenerSpec> out;
+    if (config.lea.enabled) out.push_back({"lea", &config.lea, false});
+    if (config.ingest.enabled) out.push_back({"ingest", &config.ingest, false});
+    if (config.admin.tls_listener.enabled)
+        out.push_back({"admin-tls", &config.admin.tls_listener, true});
+    return out;
+}
+
+struct Server::Impl {
+    explicit Impl(ServerSetup s)
+        : setup(std::move(s)),
+          control(io.get_executor()),
+          signals(control, SIGINT, SIGTERM, SIGHUP),
+          timer(control) {}
+
+    // Declaration order is destruction order reversed: the Metrics outlive the
+    // io_context (sessions destroyed with it report to them), and the I/O
+    // objects die before it.
+    ServerSetup setup;
+    Metrics metrics;
+    net::io_context io;
+    net::strand<net::io_context::executor_type> control;
+    net::signal_set signals;
+    net::steady_timer timer;
+    std::vector<TcpListenerSpec> specs;
+    std::vector<std::unique_ptr<TlsListener>> listeners;  // same order as specs
+    std::unique_ptr<AdminSocketServer> admin;
+    bool stopping = false;
+    bool tcp_closed = false;
+    Clock::time_point deadline;
+
+    std::size_t thread_count() const {
+        if (setup.threads != 0) return setup.threads;
+        return std::max<std::size_t>(2, std::thread::hardware_concurrency());
+    }
+
+    std::vector<ListenerStatus> listener_status() const {
+        std::vector<ListenerStatus> out;
+        for (const auto& l : listeners)
+            out.push_back({l->name(), l->address(), l->active_connections()});
+        if (admin) out.push_back({"admin", admin->path().string(), admin->active_connections()});
+        return out;
+    }
+
+    void wait_signal() {
+        signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+            if (ec) return;
+            if (sig == SIGHUP) {
+                reload();
+            } else {
+                begin_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            }
+            if (!tcp_closed) wait_signal();
+        });
+    }
+
+    void reload();
+    void begin_stop(const std::string& reason);
+    void poll_tcp();
+    void close_tcp();
+    void poll_admin();
+};
+
+void Server::Impl::reload() {
+    log(LogLevel::info, "server", "SIGHUP: reloading certificates and trust anchors");
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        const auto& spec = specs[i];
+        auto ctx = setup.make_context(spec.config->tls);
+        crypto::Result<void> ok = ctx ? listeners[i]->replace_context(std::move(*ctx))
+                                      : crypto::Result<void>(tl::unexpected(ctx.error()));
+        metrics.tls_reload(ok.has_value());
+        setup.events->emit(events::TlsReloaded{spec.name, ok.has_value()});
+        if (ok) {
+            log(LogLevel::info, spec.name, "new connections use the reloaded certificates");
+        } else {
+            log(LogLevel::error, spec.name,
+                "reload failed, keeping the current certificates: " + ok.error().message());
+        }
+    }
+}
+
+void Server::Impl::begin_stop(const std::string& reason) {
+    if (stopping) {
+        log(LogLevel::warning, "server", reason + " again: closing every connection now");
+        if (!tcp_closed) close_tcp();
+        return;
+    }
+    stopping = true;
+    metrics.set_ready(false);
+    if (auto n = sd_notify("STOPPING=1\nSTATUS=stopping"); !n) {
+        log(LogLevel::warning, "server", n.error().message());
+    }
+    setup.events->emit(events::DaemonStopping{reason});
+    log(LogLevel::info, "server",
+        reason + ": no new connections; in-flight requests get " +
+            std::to_string(setup.config.shutdown_grace.count()) + " ms");
+    for (auto& l : listeners) {
+        l->stop_accepting();
+        l->drain();
+    }
+    deadline = Clock::now() + setup.config.shutdown_grace;
+    poll_tcp();
+}
+
+void Server::Impl::poll_tcp() {
+    if (tcp_closed) return;
+    std::uint64_t open = 0;
+    for (const auto& l : listeners) open += l->active_connections();
+    if (open == 0) return close_tcp();
+    if (Clock::now() >= deadline) {
+        log(LogLevel::warning, "server",
+            "shutdown_grace elapsed with " + std::to_string(open) +
+                " connection(s) open; closing them");
+        return close_tcp();
+    }
+    timer.expires_after(std::chrono::milliseconds(20));
+    timer.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) poll_tcp();
+    });
+}
+
+void Server::Impl::close_tcp() {
+    tcp_closed = true;
+    for (auto& l : listeners) l->abort();
+    // The admin socket answered status and readiness (503) while draining; it
+    // gets a short grace of its own for a request in progress.
+    admin->stop_accepting();
+    admin->drain();
+    deadline = Clock::now() + std::chrono::seconds(1);
+    poll_admin();
+}
+
+void Server::Impl::poll_admin() {
+    std::uint64_t open = admin->active_connections();
+    for (const auto& l : listeners) open += l->active_connections();
+    if (open == 0 || Clock::now() >= deadline) {
+        admin->abort();
+        boost::system::error_code ignored;
+        signals.cancel(ignored);
+        log(LogLevel::info, "server", "stopped");
+        io.stop();
+        return;
+    }
+    timer.expires_after(std::chrono::milliseconds(20));
+    timer.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) poll_admin();
+    });
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() {
+    // Listeners and the admin socket close before the io_context goes.
+    impl_->admin.reset();
+    impl_->listeners.clear();
+}
+
+crypto::Result<std::unique_ptr<Server>> Server::create(
+    ServerSetup setup, std::map<std::string, hsm::SslCtxPtr> contexts) {
+    if (!setup.pool || !setup.make_context || setup.events == nullptr) {
+        return crypto::fail(crypto::Errc::internal,
+                            "Server: pool, context factory and events are required");
+    }
+    auto impl = std::make_unique<Impl>(std::move(setup));
+    Impl& s = *impl;
+    const Config& cfg = s.setup.config;
+    s.specs = tcp_listeners(cfg);
+    auto pool = s.setup.pool;
+    s.metrics.set_pool_stats_source([pool] { return pool->stats(); });
+
+    auto data_router = std::make_shared<Router>();
+    add_identity_routes(*data_router);
+    auto admin_router = std::make_shared<Router>();
+    add_admin_routes(*admin_router,
+                     AdminApiContext{cfg.instance_name, pool, &s.metrics,
+                                     [&s] { return s.listener_status(); }, Clock::now()});
+
+    AdminSocketOptions admin_options{cfg.resolve(cfg.admin.socket),
+                                     cfg.admin.socket_mode,
+                                     cfg.admin.socket_group,
+                                     cfg.admin.roles,
+                                     cfg.admin.limits,
+                                     admin_router,
+                                     nullptr,
+                                     s.setup.events};
+    for (const auto& spec : s.specs) s.metrics.add_listener(spec.name, true);
+    admin_options.metrics = &s.metrics.add_listener("admin", false);
+    auto admin = AdminSocketServer::bind(s.io, std::move(admin_options));
+    if (!admin) return tl::unexpected(admin.error());
+    s.admin = std::move(*admin);
+
+    for (const auto& spec : s.specs) {
+        TlsListenerOptions o{spec.name,
+                             *spec.config,
+                             spec.admin ? RoleSet{Role::operator_} : RoleSet{},
+                             spec.admin ? std::shared_ptr<const Router>(admin_router)
+                                        : std::shared_ptr<const Router>(data_router),
+                             s.metrics.listener(spec.name),
+                             s.setup.events};
+        auto it = contexts.find(spec.name);
+        if (it == contexts.end() || !it->second) {
+            return crypto::fail(crypto::Errc::internal, "no SSL context for listener " + spec.name);
+        }
+        auto listener = TlsListener::bind(s.io, std::move(o), std::move(it->second));
+        if (!listener) return tl::unexpected(listener.error());
+        s.listeners.push_back(std::move(*listener));
+    }
+    return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+int Server::run() {
+    Impl& s = *impl_;
+    for (auto& l : s.listeners) {
+        l->start();
+        log(LogLevel::info, l->name(), "listening on " + l->address() + " (mutual TLS)");
+    }
+    s.admin->start();
+    log(LogLevel::info, "admin", "listening on " + s.admin->path().string());
+    s.wait_signal();
+    s.metrics.set_ready(true);
+    s.setup.events->emit(
+        events::DaemonStarted{s.setup.config.instance_name, std::string(kEnclaveVersion)});
+    if (auto n = sd_notify("READY=1\nSTATUS=serving"); !n)
+        log(LogLevel::warning, "server", n.error().message());
+
+    // A handler that throws is a bug; log it and keep serving (STYLE.md 3).
+    const auto runner = [&s] {
+        for (;;) {
+            try {
+                s.io.run();
+                return;
+            } catch (const std::exception& e) {
+                log(LogLevel::error, "server", std::string("an I/O handler threw: ") + e.what());
+            } catch (...) {
+                log(LogLevel::error, "server", "an I/O handler threw");
+            }
+        }
+    };
+    const std::size_t n = s.thread_count();
+    std::vector<std::thread> threads;
+    threads.reserve(n - 1);
+    for (std::size_t i = 1; i < n; ++i) threads.emplace_back(runner);
+    runner();
+    for (auto& t : threads) t.join();
+    return 0;
+}
+
+void Server::request_stop() {
+    net::post(impl_->control, [impl = impl_.get()] { impl->begin_stop("stop requested"); });
+}
+
+const Metrics& Server::metrics() const noexcept { return impl_->metrics; }
+
+std::map<std::string, std::string> Server::addresses() const {
+    std::map<std::string, std::string> out;
+    for (const auto& l : impl_->listeners) out[l->name()] = l->address();
+    return out;
+}
+
+}  // namespace enclave::appliance

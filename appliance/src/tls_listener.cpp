@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: Apache-2.0
+// The mutual-TLS listeners (Beast). One of the two translation units that
+// include Beast (the other is admin_server.cpp); both instantiate the shared
+// HttpSession template from http_session.hpp.
+#include "appliance/listener.hpp"
+
+#include <mutex>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "http_session.hpp"
+#include "tls_peer.hpp"
+
+namespace enclave::appliance {
+
+namespace detail {
+namespace {
+
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+
+HandshakeFailure classify(const beast::error_code& ec) {
+    if (ec == beast::error::timeout) return HandshakeFailure::timeout;
+    if (ec.category() == net::error::get_ssl_category()) {
+        return classify_openssl_error(
+            static_cast<unsigned long>(static_cast<unsigned int>(ec.value())));
+    }
+    if (ec == ssl::error::stream_truncated || ec == net::error::eof ||
+        ec == net::error::connection_reset || ec == net::error::broken_pipe) {
+        return HandshakeFailure::closed;
+    }
+    return HandshakeFailure::other;
+}
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+    const auto addr = ep.address();
+    const std::string host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
+    return host + ":" + std::to_string(ep.port());
+}
+
+class TlsSession final : public HttpSession<TlsSession>,
+                         public std::enable_shared_from_this<TlsSession> {
+public:
+    TlsSession(tcp::socket&& socket, std::shared_ptr<ssl::context> ctx,
+               std::shared_ptr<SessionEnv> env, Peer peer)
+        : HttpSession(std::move(env), std::move(peer)),
+          ctx_(std::move(ctx)),
+          stream_(std::move(socket), *ctx_) {}
+
+    void start() {
+        register_self();
+        net::dispatch(lowest().get_executor(), [s = shared_from_this()] { s->do_handshake(); });
+    }
+
+    beast::ssl_stream<beast::tcp_stream>& stream() { return stream_; }
+    beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+    void close_transport() {
+        lowest().expires_after(shutdown_timeout(env_->limits));
+        stream_.async_shutdown([s = shared_from_this()](beast::error_code) { s->finish(); });
+    }
+
+private:
+    void do_handshake() {
+        if (aborted_) return;
+        if (stopping()) return finish();
+        lowest().expires_after(env_->limits.handshake_timeout);
+        stream_.async_handshake(
+            ssl::stream_base::server,
+            [s = shared_from_this()](beast::error_code ec) { s->on_handshake(ec); });
+    }
+
+    void on_handshake(beast::error_code ec) {
+        if (aborted_) return;
+        if (ec) {
+            if (ec != net::error::operation_aborted) {
+                const HandshakeFailure reason = classify(ec);
+                env_->metrics->handshake_failed(reason);
+                env_->events->emit(
+                    events::TlsHandshakeFailed{env_->listener, reason, peer_.address});
+            }
+            return finish();  // no close_notify after a failed handshake
+        }
+        env_->metrics->handshake_succeeded();
+        read_peer_certificate(stream_.native_handle(), peer_);
+        next_request();
+    }
+
+    std::shared_ptr<ssl::context> ctx_;  // kept for the stream's lifetime
+    beast::ssl_stream<beast::tcp_stream> stream_;
+};
+
+crypto::Result<std::shared_ptr<ssl::context>> adopt_context(hsm::SslCtxPtr ctx) {
+    if (!ctx) return crypto::fail(crypto::Errc::internal, "no SSL context");
+    // asio::ssl::context's destructor deletes its own callback objects, which
+    // it finds in the SSL_CTX's app data and password-callback user data. An
+    // SSL_CTX that uses either slot for something else cannot be handed over.
+    if (SSL_CTX_get_app_data(ctx.get()) != nullptr ||
+        SSL_CTX_get_default_passwd_cb_userdata(ctx.get()) != nullptr) {
+        return crypto::fail(crypto::Errc::internal,
+                            "the SSL context carries callback data asio would take over");
+    }
+    return std::make_shared<ssl::context>(ctx.release());  // takes ownership, frees it
+}
+
+}  // namespace
+}  // namespace detail
+
+using detail::beast::error_code;
+namespace net = detail::net;
+using tcp = net::ip::tcp;
+
+struct TlsListener::Impl : std::enable_shared_from_this<TlsListener::Impl> {
+    Impl(net::io_context& io_context, TlsListenerOptions o)
+        : io(io_context),
+          acceptor(net::make_strand(io_context)),
+          retry(acceptor.get_executor()),
+          options(std::move(o)),
+          env(std::make_shared<detail::SessionEnv>()) {
+        env->listener = options.name;
+        env->limits = options.config.limits;
+        env->router = options.router;
+        env->metrics = options.metrics;
+        env->events = options.events;
+    }
+
+    net::io_context& io;
+    tcp::acceptor acceptor;
+    net::steady_timer retry;
+    TlsListenerOptions options;
+    std::shared_ptr<detail::SessionEnv> env;
+    std::string address;
+    std::uint16_t port = 0;
+    bool limit_reported = false;
+    mutable std::mutex ctx_mu;
+    std::shared_ptr<net::ssl::context> ctx;
+
+    std::shared_ptr<net::ssl::context> current_context() const {
+        std::lock_guard lock(ctx_mu);
+        return ctx;
+    }
+
+    crypto::Result<void> bind() {
+        error_code ec;
+        const auto addr = net::ip::make_address(options.config.address, ec);
+        if (ec) {
+            return crypto::fail(crypto::Errc::invalid_argument,
+                                "listener " + options.name + ": address is not an IP literal");
+        }
+        const tcp::endpoint ep(addr, options.config.port);
+        const std::string where = "listener " + options.name + ": " + detail::endpoint_text(ep);
+        acceptor.open(ep.protocol(), ec);
+        if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+        if (!ec && addr.is_v6()) acceptor.set_option(net::ip::v6_only(true), ec);
+        if (!ec) acceptor.bind(ep, ec);
+        if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+        if (ec)
+            return crypto::fail(crypto::Errc::io_error, where + ": cannot listen: " + ec.message());
+        const auto local = acceptor.local_endpoint(ec);
+        if (ec) return crypto::fail(crypto::Errc::io_error, where + ": " + ec.message());
+        port = local.port();
+        address = detail::endpoint_text(local);
+        return {};
+    }
+
+    void do_accept() {
+        acceptor.async_accept(net::make_strand(io),
+                              [self = shared_from_this()](error_code ec, tcp::socket socket) {
+                                  self->on_accept(ec, std::move(socket));
+                              });
+    }
+
+    void on_accept(error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+        if (ec) {
+            log(LogLevel::warning, options.name, "accept failed: " + ec.message());
+            // Out of descriptors or memory: back off instead of spinning.
+            retry.expires_after(std::chrono::milliseconds(100));
+            retry.async_wait([self = shared_from_this()](error_code wait_ec) {
+                if (!wait_ec) self->do_accept();
+            });
+            return;
+        }
+        admit(std::move(socket));
+        do_accept();
+    }
+
+    void admit(tcp::socket socket) {
+        if (options.metrics->active() >= options.config.limits.max_connections) {
+            options.metrics->connection_refused();
+            if (!limit_reported) {
+                options.events->emit(events::ConnectionLimitReached{options.name});
+                limit_reported = true;
+            }
+            error_code ignored;
+            socket.close(ignored);
+            return;
+        }
+        limit_reported = false;
+        Peer peer;
+        peer.transport = Peer::Transport::tls;
+        peer.listener = options.name;
+        peer.roles = options.peer_roles;
+        error_code ec;
+        if (const auto remote = socket.remote_endpoint(ec); !ec) {
+            peer.address = detail::endpoint_text(remote);
+        }
+        auto session = std::make_shared<detail::TlsSession>(std::move(socket), current_context(),
+                                                            env, std::move(peer));
+        session->start();
+    }
+};
+
+TlsListener::TlsListener(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+TlsListener::~TlsListener() {
+    // The acceptor belongs to the io_context's strand; the Server destroys
+    // listeners only after the I/O threads have stopped.
+    error_code ignored;
+    impl_->acceptor.close(ignored);
+    impl_->retry.cancel();
+}
+
+crypto::Result<std::unique_ptr<TlsListener>> TlsListener::bind(net::io_context& io,
+                                                               TlsListenerOptions options,
+                                                               hsm::SslCtxPtr context) {
+    if (!options.router || options.metrics == nullptr || options.events == nullptr) {
+        return crypto::fail(crypto::Errc::internal,
+                            "TlsListener: router, metrics and events are required");
+    }
+    auto impl = std::make_shared<Impl>(io, std::move(options));
+    auto ctx = detail::adopt_context(std::move(context));
+    if (!ctx) return tl::unexpected(ctx.error().wrap("listener " + impl->options.name));
+    impl->ctx = std::move(*ctx);
+    if (auto ok = impl->bind(); !ok) return tl::unexpected(ok.error());
+    return std::unique_ptr<TlsListener>(new TlsListener(std::move(impl)));
+}
+
+void TlsListener::start() {
+    net::post(impl_->acceptor.get_executor(), [impl = impl_] { impl->do_accept(); });
+}
+
+void TlsListener::stop_accepting() {
+    net::post(impl_->acceptor.get_executor(), [impl = impl_] {
+        error_code ignored;
+        impl->acceptor.close(ignored);
+        impl->retry.cancel();
+    });
+}
+
+void TlsListener::drain() {
+    impl_->env->draining = true;
+    impl_->env->registry.for_each([](detail::Connection& c) { c.drain(); });
+}
+
+void TlsListener::abort() {
+    impl_->env->draining = true;
+    impl_->env->registry.for_each([](detail::Connection& c) { c.abort(); });
+}
+
+crypto::Result<void> TlsListener::replace_context(hsm::SslCtxPtr context) {
+    auto ctx = detail::adopt_context(std::move(context));
+    if (!ctx) return tl::unexpected(ctx.error().wrap("listener " + impl_->options.name));
+    std::lock_guard lock(impl_->ctx_mu);
+    impl_->ctx = std::move(*ctx);
+    return {};
+}
+
+const std::string& TlsListener::name() const noexcept { return impl_->options.name; }
+const std::string& TlsListener::address() const noexcept { return impl_->address; }
+std::uint16_t TlsListener::port() const noexcept { return impl_->port; }
+std::uint64_t TlsListener::active_connections() const noexcept {
+    return impl_->options.metrics->active();
+}
+
+}  // namespace enclave::appliance
