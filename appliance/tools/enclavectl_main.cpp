@@ -172,7 +172,8 @@ int cmd_status(const Globals& g) {
               << "  listeners:\n";
     for (const json& l : array(s, "listeners")) {
         std::cout << "    " << std::left << std::setw(8) << text(l, "name") << std::setw(24)
-                  << text(l, "address") << text(l, "active_connections") << " active connections\n";
+                  << text(l, "address") << " " << text(l, "active_connections")
+                  << " active connections\n";
     }
     return kExitOk;
 }
