@@ -151,6 +151,40 @@ TEST_F(StartupTest, PinFromTheEnvironmentWorksAndAMissingVariableIsReported) {
     EXPECT_TRUE(inst_.wait_ready(*p)) << inst_.log();
 }
 
+TEST_F(StartupTest, PinFromASystemdCredential) {
+    const auto creds = inst_.scratch() / "credentials";
+    std::filesystem::create_directory(creds);
+    std::filesystem::copy_file(inst_.dir() / "token.pin", creds / "token-pin");
+    inst_.config().token.pin_source = {appliance::PinSource::Kind::credential, "token-pin"};
+    inst_.save_config();
+    expect_refused(ExitCode::pin_unavailable, {"CREDENTIALS_DIRECTORY"});
+    auto p = inst_.start({"CREDENTIALS_DIRECTORY=" + creds.string()});
+    EXPECT_TRUE(inst_.wait_ready(*p)) << inst_.log();
+}
+
+TEST_F(StartupTest, PinFromStdin) {
+    inst_.config().token.pin_source = {appliance::PinSource::Kind::stdin_, ""};
+    inst_.save_config();
+    expect_refused(ExitCode::pin_unavailable, {"token.pin_source"});  // /dev/null: no PIN
+    inst_.set_stdin(inst_.dir() / "token.pin");
+    auto p = inst_.start();
+    EXPECT_TRUE(inst_.wait_ready(*p)) << inst_.log();
+}
+
+TEST_F(StartupTest, MissingModuleIsReported) {
+    inst_.config().token.module_path = "/nonexistent/libpkcs11-module.so";
+    inst_.save_config();
+    const int code = run_to_exit();
+    // The validator may refuse it (3) or the loader (4); either names the file.
+    EXPECT_TRUE(code == static_cast<int>(ExitCode::config) ||
+                code == static_cast<int>(ExitCode::module))
+        << code << "\n"
+        << inst_.log();
+    EXPECT_NE(inst_.log().find("/nonexistent/libpkcs11-module.so"), std::string::npos)
+        << inst_.log();
+    expect_nothing_listening();
+}
+
 TEST_F(StartupTest, ASecondDaemonOnTheSameInstanceIsRefused) {
     auto first = inst_.start_ready();
     auto second = inst_.start();
