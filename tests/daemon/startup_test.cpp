@@ -136,7 +136,7 @@ TEST_F(StartupTest, WrongPinIsReportedAndNotRetried) {
         std::ofstream pin(inst_.dir() / "token.pin", std::ios::trunc);
         pin << "000000000000\n";
     }
-    expect_refused(ExitCode::pin_rejected, {"CKR_PIN_INCORRECT", "not retried"});
+    expect_refused(ExitCode::pin_rejected, {"CKR_PIN_INCORRECT", "login to token"});
     const std::string log = inst_.log();
     EXPECT_EQ(log.find("000000000000"), std::string::npos) << "the PIN reached the log";
     EXPECT_NE(log.find("token_login_failed"), std::string::npos) << log;
