@@ -20,8 +20,7 @@ using crypto::Result;
 
 namespace {
 
-const OSSL_ALGORITHM* query_operation(void* /*provctx*/, int operation_id,
-                                      int* no_cache) noexcept {
+const OSSL_ALGORITHM* query_operation(void* /*provctx*/, int operation_id, int* no_cache) noexcept {
     *no_cache = 0;
     switch (operation_id) {
         case OSSL_OP_KEYMGMT: return detail::provider_keymgmt_algorithms();
@@ -64,41 +63,54 @@ int provider_init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* /*in*/,
     return 1;
 }
 
-struct LibCtxState {
-    OSSL_LIB_CTX* libctx = nullptr;
+/// The two library contexts (see provider.hpp for why there are two).
+struct Contexts {
+    OSSL_LIB_CTX* tls = nullptr;   ///< the default provider only
+    OSSL_LIB_CTX* keys = nullptr;  ///< our provider (and the default one, for encoders)
     std::string error;
 };
 
-LibCtxState make_libctx() {
-    LibCtxState st;
-    OSSL_LIB_CTX* ctx = OSSL_LIB_CTX_new();
-    if (ctx == nullptr) {
-        st.error = "OSSL_LIB_CTX_new failed";
-        return st;
-    }
-    // Default provider first: it does everything except our keys' private
-    // operations, and the default property query prefers it.
-    const bool ok = OSSL_PROVIDER_load(ctx, "default") != nullptr &&
-                    OSSL_PROVIDER_add_builtin(ctx, kProviderName, &provider_init) == 1 &&
-                    OSSL_PROVIDER_load(ctx, kProviderName) != nullptr &&
-                    EVP_set_default_properties(ctx, "?provider=default") == 1;
+Contexts make_contexts() {
+    Contexts c;
+    OSSL_LIB_CTX* tls = OSSL_LIB_CTX_new();
+    OSSL_LIB_CTX* keys = OSSL_LIB_CTX_new();
+    // `keys` also has the default provider, only so that encoders exist for
+    // i2d_PUBKEY / PEM_write_bio_PUBKEY on token keys (they export the public
+    // part from our keymgmt). Our code never fetches a key type there without
+    // naming our provider.
+    const bool ok = tls != nullptr && keys != nullptr &&
+                    OSSL_PROVIDER_load(tls, "default") != nullptr &&
+                    OSSL_PROVIDER_add_builtin(keys, kProviderName, &provider_init) == 1 &&
+                    OSSL_PROVIDER_load(keys, kProviderName) != nullptr &&
+                    OSSL_PROVIDER_load(keys, "default") != nullptr;
     if (!ok) {
-        st.error = "setting up the OpenSSL library context failed: " + drain_openssl_errors();
-        OSSL_LIB_CTX_free(ctx);  // also unloads what was loaded into it
-        return st;
+        c.error = "setting up the OpenSSL library contexts failed: " + drain_openssl_errors();
+        OSSL_LIB_CTX_free(tls);  // also unloads what was loaded into it
+        OSSL_LIB_CTX_free(keys);
+        return c;
     }
-    st.libctx = ctx;
-    return st;
+    c.tls = tls;
+    c.keys = keys;
+    return c;
+}
+
+const Contexts& contexts() {
+    // Never freed: SSL_CTXs and keys built in them may live until exit. The
+    // pointers stay reachable, so LeakSanitizer does not count them.
+    static const Contexts c = make_contexts();
+    return c;
 }
 
 }  // namespace
 
-Result<OSSL_LIB_CTX*> provider_libctx() {
-    // Never freed: SSL_CTXs and keys built in it may live until exit. The
-    // pointer stays reachable, so LeakSanitizer does not count it.
-    static const LibCtxState state = make_libctx();
-    if (state.libctx == nullptr) return fail(Errc::internal, state.error);
-    return state.libctx;
+Result<OSSL_LIB_CTX*> tls_libctx() {
+    if (contexts().tls == nullptr) return fail(Errc::internal, contexts().error);
+    return contexts().tls;
+}
+
+Result<OSSL_LIB_CTX*> token_key_libctx() {
+    if (contexts().keys == nullptr) return fail(Errc::internal, contexts().error);
+    return contexts().keys;
 }
 
 std::string drain_openssl_errors() {

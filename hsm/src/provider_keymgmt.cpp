@@ -50,10 +50,10 @@ bool has_private_param(const OSSL_PARAM* params) {
 
 /// A public key of the default provider in our library context from params.
 EvpPkeyPtr public_from_params(KeyKind kind, const OSSL_PARAM* params) {
-    auto libctx = provider_libctx();
+    auto libctx = tls_libctx();
     if (!libctx) return nullptr;
     crypto::CHandle<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(
-        EVP_PKEY_CTX_new_from_name(*libctx, keymgmt_name(kind), "provider=default"));
+        EVP_PKEY_CTX_new_from_name(*libctx, keymgmt_name(kind), nullptr));
     EVP_PKEY* out = nullptr;
     if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
         EVP_PKEY_fromdata(ctx.get(), &out, EVP_PKEY_PUBLIC_KEY, const_cast<OSSL_PARAM*>(params)) !=
@@ -86,7 +86,8 @@ int km_match(const void* a, const void* b, int selection) noexcept {
     return guarded("keymgmt match", 0, [&] {
         const auto* ka = static_cast<const KeyData*>(a);
         const auto* kb = static_cast<const KeyData*>(b);
-        if (ka == nullptr || kb == nullptr || ka->kind != kb->kind || !ka->pub || !kb->pub) return 0;
+        if (ka == nullptr || kb == nullptr || ka->kind != kb->kind || !ka->pub || !kb->pub)
+            return 0;
         // Both halves of a key pair are fixed by the public key, so a private
         // or public selection compares the public keys (and their group).
         if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0) {
@@ -138,8 +139,9 @@ int km_export(void* keydata, int selection, OSSL_CALLBACK* cb, void* cbarg) noex
                         "the private key stays on the PKCS#11 token and cannot be exported");
             return 0;
         }
-        const int what = (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0 ? EVP_PKEY_PUBLIC_KEY
-                                                                           : EVP_PKEY_KEY_PARAMETERS;
+        const int what = (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0
+                             ? EVP_PKEY_PUBLIC_KEY
+                             : EVP_PKEY_KEY_PARAMETERS;
         OSSL_PARAM* out = nullptr;
         if (EVP_PKEY_todata(kd->pub.get(), what, &out) != 1) return 0;
         const int rc = cb(out, cbarg);
@@ -194,20 +196,16 @@ const OSSL_PARAM* km_gettable_params(void* /*provctx*/) noexcept {
 /// Import and export take the public parameters (and our ticket on import).
 template <KeyKind K>
 const OSSL_PARAM* km_import_types(int /*selection*/) noexcept {
-    static const OSSL_PARAM kEc[] = {
-        OSSL_PARAM_uint64(kTicketParam, nullptr),
-        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, nullptr, 0),
-        OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, nullptr, 0),
-        OSSL_PARAM_END};
-    static const OSSL_PARAM kEd[] = {
-        OSSL_PARAM_uint64(kTicketParam, nullptr),
-        OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, nullptr, 0),
-        OSSL_PARAM_END};
+    static const OSSL_PARAM kEc[] = {OSSL_PARAM_uint64(kTicketParam, nullptr),
+                                     OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, nullptr, 0),
+                                     OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, nullptr, 0),
+                                     OSSL_PARAM_END};
+    static const OSSL_PARAM kEd[] = {OSSL_PARAM_uint64(kTicketParam, nullptr),
+                                     OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, nullptr, 0),
+                                     OSSL_PARAM_END};
     static const OSSL_PARAM kRsa[] = {
-        OSSL_PARAM_uint64(kTicketParam, nullptr),
-        OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, nullptr, 0),
-        OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, nullptr, 0),
-        OSSL_PARAM_END};
+        OSSL_PARAM_uint64(kTicketParam, nullptr), OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, nullptr, 0),
+        OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, nullptr, 0), OSSL_PARAM_END};
     if constexpr (K == KeyKind::ec) return kEc;
     if constexpr (K == KeyKind::ed25519) return kEd;
     return kRsa;

@@ -73,14 +73,14 @@ int sig_digest_sign_init(void* ctx, const char* mdname, void* keydata,
 }
 
 int sig_digest_sign_update(void* ctx, const unsigned char* data, size_t len) noexcept {
-    return guarded("digest_sign_update", 0,
-                   [&] { return static_cast<SigCtx*>(ctx)->update({data, len}) ? 1 : 0; });
+    return guarded("digest_sign_update", 0, [&] {
+        return static_cast<SigCtx*>(ctx)->update({data, len}) ? 1 : 0;
+    });
 }
 
 int sig_digest_sign_final(void* ctx, unsigned char* sig, size_t* siglen, size_t sigsize) noexcept {
-    return guarded("digest_sign_final", 0, [&] {
-        return static_cast<SigCtx*>(ctx)->final(sig, siglen, sigsize) ? 1 : 0;
-    });
+    return guarded("digest_sign_final", 0,
+                   [&] { return static_cast<SigCtx*>(ctx)->final(sig, siglen, sigsize) ? 1 : 0; });
 }
 
 int sig_digest_sign(void* ctx, unsigned char* sig, size_t* siglen, size_t sigsize,
@@ -109,8 +109,7 @@ const OSSL_PARAM* sig_settable_ctx_params(void* /*ctx*/, void* /*provctx*/) noex
         OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, nullptr, 0),
         OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, nullptr, 0),
         OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, nullptr, 0),
-        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, nullptr, 0),
-        OSSL_PARAM_END};
+        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, nullptr, 0), OSSL_PARAM_END};
     if constexpr (K == KeyKind::ec) return kDigestOnly;
     if constexpr (K == KeyKind::ed25519) return kNone;
     return kRsa;

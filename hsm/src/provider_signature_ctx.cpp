@@ -19,11 +19,48 @@ namespace {
 
 using MdPtr = crypto::CHandle<EVP_MD, EVP_MD_free>;
 
+/// The digest implementations, fetched once (EVP_MD_fetch takes locks and
+/// runs lookups; libssl initialises several signatures per handshake). Kept
+/// for the process lifetime, like the library context.
+const EVP_MD* md_for(HashAlg h) {
+    struct Table {
+        EVP_MD* sha256 = nullptr;
+        EVP_MD* sha384 = nullptr;
+        EVP_MD* sha512 = nullptr;
+    };
+    static const Table table = [] {
+        Table t;
+        auto libctx = tls_libctx();
+        if (!libctx) return t;
+        t.sha256 = EVP_MD_fetch(*libctx, "SHA2-256", nullptr);
+        t.sha384 = EVP_MD_fetch(*libctx, "SHA2-384", nullptr);
+        t.sha512 = EVP_MD_fetch(*libctx, "SHA2-512", nullptr);
+        return t;
+    }();
+    switch (h) {
+        case HashAlg::sha256: return table.sha256;
+        case HashAlg::sha384: return table.sha384;
+        case HashAlg::sha512: return table.sha512;
+        default: return nullptr;
+    }
+}
+
 /// SHA-256/384/512 under any of OpenSSL's names for them; nullopt otherwise.
+/// The names libssl and most callers use are matched without a fetch.
 std::optional<HashAlg> hash_from_name(const char* name) {
-    auto libctx = provider_libctx();
-    if (!libctx || name == nullptr) return std::nullopt;
-    MdPtr md(EVP_MD_fetch(*libctx, name, "provider=default"));
+    if (name == nullptr) return std::nullopt;
+    static constexpr std::pair<std::string_view, HashAlg> kKnown[] = {
+        {"SHA256", HashAlg::sha256}, {"SHA2-256", HashAlg::sha256}, {"SHA-256", HashAlg::sha256},
+        {"SHA384", HashAlg::sha384}, {"SHA2-384", HashAlg::sha384}, {"SHA-384", HashAlg::sha384},
+        {"SHA512", HashAlg::sha512}, {"SHA2-512", HashAlg::sha512}, {"SHA-512", HashAlg::sha512}};
+    for (const auto& [known, alg] : kKnown) {
+        if (known.size() == std::strlen(name) && OPENSSL_strcasecmp(name, known.data()) == 0) {
+            return alg;
+        }
+    }
+    auto libctx = tls_libctx();
+    if (!libctx) return std::nullopt;
+    MdPtr md(EVP_MD_fetch(*libctx, name, nullptr));
     if (!md) return std::nullopt;
     if (EVP_MD_is_a(md.get(), "SHA2-256")) return HashAlg::sha256;
     if (EVP_MD_is_a(md.get(), "SHA2-384")) return HashAlg::sha384;
@@ -93,10 +130,9 @@ bool SigCtx::init(const KeyData* key, const char* mdname, bool streaming) {
         return true;
     }
     if (named && !set_digest(mdname)) return false;
-    if (streaming) {
-        if (!hash_) hash_ = HashAlg::sha256;  // what OpenSSL's default digest would be
-        return start_hash();
-    }
+    // The hash state is made on the first update: libssl follows
+    // digest_sign_init with the one-shot digest_sign, which needs none.
+    if (streaming && !hash_) hash_ = HashAlg::sha256;  // OpenSSL's default digest
     return true;
 }
 
@@ -109,11 +145,9 @@ bool SigCtx::set_digest(const char* name) {
 }
 
 bool SigCtx::start_hash() {
-    auto libctx = provider_libctx();
-    if (!libctx) return false;
-    MdPtr md(EVP_MD_fetch(*libctx, md_name(*hash_), "provider=default"));
+    const EVP_MD* md = md_for(*hash_);
     md_.reset(EVP_MD_CTX_new());
-    return md && md_ && EVP_DigestInit_ex(md_.get(), md.get(), nullptr) == 1;
+    return md != nullptr && md_ && EVP_DigestInit_ex(md_.get(), md, nullptr) == 1;
 }
 
 bool SigCtx::set_pad_mode(const OSSL_PARAM& p) {
@@ -259,16 +293,22 @@ bool SigCtx::sign_digest(ByteView digest, unsigned char* sig, size_t* siglen, si
 }
 
 bool SigCtx::update(ByteView data) {
-    if (!md_) return fail("digest_sign_update", "no streaming hash (Ed25519 is one-shot only)");
+    if (!token_ || !hash_) {
+        return fail("digest_sign_update", "not initialised (Ed25519 is one-shot only)");
+    }
+    if (!md_ && !start_hash()) return false;
     return EVP_DigestUpdate(md_.get(), data.data(), data.size()) == 1;
 }
 
 bool SigCtx::final(unsigned char* sig, size_t* siglen, size_t sigsize) {
-    if (!md_ || !token_ || siglen == nullptr) return fail("digest_sign_final", "not initialised");
+    if (!token_ || !hash_ || siglen == nullptr) {
+        return fail("digest_sign_final", "not initialised");
+    }
     if (sig == nullptr) {
         *siglen = max_size();
         return true;
     }
+    if (!md_ && !start_hash()) return false;  // an empty message
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     if (EVP_DigestFinal_ex(md_.get(), digest, &len) != 1) return false;
@@ -281,7 +321,8 @@ bool SigCtx::one_shot(ByteView tbs, unsigned char* sig, size_t* siglen, size_t s
         *siglen = max_size();
         return true;
     }
-    if (kind_ == KeyKind::ed25519) return emit(token_->signer.sign_ed25519(tbs), sig, siglen, sigsize);
+    if (kind_ == KeyKind::ed25519)
+        return emit(token_->signer.sign_ed25519(tbs), sig, siglen, sigsize);
     if (!hash_) hash_ = HashAlg::sha256;
     const Bytes digest = crypto::digest(*hash_, tbs);
     return emit(token_sign(digest), sig, siglen, sigsize);

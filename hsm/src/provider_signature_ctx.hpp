@@ -27,7 +27,8 @@ public:
 
     /// Binds the key (which must be a token key) and resets the settings.
     /// `mdname` names the message hash (digest_sign_init) or is null;
-    /// `streaming` starts a hash for update/final.
+    /// `streaming` (digest_sign_init) defaults the hash to SHA-256; the hash
+    /// state itself is made on the first update.
     bool init(const KeyData* key, const char* mdname, bool streaming);
     bool set_params(const OSSL_PARAM* params);
     bool get_params(OSSL_PARAM* params) const;

@@ -76,6 +76,12 @@ Result<void> apply_policy(SSL_CTX* ctx, int min_version) {
     // No resumption: no TLS 1.3 tickets, no session cache (see the header).
     if (ok) ok = openssl_check(SSL_CTX_set_num_tickets(ctx, 0), "disabling TLS 1.3 tickets");
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    static constexpr unsigned char kSessionContext[] = "enclave";
+    if (ok) {
+        ok = openssl_check(
+            SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1),
+            "setting the session id context");
+    }
     // We name the chain explicitly; never build one from the trust store.
     SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
     return ok;
@@ -92,9 +98,9 @@ Result<void> use_identity(SSL_CTX* ctx, const TlsEndpoint& ep, PrivateKeyResolve
     auto ok = openssl_check(SSL_CTX_use_certificate(ctx, chain->front().get()),
                             "using the certificate " + cert_name);
     for (std::size_t i = 1; ok && i < chain->size(); ++i) {
-        ok = openssl_check(static_cast<int>(SSL_CTX_add1_chain_cert(ctx, (*chain)[i].get())),
-                           "adding chain certificate " + std::to_string(i + 1) + " of " +
-                               cert_name);
+        ok =
+            openssl_check(static_cast<int>(SSL_CTX_add1_chain_cert(ctx, (*chain)[i].get())),
+                          "adding chain certificate " + std::to_string(i + 1) + " of " + cert_name);
     }
     if (!ok) return ok;
     // SSL_CTX_use_PrivateKey drops a certificate that does not match the key
@@ -103,27 +109,30 @@ Result<void> use_identity(SSL_CTX* ctx, const TlsEndpoint& ep, PrivateKeyResolve
     const bool match = X509_check_private_key(chain->front().get(), key->get()) == 1;
     ERR_pop_to_mark();
     if (!match) {
-        return fail(Errc::invalid_argument, "certificate " + cert_name +
-                                                " does not match the private key " +
-                                                ep.private_key);
+        return fail(
+            Errc::invalid_argument,
+            "certificate " + cert_name + " does not match the private key " + ep.private_key);
     }
     ok = openssl_check(SSL_CTX_use_PrivateKey(ctx, key->get()),
                        "using the private key " + ep.private_key);
     if (!ok) return ok;
     if (SSL_CTX_check_private_key(ctx) != 1) {
         drain_openssl_errors();
-        return fail(Errc::invalid_argument, "certificate " + cert_name +
-                                                " does not match the private key " +
-                                                ep.private_key);
+        return fail(
+            Errc::invalid_argument,
+            "certificate " + cert_name + " does not match the private key " + ep.private_key);
     }
     return {};
 }
 
 Result<SslCtxPtr> make_context(const TlsEndpoint& ep, PrivateKeyResolver& resolver, bool server) {
-    auto libctx = provider_libctx();
+    // Errors other code left on this thread's queue (SoftHSM leaves some)
+    // must not end up in our messages.
+    ERR_clear_error();
+    auto libctx = tls_libctx();
     if (!libctx) return tl::unexpected(libctx.error());
-    SslCtxPtr ctx(SSL_CTX_new_ex(*libctx, nullptr, server ? TLS_server_method()
-                                                          : TLS_client_method()));
+    SslCtxPtr ctx(
+        SSL_CTX_new_ex(*libctx, nullptr, server ? TLS_server_method() : TLS_client_method()));
     if (!ctx) return fail(Errc::crypto_failure, "SSL_CTX_new_ex failed: " + drain_openssl_errors());
     if (auto ok = apply_policy(ctx.get(), ep.min_version); !ok) return tl::unexpected(ok.error());
     if (auto ok = use_identity(ctx.get(), ep, resolver, *libctx); !ok) {
@@ -131,8 +140,8 @@ Result<SslCtxPtr> make_context(const TlsEndpoint& ep, PrivateKeyResolver& resolv
     }
     X509NameStackPtr names(sk_X509_NAME_new_null());
     if (!names) return fail(Errc::crypto_failure, "sk_X509_NAME_new_null failed");
-    auto store = detail::make_trust_store(ep.trust_anchors, ep.crl, *libctx,
-                                          server ? names.get() : nullptr);
+    auto store =
+        detail::make_trust_store(ep.trust_anchors, ep.crl, *libctx, server ? names.get() : nullptr);
     if (!store) return tl::unexpected(store.error());
     SSL_CTX_set_cert_store(ctx.get(), store->release());  // takes ownership
     SSL_CTX_set_verify_depth(ctx.get(), kVerifyDepth);
@@ -171,8 +180,8 @@ Result<void> set_expected_host(SSL* ssl, std::string_view host) {
     }
     const std::string h(host);
     unsigned char addr[16];
-    const bool is_ip = inet_pton(AF_INET, h.c_str(), addr) == 1 ||
-                       inet_pton(AF_INET6, h.c_str(), addr) == 1;
+    const bool is_ip =
+        inet_pton(AF_INET, h.c_str(), addr) == 1 || inet_pton(AF_INET6, h.c_str(), addr) == 1;
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
     if (is_ip) {
         if (X509_VERIFY_PARAM_set1_ip_asc(param, h.c_str()) != 1) {

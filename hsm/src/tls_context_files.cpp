@@ -29,9 +29,10 @@ using BioPtr = crypto::CHandle<BIO, BIO_free>;
 
 std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
-/// Reads a whole regular file of at most kMaxPemFileSize bytes into `out`
-/// (resized to the content). `out` is a Secret so key files never sit in
-/// ordinary heap memory; certificate files use the same path for simplicity.
+/// Reads a whole regular file of at most kMaxPemFileSize bytes. The bytes
+/// land in a Secret so key files never sit in ordinary heap memory
+/// (certificate files take the same path; the buffer is sized from fstat, so
+/// this costs a few pages, not a megabyte of locked memory).
 Result<crypto::Secret> read_file(const fs::path& path, std::string_view what) {
     if (path.empty()) return fail(Errc::invalid_argument, std::string(what) + ": no file given");
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -50,8 +51,9 @@ Result<crypto::Secret> read_file(const fs::path& path, std::string_view what) {
         ::close(fd);
         return fail(Errc::too_large, std::string(what) + " " + quoted(path) + " is over 1 MiB");
     }
-    // One byte more than allowed, so a file that grew since fstat is caught.
-    crypto::Secret buf(static_cast<std::size_t>(kMaxPemFileSize) + 1);
+    // One byte more than fstat said, so a file that grew since is caught.
+    const auto expected = static_cast<std::size_t>(st.st_size);
+    crypto::Secret buf(expected + 1);
     std::size_t got = 0;
     while (got < buf.size()) {
         const ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
@@ -59,15 +61,16 @@ Result<crypto::Secret> read_file(const fs::path& path, std::string_view what) {
         if (n < 0) {
             const int e = errno;
             ::close(fd);
-            return fail(Errc::io_error, std::string(what) + " " + quoted(path) + ": " +
-                                            std::strerror(e));
+            return fail(Errc::io_error,
+                        std::string(what) + " " + quoted(path) + ": " + std::strerror(e));
         }
         if (n == 0) break;
         got += static_cast<std::size_t>(n);
     }
     ::close(fd);
-    if (got > kMaxPemFileSize) {
-        return fail(Errc::too_large, std::string(what) + " " + quoted(path) + " is over 1 MiB");
+    if (got != expected) {
+        return fail(Errc::io_error,
+                    std::string(what) + " " + quoted(path) + " changed while being read");
     }
     if (got == 0) {
         return fail(Errc::malformed_input, std::string(what) + " " + quoted(path) + " is empty");
@@ -79,8 +82,8 @@ Result<crypto::Secret> read_file(const fs::path& path, std::string_view what) {
 /// Calls `each(der)` for every PEM block of `pem`; every block must be named
 /// `block` and carry no headers (no encrypted PEM). malformed_input when
 /// there is no block or any block is of another kind or does not decode.
-Result<void> for_each_pem_block(const crypto::Secret& pem, const char* block,
-                                const fs::path& path, std::string_view what,
+Result<void> for_each_pem_block(const crypto::Secret& pem, const char* block, const fs::path& path,
+                                std::string_view what,
                                 const std::function<bool(crypto::ByteView)>& each) {
     BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
     if (!bio) return fail(Errc::crypto_failure, "BIO_new_mem_buf failed");
@@ -102,8 +105,7 @@ Result<void> for_each_pem_block(const crypto::Secret& pem, const char* block,
         }
         ERR_clear_last_mark();
         const bool right_kind = std::strcmp(name, block) == 0 && header[0] == '\0';
-        const bool decoded =
-            right_kind && each({data, static_cast<std::size_t>(len)});
+        const bool decoded = right_kind && each({data, static_cast<std::size_t>(len)});
         OPENSSL_free(name);
         OPENSSL_free(header);
         OPENSSL_clear_free(data, static_cast<std::size_t>(len));
@@ -115,8 +117,8 @@ Result<void> for_each_pem_block(const crypto::Secret& pem, const char* block,
         }
         if (!decoded) {
             ERR_clear_error();
-            return fail(Errc::malformed_input, std::string(what) + " " + quoted(path) +
-                                                   ": " + block + " " + std::to_string(count) +
+            return fail(Errc::malformed_input, std::string(what) + " " + quoted(path) + ": " +
+                                                   block + " " + std::to_string(count) +
                                                    " does not parse");
         }
     }
@@ -133,19 +135,18 @@ Result<std::vector<X509Ptr>> read_certificates(const fs::path& path, OSSL_LIB_CT
     auto pem = read_file(path, "certificate file");
     if (!pem) return tl::unexpected(pem.error());
     std::vector<X509Ptr> out;
-    auto ok = for_each_pem_block(*pem, PEM_STRING_X509, path, "certificate file",
-                                 [&](crypto::ByteView der) {
-                                     X509Ptr x(X509_new_ex(libctx, nullptr));
-                                     X509* raw = x.get();
-                                     const unsigned char* p = der.data();
-                                     if (!x || d2i_X509(&raw, &p, static_cast<long>(der.size())) ==
-                                                   nullptr ||
-                                         p != der.data() + der.size()) {
-                                         return false;
-                                     }
-                                     out.push_back(std::move(x));
-                                     return true;
-                                 });
+    auto ok = for_each_pem_block(
+        *pem, PEM_STRING_X509, path, "certificate file", [&](crypto::ByteView der) {
+            X509Ptr x(X509_new_ex(libctx, nullptr));
+            X509* raw = x.get();
+            const unsigned char* p = der.data();
+            if (!x || d2i_X509(&raw, &p, static_cast<long>(der.size())) == nullptr ||
+                p != der.data() + der.size()) {
+                return false;
+            }
+            out.push_back(std::move(x));
+            return true;
+        });
     if (!ok) return tl::unexpected(ok.error());
     return out;
 }
@@ -154,15 +155,14 @@ Result<std::vector<X509CrlPtr>> read_crls(const fs::path& path, OSSL_LIB_CTX* /*
     auto pem = read_file(path, "CRL file");
     if (!pem) return tl::unexpected(pem.error());
     std::vector<X509CrlPtr> out;
-    auto ok = for_each_pem_block(*pem, PEM_STRING_X509_CRL, path, "CRL file",
-                                 [&](crypto::ByteView der) {
-                                     const unsigned char* p = der.data();
-                                     X509CrlPtr c(
-                                         d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
-                                     if (!c || p != der.data() + der.size()) return false;
-                                     out.push_back(std::move(c));
-                                     return true;
-                                 });
+    auto ok =
+        for_each_pem_block(*pem, PEM_STRING_X509_CRL, path, "CRL file", [&](crypto::ByteView der) {
+            const unsigned char* p = der.data();
+            X509CrlPtr c(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
+            if (!c || p != der.data() + der.size()) return false;
+            out.push_back(std::move(c));
+            return true;
+        });
     if (!ok) return tl::unexpected(ok.error());
     return out;
 }
@@ -174,13 +174,12 @@ Result<EvpPkeyPtr> read_private_key_file(const fs::path& path, OSSL_LIB_CTX* lib
     if (!bio) return fail(Errc::crypto_failure, "BIO_new_mem_buf failed");
     // No passphrase callback: an encrypted key fails instead of prompting.
     auto no_password = [](char*, int, int, void*) -> int { return -1; };
-    EvpPkeyPtr key(PEM_read_bio_PrivateKey_ex(bio.get(), nullptr, no_password, nullptr, libctx,
-                                              nullptr));
+    EvpPkeyPtr key(
+        PEM_read_bio_PrivateKey_ex(bio.get(), nullptr, no_password, nullptr, libctx, nullptr));
     if (!key) {
         ERR_clear_error();  // reasons may quote the PEM structure; we say what failed instead
-        return fail(Errc::malformed_input,
-                    "private key file " + quoted(path) +
-                        " does not hold an unencrypted PEM private key");
+        return fail(Errc::malformed_input, "private key file " + quoted(path) +
+                                               " does not hold an unencrypted PEM private key");
     }
     return key;
 }

@@ -42,7 +42,6 @@ crypto::Result<EvpPkeyPtr> read_private_key_file(const std::filesystem::path& pa
 /// anchors' subject names (the client CA list a server sends).
 crypto::Result<X509StorePtr> make_trust_store(const std::filesystem::path& anchors,
                                               const std::filesystem::path& crl,
-                                              OSSL_LIB_CTX* libctx,
-                                              STACK_OF(X509_NAME) * subjects);
+                                              OSSL_LIB_CTX* libctx, STACK_OF(X509_NAME) * subjects);
 
 }  // namespace enclave::hsm::detail

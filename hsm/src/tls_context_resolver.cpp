@@ -27,7 +27,8 @@ public:
                             "private key " + std::string(reference) + ": no token session pool");
             }
             auto key = load_token_private_key(pool_, reference);
-            if (!key) return tl::unexpected(key.error().wrap("private key " + std::string(reference)));
+            if (!key)
+                return tl::unexpected(key.error().wrap("private key " + std::string(reference)));
             return key;
         }
         if (!allow_file_keys_) {
@@ -35,7 +36,7 @@ public:
                         "private key '" + std::string(reference) +
                             "' is not a pkcs11: URI; TLS keys must live on the token");
         }
-        auto libctx = provider_libctx();
+        auto libctx = tls_libctx();
         if (!libctx) return tl::unexpected(libctx.error());
         return detail::read_private_key_file(std::string(reference), *libctx);
     }

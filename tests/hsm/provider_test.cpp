@@ -50,7 +50,8 @@ KeyRef make_token_key(SoftHsmToken& token, Kind kind, const std::string& label) 
             case Kind::p256: return generate_ec_key_pair(*token.pool(), EcCurve::p256, {label, {}});
             case Kind::p384: return generate_ec_key_pair(*token.pool(), EcCurve::p384, {label, {}});
             case Kind::ed25519: return generate_ed25519_key_pair(*token.pool(), {label, {}});
-            case Kind::rsa: return import_rsa_private_key(*token.pool(), rsa_key_der(3072), {label, {}});
+            case Kind::rsa:
+                return import_rsa_private_key(*token.pool(), rsa_key_der(3072), {label, {}});
         }
         return crypto::fail(Errc::internal, "kind");
     }();
@@ -66,24 +67,23 @@ EvpPkeyPtr load(SoftHsmToken& token, const std::string& label) {
 
 /// The provider key's public half re-parsed in the default library context
 /// (independent of our provider).
-testing::PkeyPtr public_copy(EVP_PKEY* key) {
-    return testing::parse_spki(testing::spki_der(key));
-}
+testing::PkeyPtr public_copy(EVP_PKEY* key) { return testing::parse_spki(testing::spki_der(key)); }
 
 crypto::Bytes digest_sign(EVP_PKEY* key, const char* md, bool pss = false,
                           const char* saltlen = "digest") {
     crypto::CHandle<EVP_MD_CTX, EVP_MD_CTX_free> ctx(EVP_MD_CTX_new());
     EVP_PKEY_CTX* pctx = nullptr;
-    auto libctx = provider_libctx();
-    if (!libctx || EVP_DigestSignInit_ex(ctx.get(), &pctx, md, *libctx, nullptr, key, nullptr) != 1) {
+    auto libctx = tls_libctx();
+    if (!libctx ||
+        EVP_DigestSignInit_ex(ctx.get(), &pctx, md, *libctx, nullptr, key, nullptr) != 1) {
         return {};
     }
     if (pss) {
-        OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, const_cast<char*>("pss"), 0),
-            OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN,
-                                             const_cast<char*>(saltlen), 0),
-            OSSL_PARAM_construct_end()};
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE,
+                                                                const_cast<char*>("pss"), 0),
+                               OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN,
+                                                                const_cast<char*>(saltlen), 0),
+                               OSSL_PARAM_construct_end()};
         if (EVP_PKEY_CTX_set_params(pctx, params) != 1) return {};
     }
     std::size_t len = 0;
@@ -113,8 +113,8 @@ bool verify(EVP_PKEY* pub, const char* md, const crypto::Bytes& sig, bool pss = 
 
 TEST(ProviderTest, EcdsaP256AndP384SignaturesVerifyWithTheDefaultProvider) {
     SoftHsmToken token;
-    for (auto [kind, md, bits] : {std::tuple{Kind::p256, "SHA256", 256},
-                                  std::tuple{Kind::p384, "SHA384", 384}}) {
+    for (auto [kind, md, bits] :
+         {std::tuple{Kind::p256, "SHA256", 256}, std::tuple{Kind::p384, "SHA384", 384}}) {
         const std::string label = "ec" + std::to_string(bits);
         auto ref = make_token_key(token, kind, label);
         auto key = load(token, label);
@@ -143,8 +143,8 @@ TEST(ProviderTest, Ed25519SignaturesVerifyWithTheDefaultProvider) {
     EXPECT_TRUE(EVP_PKEY_is_a(key.get(), "ED25519"));
     EXPECT_EQ(EVP_PKEY_get_size(key.get()), 64);
     char mandatory[32] = "x";
-    EXPECT_EQ(EVP_PKEY_get_utf8_string_param(key.get(), OSSL_PKEY_PARAM_MANDATORY_DIGEST,
-                                             mandatory, sizeof mandatory, nullptr),
+    EXPECT_EQ(EVP_PKEY_get_utf8_string_param(key.get(), OSSL_PKEY_PARAM_MANDATORY_DIGEST, mandatory,
+                                             sizeof mandatory, nullptr),
               1);
     EXPECT_STREQ(mandatory, "");
     auto pub = public_copy(key.get());
@@ -180,8 +180,8 @@ TEST(ProviderTest, RsaPssSignaturesVerifyWithTheDefaultProvider) {
     // Libssl's way: the legacy control functions with -1 (digest).
     crypto::CHandle<EVP_MD_CTX, EVP_MD_CTX_free> ctx(EVP_MD_CTX_new());
     EVP_PKEY_CTX* pctx = nullptr;
-    ASSERT_EQ(EVP_DigestSignInit_ex(ctx.get(), &pctx, "SHA256", *provider_libctx(), nullptr,
-                                    key.get(), nullptr),
+    ASSERT_EQ(EVP_DigestSignInit_ex(ctx.get(), &pctx, "SHA256", *tls_libctx(), nullptr, key.get(),
+                                    nullptr),
               1);
     ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1) << errors();
     ASSERT_EQ(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST), 1) << errors();
@@ -205,8 +205,8 @@ TEST(ProviderTest, RsaRefusesPkcs1AndMismatchedPssSettings) {
     ERR_clear_error();
     crypto::CHandle<EVP_MD_CTX, EVP_MD_CTX_free> ctx(EVP_MD_CTX_new());
     EVP_PKEY_CTX* pctx = nullptr;
-    ASSERT_EQ(EVP_DigestSignInit_ex(ctx.get(), &pctx, "SHA256", *provider_libctx(), nullptr,
-                                    key.get(), nullptr),
+    ASSERT_EQ(EVP_DigestSignInit_ex(ctx.get(), &pctx, "SHA256", *tls_libctx(), nullptr, key.get(),
+                                    nullptr),
               1);
     EXPECT_LE(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING), 0);
     const std::string err = errors();
@@ -219,9 +219,11 @@ TEST(ProviderTest, RsaRefusesPkcs1AndMismatchedPssSettings) {
     crypto::Bytes sig(len);
     EXPECT_NE(EVP_DigestSign(ctx.get(), sig.data(), &len, msg, kMessage.size()), 1);
     EXPECT_NE(errors().find("MGF1"), std::string::npos);
-    // A salt longer than the key allows.
-    EXPECT_TRUE(digest_sign(key.get(), "SHA256", true, "400").empty());
-    ERR_clear_error();
+    // A salt longer than the key allows, and salt lengths that are not numbers.
+    for (const char* salt : {"400", "abc", "12abc", "", "-7", "99999999999999999999"}) {
+        EXPECT_TRUE(digest_sign(key.get(), "SHA256", true, salt).empty()) << salt;
+        ERR_clear_error();
+    }
 }
 
 TEST(ProviderTest, UnsupportedDigestsAreRefused) {
@@ -239,9 +241,10 @@ TEST(ProviderTest, PreHashedEcdsaWithEvpPkeySign) {
     SoftHsmToken token;
     make_token_key(token, Kind::p256, "ec");
     auto key = load(token, "ec");
-    const crypto::Bytes digest = crypto::digest(crypto::HashAlg::sha256, crypto::as_bytes(kMessage));
+    const crypto::Bytes digest =
+        crypto::digest(crypto::HashAlg::sha256, crypto::as_bytes(kMessage));
     crypto::CHandle<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(
-        EVP_PKEY_CTX_new_from_pkey(*provider_libctx(), key.get(), nullptr));
+        EVP_PKEY_CTX_new_from_pkey(*tls_libctx(), key.get(), nullptr));
     ASSERT_TRUE(ctx);
     ASSERT_EQ(EVP_PKEY_sign_init(ctx.get()), 1) << errors();
     std::size_t len = 0;
@@ -292,9 +295,9 @@ TEST(ProviderTest, PrivateKeysCannotBeExported) {
         EvpPkeyPtr copy(EVP_PKEY_dup(key.get()));
         ASSERT_TRUE(copy) << errors();
         expect_private_key_stays(copy.get());
-        EXPECT_FALSE(digest_sign(copy.get(), kind == Kind::ed25519 ? nullptr : "SHA256",
-                                 kind == Kind::rsa)
-                         .empty());
+        EXPECT_FALSE(
+            digest_sign(copy.get(), kind == Kind::ed25519 ? nullptr : "SHA256", kind == Kind::rsa)
+                .empty());
     }
 }
 
@@ -303,7 +306,7 @@ TEST(ProviderTest, PrivateMaterialCannotBeImported) {
     OSSL_PARAM* params = nullptr;
     ASSERT_EQ(EVP_PKEY_todata(file_key.get(), EVP_PKEY_KEYPAIR, &params), 1);
     crypto::CHandle<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(
-        EVP_PKEY_CTX_new_from_name(*provider_libctx(), "EC", "provider=enclave-pkcs11"));
+        EVP_PKEY_CTX_new_from_name(*token_key_libctx(), "EC", "provider=enclave-pkcs11"));
     ASSERT_TRUE(ctx);
     ASSERT_EQ(EVP_PKEY_fromdata_init(ctx.get()), 1);
     EVP_PKEY* out = nullptr;
@@ -365,6 +368,13 @@ TEST(ProviderTest, LoaderErrorsAreClear) {
     ASSERT_FALSE(pin);
     EXPECT_EQ(pin.error().code(), Errc::invalid_argument);
     EXPECT_EQ(pin.error().message().find("1234"), std::string::npos);
+    auto other_token =
+        load_token_private_key(token.pool(), "pkcs11:token=someone-else;object=ec;type=private");
+    ASSERT_FALSE(other_token);
+    EXPECT_EQ(other_token.error().code(), Errc::hsm_token_not_found);
+    auto same_token = load_token_private_key(
+        token.pool(), "pkcs11:token=" + token.label() + ";object=ec;type=private");
+    EXPECT_TRUE(same_token) << same_token.error().message();
     auto garbage = load_token_private_key(token.pool(), "pkcs11:object=%zz");
     ASSERT_FALSE(garbage);
     EXPECT_EQ(garbage.error().code(), Errc::malformed_input);

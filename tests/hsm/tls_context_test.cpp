@@ -35,11 +35,17 @@ struct Parties {
         client_cert = pki.issue_file_key("client", client_key, client_spec());
     }
     [[nodiscard]] TlsEndpoint server(int min_version = TLS1_2_VERSION) const {
-        return {pki.path("server.pem"), pki.path("server.key").string(), pki.path("ca.pem"), {},
+        return {pki.path("server.pem"),
+                pki.path("server.key").string(),
+                pki.path("ca.pem"),
+                {},
                 min_version};
     }
     [[nodiscard]] TlsEndpoint client() const {
-        return {pki.path("client.pem"), pki.path("client.key").string(), pki.path("ca.pem"), {},
+        return {pki.path("client.pem"),
+                pki.path("client.key").string(),
+                pki.path("ca.pem"),
+                {},
                 TLS1_2_VERSION};
     }
     [[nodiscard]] RawClientSpec raw() const {
@@ -132,7 +138,8 @@ TEST(TlsContextTest, ServerRefusesAClientCertificateFromAnotherCa) {
     auto r = handshake(server.get(), intruder.get());
     EXPECT_FALSE(r.server_ok) << r.describe();
     EXPECT_FALSE(r.client_ok);
-    EXPECT_NE(r.server_error.find("certificate verify failed"), std::string::npos) << r.server_error;
+    EXPECT_NE(r.server_error.find("certificate verify failed"), std::string::npos)
+        << r.server_error;
 }
 
 TEST(TlsContextTest, ServerRefusesTls11) {
@@ -188,7 +195,8 @@ TEST(TlsContextTest, RevokedClientCertificateFailsWithCrl) {
     auto server = must(make_server_context(ep, *p.resolver));
     auto r = handshake(server.get(), client.get());
     EXPECT_FALSE(r.server_ok || r.client_ok) << r.describe();
-    EXPECT_NE(r.server_error.find("certificate verify failed"), std::string::npos) << r.server_error;
+    EXPECT_NE(r.server_error.find("certificate verify failed"), std::string::npos)
+        << r.server_error;
 }
 
 TEST(TlsContextTest, ClientChecksTheServerNameAndIp) {
@@ -208,13 +216,17 @@ TEST(TlsContextTest, ClientRefusesAServerFromAnotherCa) {
     Parties p;
     PkiDir other("Some Other CA");
     other.issue_file_key("server", TestKeyType::ec_p256, server_spec());
-    TlsEndpoint ep{other.path("server.pem"), other.path("server.key").string(),
-                   p.pki.path("ca.pem"), {}, TLS1_2_VERSION};
+    TlsEndpoint ep{other.path("server.pem"),
+                   other.path("server.key").string(),
+                   p.pki.path("ca.pem"),
+                   {},
+                   TLS1_2_VERSION};
     auto server = must(make_server_context(ep, *p.resolver));
     auto client = must(make_client_context(p.client(), *p.resolver));
     auto r = handshake(server.get(), client.get());
     EXPECT_FALSE(r.client_ok);
-    EXPECT_NE(r.client_error.find("certificate verify failed"), std::string::npos) << r.client_error;
+    EXPECT_NE(r.client_error.find("certificate verify failed"), std::string::npos)
+        << r.client_error;
 }
 
 TEST(TlsContextTest, WrongKeyForTheCertificateFailsClearly) {
@@ -295,10 +307,16 @@ TEST(TlsContextTest, AcceptsAChainWithAnIntermediate) {
     testing::write_pem_key(root.path("leaf.key"), leaf_key.get());
     root.issue_file_key("client", TestKeyType::ec_p256, client_spec());
     auto resolver = make_key_resolver(nullptr, true);
-    TlsEndpoint server_ep{root.path("chain.pem"), root.path("leaf.key").string(),
-                          root.path("ca.pem"), {}, TLS1_2_VERSION};
-    TlsEndpoint client_ep{root.path("client.pem"), root.path("client.key").string(),
-                          root.path("ca.pem"), {}, TLS1_2_VERSION};
+    TlsEndpoint server_ep{root.path("chain.pem"),
+                          root.path("leaf.key").string(),
+                          root.path("ca.pem"),
+                          {},
+                          TLS1_2_VERSION};
+    TlsEndpoint client_ep{root.path("client.pem"),
+                          root.path("client.key").string(),
+                          root.path("ca.pem"),
+                          {},
+                          TLS1_2_VERSION};
     auto server = must(make_server_context(server_ep, *resolver));
     auto client = must(make_client_context(client_ep, *resolver));
     auto r = handshake(server.get(), client.get());
@@ -310,10 +328,41 @@ TEST(TlsContextTest, AcceptsAChainWithAnIntermediate) {
     EXPECT_FALSE(handshake(bare.get(), client.get()).client_ok);
 }
 
+// Deployed CAs often sign with RSA PKCS#1 v1.5 (sha256WithRSAEncryption).
+// Our handshake signature list has no rsa_pkcs1_* entry; that must not make
+// such certificate chains unverifiable (it governs handshake signatures),
+// and a peer with an RSA key must still authenticate (with RSA-PSS).
+TEST(TlsContextTest, ChainsFromAnRsaCaAndRsaClientKeysWork) {
+    PkiDir pki("RSA Root CA", TestKeyType::rsa3072);
+    pki.issue_file_key("server", TestKeyType::ec_p256, server_spec());
+    pki.issue_file_key("client", TestKeyType::rsa2048, client_spec());
+    auto resolver = make_key_resolver(nullptr, true);
+    TlsEndpoint server_ep{pki.path("server.pem"), pki.path("server.key").string(),
+                          pki.path("ca.pem"), {}, TLS1_2_VERSION};
+    TlsEndpoint client_ep{pki.path("client.pem"), pki.path("client.key").string(),
+                          pki.path("ca.pem"), {}, TLS1_2_VERSION};
+    auto server = must(make_server_context(server_ep, *resolver));
+    auto client = must(make_client_context(client_ep, *resolver));
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        SSL_CTX_set_max_proto_version(client.get(), version);
+        auto r = handshake(server.get(), client.get());
+        EXPECT_TRUE(r.ok()) << r.describe();
+        EXPECT_EQ(r.client_signature_nid, NID_rsassaPss);
+    }
+    // The same with a raw peer (default OpenSSL settings) as the client.
+    RawClientSpec raw;
+    raw.ca = pki.path("ca.pem");
+    raw.cert = pki.path("client.pem");
+    raw.key = pki.path("client.key");
+    auto raw_client = make_raw_client(raw);
+    EXPECT_TRUE(handshake(server.get(), raw_client.get()).ok());
+}
+
 TEST(TlsContextTest, RefusesAnEncryptedOrMalformedKeyFile) {
     Parties p;
     auto ep = p.server();
-    write_file(p.pki.path("bad.key"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    write_file(p.pki.path("bad.key"),
+               "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
     ep.private_key = p.pki.path("bad.key").string();
     auto r = make_server_context(ep, *p.resolver);
     ASSERT_FALSE(r);

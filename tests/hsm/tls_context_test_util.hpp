@@ -42,7 +42,8 @@ struct HandshakeResult {
     std::string version;  ///< negotiated protocol (client side)
     std::string cipher;
     bool server_saw_client_cert = false;
-    int server_signature_nid = NID_undef;  ///< the server's handshake signature, as the client saw it
+    int server_signature_nid =
+        NID_undef;  ///< the server's handshake signature, as the client saw it
     int client_signature_nid = NID_undef;  ///< the client's, as the server saw it
 
     [[nodiscard]] bool ok() const { return server_ok && client_ok; }
@@ -149,7 +150,9 @@ inline hsm::SslCtxPtr make_raw_client(const RawClientSpec& spec) {
 /// <name>.pem (+ <name>.key for file keys).
 class PkiDir {
 public:
-    explicit PkiDir(const std::string& ca_name = "Enclave Test CA") : ca_(ca_name) {
+    explicit PkiDir(const std::string& ca_name = "Enclave Test CA",
+                    TestKeyType ca_key = TestKeyType::ec_p256)
+        : ca_(ca_name, ca_key) {
         write_pem_certs(path("ca.pem"), {ca_.cert()});
     }
     [[nodiscard]] std::filesystem::path path(const std::string& file) const {

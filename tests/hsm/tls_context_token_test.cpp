@@ -4,6 +4,7 @@
 // key type, TLS 1.3 and 1.2, and 64 handshakes in parallel.
 #include <gtest/gtest.h>
 #include <openssl/obj_mac.h>
+#include <openssl/provider.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -76,7 +77,10 @@ struct Fixture {
     }
     TlsEndpoint file_client() {
         pki.issue_file_key("client", TestKeyType::ec_p256, client_spec());
-        return {pki.path("client.pem"), pki.path("client.key").string(), pki.path("ca.pem"), {},
+        return {pki.path("client.pem"),
+                pki.path("client.key").string(),
+                pki.path("ca.pem"),
+                {},
                 TLS1_2_VERSION};
     }
 };
@@ -103,8 +107,8 @@ void server_key_on_token(Kind kind) {
     ASSERT_TRUE(r12.ok()) << r12.describe();
     EXPECT_EQ(r12.version, "TLSv1.2");
     EXPECT_EQ(r12.server_signature_nid, expected_server_sig(kind));
-    EXPECT_EQ(r12.cipher, kind == Kind::rsa ? "ECDHE-RSA-AES128-GCM-SHA256"
-                                            : "ECDHE-ECDSA-AES128-GCM-SHA256");
+    EXPECT_EQ(r12.cipher,
+              kind == Kind::rsa ? "ECDHE-RSA-AES128-GCM-SHA256" : "ECDHE-ECDSA-AES128-GCM-SHA256");
     // The SSL_CTX really holds the provider key.
     EXPECT_TRUE(is_token_key(SSL_CTX_get0_privatekey(server.get())));
 }
@@ -139,12 +143,18 @@ TEST(TlsContextTokenTest, RsaTokenKeyWithTls12ClientOfferingOnlyPkcs1Fails) {
 void client_key_on_token(Kind kind) {
     Fixture f;
     f.pki.issue_file_key("server", TestKeyType::ec_p256, server_spec());
-    TlsEndpoint server_ep{f.pki.path("server.pem"), f.pki.path("server.key").string(),
-                          f.pki.path("ca.pem"), {}, TLS1_2_VERSION};
+    TlsEndpoint server_ep{f.pki.path("server.pem"),
+                          f.pki.path("server.key").string(),
+                          f.pki.path("ca.pem"),
+                          {},
+                          TLS1_2_VERSION};
     f.pki.issue_spki("lea-client", make_token_key(f.token, kind, "lea-client-tls"),
                      client_spec("lea-client"));
-    TlsEndpoint client_ep{f.pki.path("lea-client.pem"), uri_of("lea-client-tls"),
-                          f.pki.path("ca.pem"), {}, TLS1_2_VERSION};
+    TlsEndpoint client_ep{f.pki.path("lea-client.pem"),
+                          uri_of("lea-client-tls"),
+                          f.pki.path("ca.pem"),
+                          {},
+                          TLS1_2_VERSION};
     auto server = must(make_server_context(server_ep, *f.resolver));
     auto client = must(make_client_context(client_ep, *f.resolver));
     EXPECT_TRUE(is_token_key(SSL_CTX_get0_privatekey(client.get())));
@@ -166,8 +176,11 @@ TEST(TlsContextTokenTest, BothKeysOnTheToken) {
     auto server = must(make_server_context(f.token_server(Kind::p384), *f.resolver));
     f.pki.issue_spki("lea-client", make_token_key(f.token, Kind::p256, "lea-client-tls"),
                      client_spec("lea-client"));
-    TlsEndpoint client_ep{f.pki.path("lea-client.pem"), uri_of("lea-client-tls"),
-                          f.pki.path("ca.pem"), {}, TLS1_3_VERSION};
+    TlsEndpoint client_ep{f.pki.path("lea-client.pem"),
+                          uri_of("lea-client-tls"),
+                          f.pki.path("ca.pem"),
+                          {},
+                          TLS1_3_VERSION};
     auto client = must(make_client_context(client_ep, *f.resolver));
     auto r = handshake(server.get(), client.get());
     EXPECT_TRUE(r.ok()) << r.describe();
@@ -217,6 +230,35 @@ TEST(TlsContextTokenTest, TokenKeyThatDoesNotMatchTheCertificateFailsClearly) {
     ASSERT_FALSE(r3);
     EXPECT_EQ(r3.error().code(), Errc::hsm_object_not_found);
     EXPECT_NE(r3.error().message().find("pkcs11:object=missing"), std::string::npos);
+}
+
+// Regression: with our keymgmt and the default provider in one library
+// context, OpenSSL 3.0's method cache answered plain fetches of "EC" with our
+// keymgmt once a token signature had been initialised before the first such
+// fetch (the fetch of "EC" from our provider during signature set-up was
+// cached under the provider-neutral key): libssl's P-256 group then became
+// unusable. ctest runs each test in its own process, so the signature below
+// comes before any SSL_CTX exists in this process.
+TEST(TlsContextTokenTest, TokenSignaturesDoNotShadowTheDefaultProvider) {
+    Fixture f;
+    auto ep = f.token_server(Kind::p256);
+    auto key = load_token_private_key(f.token.pool(), uri_of("lea-tls"));
+    ASSERT_TRUE(key);
+    crypto::CHandle<EVP_MD_CTX, EVP_MD_CTX_free> md(EVP_MD_CTX_new());
+    ASSERT_EQ(EVP_DigestSignInit_ex(md.get(), nullptr, "SHA256", *tls_libctx(), nullptr, key->get(),
+                                    nullptr),
+              1);
+    crypto::CHandle<EVP_KEYMGMT, EVP_KEYMGMT_free> km(
+        EVP_KEYMGMT_fetch(*tls_libctx(), "EC", nullptr));
+    ASSERT_TRUE(km);
+    EXPECT_STREQ(OSSL_PROVIDER_get0_name(EVP_KEYMGMT_get0_provider(km.get())), "default");
+    auto server = must(make_server_context(ep, *f.resolver));
+    auto client = must(make_client_context(f.file_client(), *f.resolver));
+    ASSERT_EQ(SSL_CTX_set1_groups_list(client.get(), "P-256"), 1);
+    for (int i = 0; i < 2; ++i) {
+        auto r = handshake(server.get(), client.get());
+        EXPECT_TRUE(r.ok()) << i << ": " << r.describe();
+    }
 }
 
 TEST(TlsContextTokenTest, SixtyFourParallelHandshakesWithOneTokenKey) {

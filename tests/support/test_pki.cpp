@@ -40,8 +40,8 @@ X509_NAME* make_name(const std::string& cn) {
                                          reinterpret_cast<const unsigned char*>("Enclave tests"),
                                          -1, -1, 0) == 1 &&
               X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-                                         reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
-                                         -1, 0) == 1,
+                                         reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
+                                         0) == 1,
           "building a name");
     return n;
 }
@@ -83,6 +83,11 @@ CertPtr new_cert(const std::string& cn, X509* issuer, EVP_PKEY* pub, int days, i
     return x;
 }
 
+/// The digest for X509_sign: none for Ed25519 (pure EdDSA), else SHA-256.
+const EVP_MD* sign_md(EVP_PKEY* key) {
+    return EVP_PKEY_is_a(key, "ED25519") ? nullptr : EVP_sha256();
+}
+
 void add_sans(X509* x, const LeafSpec& spec) {
     if (spec.dns.empty() && spec.ips.empty()) return;
     std::string value;
@@ -122,12 +127,13 @@ PkeyPtr parse_spki(crypto::ByteView spki) {
     return key;
 }
 
-TestCa::TestCa(const std::string& name) : name_(name), key_(generate_test_key(TestKeyType::ec_p256)) {
+TestCa::TestCa(const std::string& name, TestKeyType key_type)
+    : name_(name), key_(generate_test_key(key_type)) {
     cert_ = new_cert(name, nullptr, key_.get(), 365, -1);
     add_ext(cert_.get(), cert_.get(), NID_basic_constraints, "critical,CA:TRUE");
     add_ext(cert_.get(), cert_.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
     add_ext(cert_.get(), cert_.get(), NID_subject_key_identifier, "hash");
-    check(X509_sign(cert_.get(), key_.get(), EVP_sha256()) > 0, "self-signing the CA");
+    check(X509_sign(cert_.get(), key_.get(), sign_md(key_.get())) > 0, "self-signing the CA");
 }
 
 CertPtr TestCa::issue(crypto::ByteView public_key, const LeafSpec& spec) const {
@@ -136,8 +142,8 @@ CertPtr TestCa::issue(crypto::ByteView public_key, const LeafSpec& spec) const {
 }
 
 CertPtr TestCa::issue(EVP_PKEY* public_key, const LeafSpec& spec) const {
-    CertPtr x = new_cert(spec.common_name, cert_.get(), public_key, spec.days,
-                         spec.not_before_offset_days);
+    CertPtr x =
+        new_cert(spec.common_name, cert_.get(), public_key, spec.days, spec.not_before_offset_days);
     add_ext(cert_.get(), x.get(), NID_basic_constraints, "critical,CA:FALSE");
     add_ext(cert_.get(), x.get(), NID_key_usage, "critical,digitalSignature");
     std::string eku;
@@ -147,7 +153,7 @@ CertPtr TestCa::issue(EVP_PKEY* public_key, const LeafSpec& spec) const {
     add_sans(x.get(), spec);
     add_ext(cert_.get(), x.get(), NID_subject_key_identifier, "hash");
     add_ext(cert_.get(), x.get(), NID_authority_key_identifier, "keyid:always");
-    check(X509_sign(x.get(), key_.get(), EVP_sha256()) > 0, "signing a leaf");
+    check(X509_sign(x.get(), key_.get(), sign_md(key_.get())) > 0, "signing a leaf");
     return x;
 }
 
@@ -157,7 +163,7 @@ CertPtr TestCa::issue_ca(const TestCa& sub) const {
     add_ext(cert_.get(), x.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
     add_ext(cert_.get(), x.get(), NID_subject_key_identifier, "hash");
     add_ext(cert_.get(), x.get(), NID_authority_key_identifier, "keyid:always");
-    check(X509_sign(x.get(), key_.get(), EVP_sha256()) > 0, "signing an intermediate");
+    check(X509_sign(x.get(), key_.get(), sign_md(key_.get())) > 0, "signing an intermediate");
     return x;
 }
 
@@ -173,14 +179,15 @@ CrlPtr TestCa::crl(const std::vector<const X509*>& revoked) const {
           "CRL times");
     for (const X509* x : revoked) {
         RevokedPtr r(X509_REVOKED_new());
-        check(r && X509_REVOKED_set_serialNumber(r.get(), const_cast<ASN1_INTEGER*>(
-                                                              X509_get0_serialNumber(x))) == 1 &&
+        check(r &&
+                  X509_REVOKED_set_serialNumber(
+                      r.get(), const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(x))) == 1 &&
                   X509_REVOKED_set_revocationDate(r.get(), now.get()) == 1 &&
                   X509_CRL_add0_revoked(c.get(), r.get()) == 1,
               "revoking");
         (void)r.release();  // owned by the CRL now
     }
-    check(X509_CRL_sort(c.get()) == 1 && X509_CRL_sign(c.get(), key_.get(), EVP_sha256()) > 0,
+    check(X509_CRL_sort(c.get()) == 1 && X509_CRL_sign(c.get(), key_.get(), sign_md(key_.get())) > 0,
           "signing the CRL");
     return c;
 }
@@ -190,8 +197,9 @@ BioPtr open_out(const std::filesystem::path& path, bool private_file) {
     std::filesystem::remove(path);
     BioPtr bio(BIO_new_file(path.c_str(), "w"));
     check(bio != nullptr, "creating " + path.string());
-    if (private_file) std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                                             std::filesystem::perms::owner_write);
+    if (private_file)
+        std::filesystem::permissions(
+            path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     return bio;
 }
 }  // namespace

@@ -48,8 +48,10 @@ struct LeafSpec {
 
 class TestCa {
 public:
-    /// A self-signed CA ("CN=<name>") with a fresh P-256 key.
-    explicit TestCa(const std::string& name);
+    /// A self-signed CA ("CN=<name>") with a fresh key of `key_type` (P-256
+    /// by default; an RSA CA signs with sha256WithRSAEncryption, PKCS#1 v1.5,
+    /// as most deployed CAs do; an Ed25519 CA with pure Ed25519).
+    explicit TestCa(const std::string& name, TestKeyType key_type = TestKeyType::ec_p256);
 
     /// A leaf certificate for `public_key` (SPKI DER), signed by this CA, with
     /// a random serial, keyUsage digitalSignature (critical), the requested

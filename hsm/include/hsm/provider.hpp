@@ -4,25 +4,34 @@
 // OpenSSL, and TLS in particular, sign with private keys that never leave the
 // PKCS#11 token. No ENGINE API (deprecated in 3.0, removed in 4.0).
 //
-// Library context. The provider lives in a dedicated OSSL_LIB_CTX
-// (provider_libctx()) together with OpenSSL's default provider, and that
-// context's default property query is "?provider=default". Why not the
-// process-wide default context:
-//   - our keymgmt answers to the names "EC", "ED25519" and "RSA" (libssl
-//     classifies keys with EVP_PKEY_is_a), so in a context without a
-//     property preference a plain fetch of "EC" (ECDHE key generation, peer
-//     key decoding) could pick our keymgmt, which cannot generate keys;
-//   - setting the preference on the default context would change every other
-//     OpenSSL user in the process (and override any default_properties from
-//     openssl.cnf).
-// In our own context the default provider does everything (hashing,
-// verification, key exchange, decoding peer certificates) and our
-// implementations are reached only through keys that were built by our
-// keymgmt: EVP_PKEY_CTX_new_from_name(libctx, type, "provider=enclave-pkcs11")
-// for creation, and, for signing, OpenSSL fetches the signature named by our
-// keymgmt's query_operation_name ("ENCLAVE-ECDSA", "ENCLAVE-ED25519",
-// "ENCLAVE-RSA"), which only our provider offers. tls_context.cpp builds
-// every SSL_CTX, trust store and file key in this context.
+// Library contexts. Two dedicated OSSL_LIB_CTXs, neither of them the
+// process-wide default:
+//   - tls_libctx(): OpenSSL's default provider only. Every SSL_CTX,
+//     certificate, trust store and file key of tls_context.hpp lives here,
+//     and so does the public half of each token key. Everything that is not
+//     a private-key operation on a token key (hashing, verification, key
+//     exchange, decoding peer certificates) runs here.
+//   - token_key_libctx(): our provider, plus the default provider only so
+//     that encoders exist there (i2d_PUBKEY / PEM_write_bio_PUBKEY of a token
+//     key). Token keys are EVP_PKEYs of our keymgmt in this context; nothing
+//     of ours fetches a key type there without naming our provider.
+// Why not one context with both providers: our keymgmt must answer to the
+// names "EC", "ED25519" and "RSA" (libssl classifies keys with
+// EVP_PKEY_is_a), so in a shared context a plain fetch of "EC" (ECDHE key
+// generation, peer key decoding, libssl's group list) may return our keymgmt,
+// which cannot generate keys. A default property query ("?provider=default")
+// is not enough in OpenSSL 3.0: signing with a provider key makes libcrypto
+// fetch "EC" from that key's provider, and 3.0's method cache then answers
+// later provider-neutral fetches of "EC" with our keymgmt (seen: libssl's
+// P-256 group became unusable after the first token signature). With the
+// keys in a context of their own, no fetch can mix the two up. Why not the
+// process default context: it would change every other OpenSSL user in the
+// process.
+// How signing finds our code: libssl calls EVP_DigestSignInit_ex with
+// tls_libctx() and our key; OpenSSL asks our keymgmt for its signature
+// (query_operation_name: "ENCLAVE-ECDSA", "ENCLAVE-ED25519", "ENCLAVE-RSA"),
+// does not find it in tls_libctx() and then fetches it from the key's own
+// provider (OpenSSL 3.0's second fetch round in signature initialisation).
 //
 // Keys. A provider key (keydata) holds a reference to the token key (an
 // hsm::Signer, which holds the SessionPool) and the public key (parsed from
@@ -71,16 +80,24 @@ using EvpPkeyPtr = crypto::CHandle<EVP_PKEY, EVP_PKEY_free>;
 /// The provider's name (OSSL_PROVIDER_add_builtin) and property value.
 inline constexpr const char* kProviderName = "enclave-pkcs11";
 
-/// The library context holding the default provider and ours, created on
-/// first use (thread-safe) and kept for the process lifetime. internal when
-/// OpenSSL cannot create it.
-crypto::Result<OSSL_LIB_CTX*> provider_libctx();
+/// The library context for TLS (default provider only; see above), created
+/// on first use (thread-safe) and kept for the process lifetime. internal
+/// when OpenSSL cannot create it.
+crypto::Result<OSSL_LIB_CTX*> tls_libctx();
 
-/// The private key named by `pkcs11_uri` (its object/id/type attributes; the
-/// token is `pool`'s) as an EVP_PKEY in provider_libctx() whose private
-/// operations run on the token. EC P-256/P-384, Ed25519 and RSA keys.
-/// Errors: malformed_input / invalid_argument (URI), hsm_object_not_found,
-/// unsupported_algorithm (an AES key), unavailable (fork), crypto_failure.
+/// The library context of the token keys (see above). Needed only to inspect
+/// the provider (tests); load_token_private_key() uses it.
+crypto::Result<OSSL_LIB_CTX*> token_key_libctx();
+
+/// The private key named by `pkcs11_uri` (its object/id/type attributes) on
+/// `pool`'s token, as an EVP_PKEY in token_key_libctx() whose private
+/// operations run on the token. EC P-256/P-384, Ed25519 and RSA keys. Token
+/// attributes in the URI (token, serial, manufacturer, model) must match the
+/// pool's token; module and pin-source attributes are not used here (the
+/// pool is already logged in).
+/// Errors: malformed_input / invalid_argument (URI), hsm_token_not_found (the
+/// URI names another token), hsm_object_not_found, unsupported_algorithm (an
+/// AES key), unavailable (fork), crypto_failure.
 crypto::Result<EvpPkeyPtr> load_token_private_key(std::shared_ptr<SessionPool> pool,
                                                   std::string_view pkcs11_uri);
 
