@@ -40,7 +40,8 @@ private:
 };
 
 int remaining_ms(Clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     return left.count() <= 0 ? 0 : static_cast<int>(std::min<long long>(left.count(), 1 << 30));
 }
 
@@ -50,7 +51,9 @@ Result<bool> wait_for(int fd, short events, Clock::time_point deadline) {
         pollfd p{fd, events, 0};
         const int n = ::poll(&p, 1, remaining_ms(deadline));
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail(Errc::io_error, std::string("admin API: poll: ") + std::strerror(errno));
+        if (n < 0) {
+            return fail(Errc::io_error, std::string("admin API: poll: ") + std::strerror(errno));
+        }
         return n > 0;
     }
 }
@@ -61,7 +64,8 @@ Result<void> connect_to(const Socket& s, const std::filesystem::path& path) {
     const std::string& p = path.native();
     if (p.empty() || p.size() >= sizeof(addr.sun_path)) {
         return fail(Errc::invalid_argument, "admin socket path " + p + " is empty or longer than " +
-                                                std::to_string(sizeof(addr.sun_path) - 1) + " bytes");
+                                                std::to_string(sizeof(addr.sun_path) - 1) +
+                                                " bytes");
     }
     std::memcpy(addr.sun_path, p.data(), p.size());
     int rc = 0;
@@ -82,14 +86,17 @@ Result<void> send_all(const Socket& s, std::string_view data, Clock::time_point 
         if (!*ready) return fail(Errc::io_error, "admin API: timed out sending the request");
         const ssize_t n = ::send(s.get(), data.data(), data.size(), MSG_NOSIGNAL);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (n < 0) return fail(Errc::io_error, std::string("admin API: send: ") + std::strerror(errno));
+        if (n < 0) {
+            return fail(Errc::io_error, std::string("admin API: send: ") + std::strerror(errno));
+        }
         data.remove_prefix(static_cast<std::size_t>(n));
     }
     return {};
 }
 
 // Reads until end of stream, or until a Content-Length response is complete.
-Result<std::string> read_response(const Socket& s, const AdminClientOptions& o, Clock::time_point deadline) {
+Result<std::string> read_response(const Socket& s, const AdminClientOptions& o,
+                                  Clock::time_point deadline) {
     std::string buf;
     std::optional<std::size_t> expected;
     char chunk[16 * 1024];
@@ -103,10 +110,13 @@ Result<std::string> read_response(const Socket& s, const AdminClientOptions& o, 
         }
         const ssize_t n = ::recv(s.get(), chunk, sizeof chunk, 0);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (n < 0) return fail(Errc::io_error, std::string("admin API: recv: ") + std::strerror(errno));
+        if (n < 0) {
+            return fail(Errc::io_error, std::string("admin API: recv: ") + std::strerror(errno));
+        }
         if (n == 0) break;
         if (buf.size() + static_cast<std::size_t>(n) > o.max_response_bytes) {
-            return fail(Errc::too_large, "admin API: response over " + std::to_string(o.max_response_bytes) + " bytes");
+            return fail(Errc::too_large, "admin API: response over " +
+                                             std::to_string(o.max_response_bytes) + " bytes");
         }
         const bool had_head = buf.find("\r\n\r\n") != std::string::npos;
         buf.append(chunk, static_cast<std::size_t>(n));
@@ -144,12 +154,15 @@ AdminClient::AdminClient(std::filesystem::path socket_path, AdminClientOptions o
 
 Result<HttpResponse> AdminClient::get(std::string_view target) const {
     if (target.empty() || target.front() != '/' || target.size() > 1024 ||
-        !std::all_of(target.begin(), target.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; })) {
+        !std::all_of(target.begin(), target.end(),
+                     [](unsigned char c) { return c > 0x20 && c < 0x7f; })) {
         return fail(Errc::invalid_argument, "admin API: bad request target");
     }
     const auto deadline = Clock::now() + options_.timeout;
     Socket s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (s.get() < 0) return fail(Errc::io_error, std::string("admin API: socket: ") + std::strerror(errno));
+    if (s.get() < 0) {
+        return fail(Errc::io_error, std::string("admin API: socket: ") + std::strerror(errno));
+    }
     if (auto ok = connect_to(s, socket_path_); !ok) return tl::unexpected(ok.error());
     const std::string request = "GET " + std::string(target) +
                                 " HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
@@ -173,14 +186,20 @@ Result<nlohmann::json> AdminClient::get_json(std::string_view target) const {
         if (body.is_object() && body.contains("error") && body["error"].is_object()) {
             const auto& e = body["error"];
             if (e.contains("code") && e["code"].is_string()) code = e["code"].get<std::string>();
-            if (e.contains("message") && e["message"].is_string()) message = e["message"].get<std::string>();
+            if (e.contains("message") && e["message"].is_string()) {
+                message = e["message"].get<std::string>();
+            }
         }
-        return fail(errc_from_name(code), what + ": HTTP " + std::to_string(r->status) + " (" +
-                                              printable(code, 40) + ")" +
-                                              (message.empty() ? "" : ": " + printable(message, 200)));
+        return fail(errc_from_name(code),
+                    what + ": HTTP " + std::to_string(r->status) + " (" + printable(code, 40) +
+                        ")" + (message.empty() ? "" : ": " + printable(message, 200)));
     }
-    if (body.is_discarded()) return fail(Errc::malformed_input, what + ": response body is not JSON");
-    if (!body.is_object()) return fail(Errc::malformed_input, what + ": response body is not a JSON object");
+    if (body.is_discarded()) {
+        return fail(Errc::malformed_input, what + ": response body is not JSON");
+    }
+    if (!body.is_object()) {
+        return fail(Errc::malformed_input, what + ": response body is not a JSON object");
+    }
     return body;
 }
 

@@ -19,8 +19,8 @@ using crypto::Result;
 namespace {
 
 bool is_token_char(unsigned char c) {
-    return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                                  std::string_view::npos;
+    return std::isalnum(c) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 std::string lower(std::string_view s) {
@@ -47,18 +47,23 @@ std::optional<std::size_t> parse_size(std::string_view s, int base) {
 
 Result<void> parse_status_line(std::string_view line, HttpResponse& r) {
     // "HTTP/1.1 200 OK" (the reason may be empty)
-    if (line.size() < 12 || (line.substr(0, 9) != "HTTP/1.1 " && line.substr(0, 9) != "HTTP/1.0 ")) {
+    if (line.size() < 12 ||
+        (line.substr(0, 9) != "HTTP/1.1 " && line.substr(0, 9) != "HTTP/1.0 ")) {
         return fail(Errc::malformed_input, "admin API: response is not HTTP/1.x");
     }
     const auto code = parse_size(line.substr(9, 3), 10);
     if (!code || *code < 100 || *code > 599 || (line.size() > 12 && line[12] != ' ')) {
         return fail(Errc::malformed_input, "admin API: bad HTTP status code");
     }
-    if (*code < 200) return fail(Errc::malformed_input, "admin API: unexpected interim (1xx) response");
+    if (*code < 200) {
+        return fail(Errc::malformed_input, "admin API: unexpected interim (1xx) response");
+    }
     r.status = static_cast<int>(*code);
     r.reason = line.size() > 13 ? std::string(line.substr(13)) : std::string();
     for (unsigned char c : r.reason) {
-        if (c < 0x20 && c != '\t') return fail(Errc::malformed_input, "admin API: control character in status line");
+        if (c < 0x20 && c != '\t') {
+            return fail(Errc::malformed_input, "admin API: control character in status line");
+        }
     }
     return {};
 }
@@ -78,7 +83,9 @@ Result<void> parse_header_line(std::string_view line, HttpResponse& r) {
             return fail(Errc::malformed_input, "admin API: control character in a header value");
         }
     }
-    if (r.headers.size() >= detail::kMaxHttpHeaders) return fail(Errc::too_large, "admin API: too many headers");
+    if (r.headers.size() >= detail::kMaxHttpHeaders) {
+        return fail(Errc::too_large, "admin API: too many headers");
+    }
     r.headers.emplace_back(lower(name), std::string(value));
     return {};
 }
@@ -87,16 +94,21 @@ Result<void> parse_header_line(std::string_view line, HttpResponse& r) {
 Result<std::size_t> parse_head(std::string_view raw, HttpResponse& r) {
     const auto end = raw.find("\r\n\r\n");
     if (end == std::string_view::npos) {
-        if (raw.size() > detail::kMaxHttpHeaderBytes) return fail(Errc::too_large, "admin API: header block over 64 KiB");
+        if (raw.size() > detail::kMaxHttpHeaderBytes) {
+            return fail(Errc::too_large, "admin API: header block over 64 KiB");
+        }
         return fail(Errc::malformed_input, "admin API: truncated response (no end of headers)");
     }
-    if (end + 4 > detail::kMaxHttpHeaderBytes) return fail(Errc::too_large, "admin API: header block over 64 KiB");
+    if (end + 4 > detail::kMaxHttpHeaderBytes) {
+        return fail(Errc::too_large, "admin API: header block over 64 KiB");
+    }
     std::string_view head = raw.substr(0, end + 2);
     bool first = true;
     while (!head.empty()) {
         const auto eol = head.find("\r\n");
         const std::string_view line = head.substr(0, eol);
-        if (line.find('\n') != std::string_view::npos || line.find('\r') != std::string_view::npos) {
+        if (line.find('\n') != std::string_view::npos ||
+            line.find('\r') != std::string_view::npos) {
             return fail(Errc::malformed_input, "admin API: bare CR or LF in the header block");
         }
         auto ok = first ? parse_status_line(line, r) : parse_header_line(line, r);
@@ -120,7 +132,9 @@ Result<std::string> decode_chunked(std::string_view in, std::size_t max_bytes) {
         if (!size) return fail(Errc::malformed_input, "admin API: bad chunk size");
         in.remove_prefix(eol + 2);
         if (*size == 0) break;
-        if (*size > max_bytes - out.size()) return fail(Errc::too_large, "admin API: response body too large");
+        if (*size > max_bytes - out.size()) {
+            return fail(Errc::too_large, "admin API: response body too large");
+        }
         if (in.size() < *size + 2 || in.substr(*size, 2) != "\r\n") {
             return fail(Errc::malformed_input, "admin API: truncated chunk");
         }
@@ -130,7 +144,9 @@ Result<std::string> decode_chunked(std::string_view in, std::size_t max_bytes) {
     // Trailer fields are not used; they must still end with an empty line.
     while (true) {
         const auto eol = in.find("\r\n");
-        if (eol == std::string_view::npos || eol > 8192) return fail(Errc::malformed_input, "admin API: truncated chunked trailer");
+        if (eol == std::string_view::npos || eol > 8192) {
+            return fail(Errc::malformed_input, "admin API: truncated chunked trailer");
+        }
         in.remove_prefix(eol + 2);
         if (eol == 0) break;
     }
@@ -159,7 +175,8 @@ Result<HttpResponse> parse_http_response(std::string_view raw, std::size_t max_b
         encodings += k == "transfer-encoding";
     }
     if (lengths > 1 || encodings > 1 || (lengths && encodings)) {
-        return fail(Errc::malformed_input, "admin API: conflicting Content-Length / Transfer-Encoding");
+        return fail(Errc::malformed_input,
+                    "admin API: conflicting Content-Length / Transfer-Encoding");
     }
     const bool no_body = r.status == 204 || r.status == 304;
     if (encodings) {
@@ -177,10 +194,14 @@ Result<HttpResponse> parse_http_response(std::string_view raw, std::size_t max_b
         if (rest.size() > *n) return fail(Errc::malformed_input, "admin API: bytes after the body");
         r.body = std::string(rest);
     } else {
-        if (rest.size() > max_bytes) return fail(Errc::too_large, "admin API: response body too large");
+        if (rest.size() > max_bytes) {
+            return fail(Errc::too_large, "admin API: response body too large");
+        }
         r.body = std::string(rest);  // read to end of stream
     }
-    if (no_body && !r.body.empty()) return fail(Errc::malformed_input, "admin API: body on a 204/304 response");
+    if (no_body && !r.body.empty()) {
+        return fail(Errc::malformed_input, "admin API: body on a 204/304 response");
+    }
     return r;
 }
 

@@ -94,10 +94,14 @@ Result<PinSource> PinSource::parse(std::string_view text) {
 
 std::string PinSource::to_string() const {
     switch (kind) {
-        case Kind::file: return "file:" + value;
-        case Kind::env: return "env:" + value;
-        case Kind::stdin_: return "stdin";
-        case Kind::credential: return "credential:" + value;
+        case Kind::file:
+            return "file:" + value;
+        case Kind::env:
+            return "env:" + value;
+        case Kind::stdin_:
+            return "stdin";
+        case Kind::credential:
+            return "credential:" + value;
     }
     return "stdin";
 }
@@ -118,7 +122,8 @@ Config default_config(const std::filesystem::path& data_dir) {
     return c;
 }
 
-Result<Config> load_config(const std::filesystem::path& file, const std::filesystem::path& data_dir) {
+Result<Config> load_config(const std::filesystem::path& file,
+                           const std::filesystem::path& data_dir) {
     const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         const int err = errno;
@@ -131,7 +136,8 @@ Result<Config> load_config(const std::filesystem::path& file, const std::filesys
     } closer{fd};
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        return fail(Errc::invalid_argument, "config file " + file.string() + ": not a regular file");
+        return fail(Errc::invalid_argument,
+                    "config file " + file.string() + ": not a regular file");
     }
     if (static_cast<std::uint64_t>(st.st_size) > kMaxConfigBytes) {
         return fail(Errc::too_large, "config file " + file.string() + ": over 1 MiB");
@@ -142,7 +148,8 @@ Result<Config> load_config(const std::filesystem::path& file, const std::filesys
         const ssize_t n = ::read(fd, text.data() + len, text.size() - len);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-            return fail(Errc::io_error, "config file " + file.string() + ": " + std::strerror(errno));
+            return fail(Errc::io_error,
+                        "config file " + file.string() + ": " + std::strerror(errno));
         }
         if (n == 0) break;
         len += static_cast<std::size_t>(n);

@@ -80,9 +80,8 @@ public:
         if (table_ == nullptr) return;
         for (auto&& [k, v] : *table_) {
             if (used_.count(k.str()) != 0) continue;
-            const std::string where =
-                path_.empty() ? detail::printable_key(k.str())
-                              : path_ + "." + detail::printable_key(k.str());
+            const std::string where = path_.empty() ? detail::printable_key(k.str())
+                                                    : path_ + "." + detail::printable_key(k.str());
             problems_->add(where, v.is_table() ? "unknown section" : "unknown key");
         }
     }
@@ -110,8 +109,8 @@ private:
         const std::int64_t v = i->get();
         if (v < lo || v > hi) {
             problems_->add(key_path(key), "must be " + std::to_string(lo) + ".." +
-                                              std::to_string(hi) + " (got " +
-                                              std::to_string(v) + ")");
+                                              std::to_string(hi) + " (got " + std::to_string(v) +
+                                              ")");
             return std::nullopt;
         }
         return v;

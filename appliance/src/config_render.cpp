@@ -16,11 +16,21 @@ std::string quoted(std::string_view s) {
     std::string out = "\"";
     for (unsigned char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
-            case '\r': out += "\\r"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
             default:
                 if (c < 0x20 || c == 0x7f) {
                     char buf[8];
@@ -85,7 +95,8 @@ void write_listener(Writer& w, std::string_view table, const ListenerConfig& l,
           "The leaf's private key: a pkcs11: URI of a token key (never a file).");
     w.str("trust_anchors", l.tls.trust_anchors.string(),
           "PEM bundle of the CAs whose client certificates are accepted.");
-    w.str("crl", l.tls.crl.string(), "Optional PEM CRL checked for client certificates (\"\" = none).");
+    w.str("crl", l.tls.crl.string(),
+          "Optional PEM CRL checked for client certificates (\"\" = none).");
     w.str("min_version", l.tls.min_version, "Lowest TLS version accepted: \"1.2\" or \"1.3\".");
     write_limits(w, std::string(table) + ".limits", l.limits);
 }
@@ -109,10 +120,11 @@ void write_admin(Writer& w, const AdminConfig& a) {
 
 std::string render_config(const Config& c) {
     Writer w;
-    w.raw("# Enclave configuration, read by enclaved and enclavectl.\n"
-          "# Every key is documented in docs/configuration.md. Relative paths are\n"
-          "# relative to the data directory. This file holds no secret: the token\n"
-          "# PIN is named by token.pin_source and read at login.\n");
+    w.raw(
+        "# Enclave configuration, read by enclaved and enclavectl.\n"
+        "# Every key is documented in docs/configuration.md. Relative paths are\n"
+        "# relative to the data directory. This file holds no secret: the token\n"
+        "# PIN is named by token.pin_source and read at login.\n");
     w.section("instance", "This appliance instance.");
     w.str("name", c.instance_name, "Name shown by `enclavectl status` and in logs.");
     w.section("token", "The PKCS#11 token that holds every key.");
@@ -123,10 +135,12 @@ std::string render_config(const Config& c) {
           "Where the user PIN comes from: file:PATH, env:NAME, stdin or credential:NAME.");
     w.num("max_sessions", c.token.max_sessions, "PKCS#11 sessions in the pool (1..1024).");
     write_listener(w, "listeners.lea", c.lea, "The LEA listener (mutual TLS).");
-    write_listener(w, "listeners.ingest", c.ingest, "The ingest listener for collectors (mutual TLS).");
+    write_listener(w, "listeners.ingest", c.ingest,
+                   "The ingest listener for collectors (mutual TLS).");
     write_admin(w, c.admin);
     w.section("lea_client", "Our client identity towards LEA endpoints (outbound deliveries).");
-    w.str("certificate", c.lea_client.certificate.string(), "PEM client certificate chain, leaf first.");
+    w.str("certificate", c.lea_client.certificate.string(),
+          "PEM client certificate chain, leaf first.");
     w.str("private_key", c.lea_client.private_key, "pkcs11: URI of the client key on the token.");
     w.section("log", "Operational log lines on stderr.");
     w.str("level", c.log.level, "Lowest level logged: debug, info, warning or error.");

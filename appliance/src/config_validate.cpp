@@ -82,7 +82,9 @@ void check_key_uri(Problems& p, const std::string& key, const std::string& uri, 
 }
 
 void check_listener(Problems& p, const std::string& path, const ListenerConfig& l) {
-    if (!is_ip_literal(l.address)) p.add(path + ".address", "must be an IPv4 or IPv6 address literal");
+    if (!is_ip_literal(l.address)) {
+        p.add(path + ".address", "must be an IPv4 or IPv6 address literal");
+    }
     check_path(p, path + ".certificate", l.tls.certificate, l.enabled);
     check_key_uri(p, path + ".private_key", l.tls.private_key, l.enabled);
     check_path(p, path + ".trust_anchors", l.tls.trust_anchors, l.enabled);
@@ -119,7 +121,8 @@ void check_admin(Problems& p, const Config& c) {
     check_path(p, "admin.socket", a.socket, true);
     const std::string resolved = c.resolve(a.socket).string();
     if (resolved.size() >= sizeof(sockaddr_un::sun_path)) {
-        p.add("admin.socket", "resolved path " + resolved + " is " + std::to_string(resolved.size()) +
+        p.add("admin.socket", "resolved path " + resolved + " is " +
+                                  std::to_string(resolved.size()) +
                                   " bytes; AF_UNIX allows at most " +
                                   std::to_string(sizeof(sockaddr_un::sun_path) - 1));
     }
@@ -128,7 +131,8 @@ void check_admin(Problems& p, const Config& c) {
               "must give the owner read/write and nothing beyond 0660 (no execute, no others)");
     }
     if (!a.socket_group.empty() && !is_group_name(a.socket_group)) {
-        p.add("admin.socket_group", "must be a Unix group name (letters, digits, '_-.', at most 32)");
+        p.add("admin.socket_group",
+              "must be a Unix group name (letters, digits, '_-.', at most 32)");
     }
     const std::pair<const char*, const std::string*> roles[] = {
         {"admin.roles.security_officer", &a.roles.security_officer},
@@ -145,7 +149,9 @@ void check_admin(Problems& p, const Config& c) {
 // wildcard) address: the second bind would fail at start-up.
 void check_clashes(Problems& p, const Config& c) {
     const std::pair<const char*, const ListenerConfig*> all[] = {
-        {"listeners.lea", &c.lea}, {"listeners.ingest", &c.ingest}, {"admin.tls", &c.admin.tls_listener}};
+        {"listeners.lea", &c.lea},
+        {"listeners.ingest", &c.ingest},
+        {"admin.tls", &c.admin.tls_listener}};
     for (std::size_t i = 0; i < std::size(all); ++i) {
         for (std::size_t j = i + 1; j < std::size(all); ++j) {
             const ListenerConfig& a = *all[i].second;
@@ -202,10 +208,15 @@ crypto::Result<void> check_nesting(std::string_view text) {
         }
         switch (st) {
             case State::normal:
-                if (c == '#') st = State::comment;
-                else if (c == '"') st = triple ? State::ml_basic : State::basic;
-                else if (c == '\'') st = triple ? State::ml_literal : State::literal;
-                else if (c == '.' || c == '[' || c == '{') ++depth;
+                if (c == '#') {
+                    st = State::comment;
+                } else if (c == '"') {
+                    st = triple ? State::ml_basic : State::basic;
+                } else if (c == '\'') {
+                    st = triple ? State::ml_literal : State::literal;
+                } else if (c == '.' || c == '[' || c == '{') {
+                    ++depth;
+                }
                 if (triple && (c == '"' || c == '\'')) i += 2;
                 break;
             case State::basic:
@@ -225,12 +236,15 @@ crypto::Result<void> check_nesting(std::string_view text) {
                     st = State::normal;
                 }
                 break;
-            case State::comment: break;
+            case State::comment:
+                break;
         }
         if (depth > kMaxNestingPerLine) {
             return crypto::fail(crypto::Errc::malformed_input,
-                                "line " + std::to_string(line) + ": keys, tables or inline tables "
-                                "nest deeper than " + std::to_string(kMaxNestingPerLine) + " levels");
+                                "line " + std::to_string(line) +
+                                    ": keys, tables or inline tables "
+                                    "nest deeper than " +
+                                    std::to_string(kMaxNestingPerLine) + " levels");
         }
     }
     return {};

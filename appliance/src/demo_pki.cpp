@@ -59,8 +59,9 @@ Result<void> check_profile(const CertProfile& p) {
             // The SAN value is an OpenSSL config string: ',' or ':' inside a
             // DNS name would smuggle in another entry.
             if (n.empty() || n.size() > 253 || n.find_first_of(",\n\r") != std::string::npos) {
-                return fail(Errc::invalid_argument, "subjectAltName entries must be 1..253 bytes "
-                                                    "without ',' or line breaks");
+                return fail(Errc::invalid_argument,
+                            "subjectAltName entries must be 1..253 bytes "
+                            "without ',' or line breaks");
             }
         }
     }
@@ -72,7 +73,7 @@ Result<void> set_random_serial(X509& cert) {
     if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) {
         return fail_ssl(Errc::crypto_failure, "RAND_bytes for a certificate serial");
     }
-    raw[0] &= 0x7f;  // positive in DER, and at most 16 octets
+    raw[0] &= 0x7f;   // positive in DER, and at most 16 octets
     raw[15] |= 0x01;  // never zero
     BnPtr bn(BN_bin2bn(raw.data(), static_cast<int>(raw.size()), nullptr));
     if (!bn) return fail_ssl(Errc::crypto_failure, "BN_bin2bn");
@@ -94,13 +95,17 @@ Result<X509NamePtr> make_name(const CertProfile& p) {
     if (!p.organization.empty() && !add("O", p.organization)) {
         return fail_ssl(Errc::invalid_argument, "certificate organisation");
     }
-    if (!add("CN", p.common_name)) return fail_ssl(Errc::invalid_argument, "certificate common name");
+    if (!add("CN", p.common_name)) {
+        return fail_ssl(Errc::invalid_argument, "certificate common name");
+    }
     return name;
 }
 
 Result<void> add_extension(X509& cert, X509V3_CTX& ctx, int nid, const std::string& value) {
     X509ExtensionPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
-    if (!ext) return fail_ssl(Errc::crypto_failure, std::string("building extension ") + OBJ_nid2sn(nid));
+    if (!ext) {
+        return fail_ssl(Errc::crypto_failure, std::string("building extension ") + OBJ_nid2sn(nid));
+    }
     if (X509_add_ext(&cert, ext.get(), -1) != 1) {
         return fail_ssl(Errc::crypto_failure, std::string("adding extension ") + OBJ_nid2sn(nid));
     }
@@ -131,7 +136,9 @@ Result<void> add_extensions(X509& cert, X509& issuer, const CertProfile& p) {
     }
     exts.emplace_back(NID_subject_key_identifier, "hash");
     exts.emplace_back(NID_authority_key_identifier, "keyid:always");
-    if (const std::string san = san_value(p); !san.empty()) exts.emplace_back(NID_subject_alt_name, san);
+    if (const std::string san = san_value(p); !san.empty()) {
+        exts.emplace_back(NID_subject_alt_name, san);
+    }
     for (const auto& [nid, value] : exts) {
         if (auto ok = add_extension(cert, ctx, nid, value); !ok) return ok;
     }
@@ -144,7 +151,9 @@ Result<X509Ptr> make_body(const X509_NAME& issuer_name, EVP_PKEY& subject_key,
     if (auto ok = check_profile(p); !ok) return tl::unexpected(ok.error());
     X509Ptr cert(X509_new());
     if (!cert) return fail_ssl(Errc::crypto_failure, "X509_new");
-    if (X509_set_version(cert.get(), X509_VERSION_3) != 1) return fail_ssl(Errc::crypto_failure, "X509_set_version");
+    if (X509_set_version(cert.get(), X509_VERSION_3) != 1) {
+        return fail_ssl(Errc::crypto_failure, "X509_set_version");
+    }
     if (auto ok = set_random_serial(*cert); !ok) return tl::unexpected(ok.error());
     auto name = make_name(p);
     if (!name) return tl::unexpected(name.error());
@@ -166,7 +175,9 @@ Result<X509Ptr> make_body(const X509_NAME& issuer_name, EVP_PKEY& subject_key,
 Result<void> sign(X509& cert, EVP_PKEY& key) {
     // Ed25519 signs without a separate digest; EC and RSA with SHA-256.
     const EVP_MD* md = EVP_PKEY_get_id(&key) == EVP_PKEY_ED25519 ? nullptr : EVP_sha256();
-    if (X509_sign(&cert, &key, md) <= 0) return fail_ssl(Errc::crypto_failure, "signing the certificate");
+    if (X509_sign(&cert, &key, md) <= 0) {
+        return fail_ssl(Errc::crypto_failure, "signing the certificate");
+    }
     return {};
 }
 
@@ -238,13 +249,14 @@ Result<std::string> certificate_to_pem(const X509& cert) {
 
 Result<crypto::Secret> private_key_to_pem(const EVP_PKEY& key) {
     BioPtr bio(BIO_new(BIO_s_secmem()));
-    if (!bio || PEM_write_bio_PrivateKey(bio.get(), &key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    if (!bio ||
+        PEM_write_bio_PrivateKey(bio.get(), &key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
         return fail_ssl(Errc::crypto_failure, "writing a private key as PEM");
     }
     char* data = nullptr;
     const long len = BIO_get_mem_data(bio.get(), &data);
-    return crypto::Secret::copy_of({reinterpret_cast<const std::uint8_t*>(data),
-                                    static_cast<std::size_t>(len)});
+    return crypto::Secret::copy_of(
+        {reinterpret_cast<const std::uint8_t*>(data), static_cast<std::size_t>(len)});
 }
 
 Result<std::vector<X509Ptr>> certificates_from_pem(std::string_view pem) {
@@ -259,8 +271,8 @@ Result<std::vector<X509Ptr>> certificates_from_pem(std::string_view pem) {
     }
     // End of input leaves PEM_R_NO_START_LINE; anything else is a broken block.
     const unsigned long e = ERR_peek_last_error();
-    const bool clean_end = e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PEM &&
-                                      ERR_GET_REASON(e) == PEM_R_NO_START_LINE);
+    const bool clean_end =
+        e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE);
     ERR_clear_error();
     if (out.size() > 64) return fail(Errc::too_large, "PEM text holds more than 64 certificates");
     if (!clean_end) return fail(Errc::malformed_input, "PEM text holds a broken certificate block");

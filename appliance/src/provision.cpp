@@ -32,9 +32,10 @@ namespace {
 
 // Every name init creates directly under DIR (a DIR holding any of them is
 // an instance, whole or interrupted).
-constexpr const char* kInstanceEntries[] = {"enclave.toml", "enclave.toml.tmp", "token.pin",
-                                            "token.so-pin", "softhsm2.conf", "tokens",
-                                            "pki", "run", "state"};
+constexpr const char* kInstanceEntries[] = {
+    "enclave.toml",  "enclave.toml.tmp", "token.pin", "token.so-pin",
+    "softhsm2.conf", "tokens",           "pki",       "run",
+    "state"};
 
 // The token and its sessions for the length of one run.
 struct TokenHandle {
@@ -71,7 +72,8 @@ private:
 
 Result<void> maybe_fail(const ProvisionOptions& o, ProvisionStep step, const char* name) {
     if (o.fail_after == step) {
-        return fail(Errc::internal, std::string("injected failure after step '") + name + "' (testing)");
+        return fail(Errc::internal,
+                    std::string("injected failure after step '") + name + "' (testing)");
     }
     return {};
 }
@@ -81,37 +83,48 @@ Result<void> maybe_fail(const ProvisionOptions& o, ProvisionStep step, const cha
 Result<std::optional<mode_t>> check_data_dir(const fs::path& dir) {
     const std::string sock = (dir / "run" / "admin.sock").string();
     if (sock.size() >= sizeof(sockaddr_un::sun_path)) {
-        return fail(Errc::invalid_argument, "data directory path too long: " + sock + " would exceed "
-                                            "the AF_UNIX limit of " +
-                                            std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
+        return fail(Errc::invalid_argument, "data directory path too long: " + sock +
+                                                " would exceed "
+                                                "the AF_UNIX limit of " +
+                                                std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+                                                " bytes");
     }
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0) {
         if (errno == ENOENT) return std::optional<mode_t>();
         return fail(Errc::io_error, "data directory " + dir.string() + ": " + std::strerror(errno));
     }
-    if (!S_ISDIR(st.st_mode)) return fail(Errc::already_exists, dir.string() + " exists and is not a directory");
+    if (!S_ISDIR(st.st_mode)) {
+        return fail(Errc::already_exists, dir.string() + " exists and is not a directory");
+    }
     if (st.st_uid != ::geteuid()) {
-        return fail(Errc::invalid_argument, "data directory " + dir.string() + " belongs to another user");
+        return fail(Errc::invalid_argument,
+                    "data directory " + dir.string() + " belongs to another user");
     }
     std::string ours;
     for (const char* name : kInstanceEntries) {
         std::error_code ec;
-        if (fs::exists(fs::symlink_status(dir / name, ec))) ours += std::string(ours.empty() ? "" : ", ") + name;
+        if (fs::exists(fs::symlink_status(dir / name, ec))) {
+            ours += std::string(ours.empty() ? "" : ", ") + name;
+        }
     }
     if (fs::exists(dir / "enclave.toml")) {
-        return fail(Errc::already_exists, dir.string() + " already holds an Enclave instance (found " +
-                                              ours + "): init never overwrites one; nothing was changed");
+        return fail(Errc::already_exists, dir.string() +
+                                              " already holds an Enclave instance (found " + ours +
+                                              "): init never overwrites one; nothing was changed");
     }
     if (!ours.empty()) {
-        return fail(Errc::already_exists, dir.string() + " holds parts of an instance but no enclave.toml "
-                                          "(an interrupted init?): found " + ours +
-                                          "; remove the directory and run init again; nothing was changed");
+        return fail(Errc::already_exists,
+                    dir.string() +
+                        " holds parts of an instance but no enclave.toml "
+                        "(an interrupted init?): found " +
+                        ours + "; remove the directory and run init again; nothing was changed");
     }
     std::error_code ec;
     if (!fs::is_empty(dir, ec) || ec) {
-        return fail(Errc::already_exists, dir.string() + " is not empty: init needs a new or empty "
-                                          "directory; nothing was changed");
+        return fail(Errc::already_exists, dir.string() +
+                                              " is not empty: init needs a new or empty "
+                                              "directory; nothing was changed");
     }
     return std::optional<mode_t>(st.st_mode & 07777);
 }
@@ -122,12 +135,17 @@ Result<void> check_labels_free(hsm::SessionPool& pool) {
     for (const auto& spec : kTokenKeys) {
         for (auto type : {hsm::ObjectType::private_key, hsm::ObjectType::public_key,
                           hsm::ObjectType::secret_key}) {
-            auto found = hsm::find_key(pool, hsm::KeyQuery::by_label(std::string(spec.label), type));
+            auto found =
+                hsm::find_key(pool, hsm::KeyQuery::by_label(std::string(spec.label), type));
             if (!found && found.error().code() == Errc::hsm_object_not_found) continue;
-            if (!found && found.error().code() != Errc::invalid_argument) return tl::unexpected(found.error());
-            return fail(Errc::already_exists, "token '" + pool.token().label + "' already holds a key "
-                                              "labelled '" + std::string(spec.label) +
-                                              "' (provisioned before?); nothing was changed");
+            if (!found && found.error().code() != Errc::invalid_argument) {
+                return tl::unexpected(found.error());
+            }
+            return fail(Errc::already_exists, "token '" + pool.token().label +
+                                                  "' already holds a key "
+                                                  "labelled '" +
+                                                  std::string(spec.label) +
+                                                  "' (provisioned before?); nothing was changed");
         }
     }
     return {};
@@ -135,7 +153,10 @@ Result<void> check_labels_free(hsm::SessionPool& pool) {
 
 Result<TokenHandle> open_existing_token(const ProvisionOptions& o) {
     if (o.pin_file.empty()) return fail(Errc::invalid_argument, "--pkcs11-uri needs --pin-file");
-    if (o.token_label) return fail(Errc::invalid_argument, "a token label applies only to a new SoftHSM2 token, not with --pkcs11-uri");
+    if (o.token_label) {
+        return fail(Errc::invalid_argument,
+                    "a token label applies only to a new SoftHSM2 token, not with --pkcs11-uri");
+    }
     auto uri = hsm::Uri::parse(o.pkcs11_uri);
     if (!uri) return tl::unexpected(uri.error().wrap("--pkcs11-uri"));
     if (uri->object || uri->id || uri->type) {
@@ -166,23 +187,31 @@ Result<TokenHandle> open_existing_token(const ProvisionOptions& o) {
 }
 
 Result<void> write_softhsm_conf(const fs::path& dir, Rollback& rb) {
-    const std::string conf = "# SoftHSM2 configuration of this Enclave instance (written by enclavectl init).\n"
-                             "# enclaved sets SOFTHSM2_CONF to this file before loading the module.\n"
-                             "directories.tokendir = " + (dir / "tokens").string() + "\n"
-                             "objectstore.backend = file\n"
-                             "log.level = ERROR\n"
-                             "slots.removable = false\n"
-                             "slots.mechanisms = ALL\n"
-                             "library.reset_on_fork = true\n";
-    if (auto ok = detail::write_new_file(dir / "softhsm2.conf", crypto::as_bytes(conf), 0600, rb); !ok) return ok;
+    const std::string conf =
+        "# SoftHSM2 configuration of this Enclave instance (written by enclavectl init).\n"
+        "# enclaved sets SOFTHSM2_CONF to this file before loading the module.\n"
+        "directories.tokendir = " +
+        (dir / "tokens").string() +
+        "\n"
+        "objectstore.backend = file\n"
+        "log.level = ERROR\n"
+        "slots.removable = false\n"
+        "slots.mechanisms = ALL\n"
+        "library.reset_on_fork = true\n";
+    if (auto ok = detail::write_new_file(dir / "softhsm2.conf", crypto::as_bytes(conf), 0600, rb);
+        !ok)
+        return ok;
     return detail::make_private_dir(dir / "tokens", rb);
 }
 
 // A new SoftHSM2 token under DIR with random PINs written to 0600 files.
 Result<TokenHandle> create_softhsm_token(const fs::path& dir, const ProvisionOptions& o,
-                                         const std::string& module_path, SoftHsmEnv& env, Rollback& rb) {
+                                         const std::string& module_path, SoftHsmEnv& env,
+                                         Rollback& rb) {
     if (auto ok = write_softhsm_conf(dir, rb); !ok) return tl::unexpected(ok.error());
-    if (auto ok = maybe_fail(o, ProvisionStep::files, "files"); !ok) return tl::unexpected(ok.error());
+    if (auto ok = maybe_fail(o, ProvisionStep::files, "files"); !ok) {
+        return tl::unexpected(ok.error());
+    }
     env.set(dir / "softhsm2.conf");  // before C_Initialize: SoftHSM reads it there
     TokenHandle h;
     h.own_softhsm = true;
@@ -199,7 +228,8 @@ Result<TokenHandle> create_softhsm_token(const fs::path& dir, const ProvisionOpt
     if (!token) return tl::unexpected(token.error());
     h.token = std::move(*token);
     using NamedPin = std::pair<const char*, const crypto::Secret*>;
-    for (const auto& [name, pin] : {NamedPin{"token.pin", &user_pin}, NamedPin{"token.so-pin", &so_pin}}) {
+    for (const auto& [name, pin] :
+         {NamedPin{"token.pin", &user_pin}, NamedPin{"token.so-pin", &so_pin}}) {
         const crypto::Secret content = detail::pin_file_content(*pin);
         if (auto ok = detail::write_new_file(dir / name, content.view(), 0600, rb); !ok) {
             return tl::unexpected(ok.error());
@@ -214,11 +244,16 @@ Result<TokenHandle> create_softhsm_token(const fs::path& dir, const ProvisionOpt
 Result<hsm::KeyRef> generate(hsm::SessionPool& pool, const TokenKeySpec& spec) {
     const hsm::KeySpec ks{std::string(spec.label), {}};
     switch (spec.type) {
-        case hsm::KeyType::aes: return hsm::generate_aes_kek(pool, ks);
-        case hsm::KeyType::ed25519: return hsm::generate_ed25519_key_pair(pool, ks);
-        case hsm::KeyType::ec_p256: return hsm::generate_ec_key_pair(pool, hsm::EcCurve::p256, ks);
-        case hsm::KeyType::ec_p384: return hsm::generate_ec_key_pair(pool, hsm::EcCurve::p384, ks);
-        case hsm::KeyType::rsa: break;
+        case hsm::KeyType::aes:
+            return hsm::generate_aes_kek(pool, ks);
+        case hsm::KeyType::ed25519:
+            return hsm::generate_ed25519_key_pair(pool, ks);
+        case hsm::KeyType::ec_p256:
+            return hsm::generate_ec_key_pair(pool, hsm::EcCurve::p256, ks);
+        case hsm::KeyType::ec_p384:
+            return hsm::generate_ec_key_pair(pool, hsm::EcCurve::p384, ks);
+        case hsm::KeyType::rsa:
+            break;
     }
     return fail(Errc::internal, "no generator for key '" + std::string(spec.label) + "'");
 }
@@ -256,7 +291,8 @@ Config instance_config(const fs::path& dir, const TokenHandle& h, const Provisio
         auto uri = hsm::Uri::parse(o.pkcs11_uri);  // parsed before: cannot fail
         uri->pin_source.reset();
         c.token.uri = uri->to_string();
-        c.token.pin_source = PinSource{PinSource::Kind::file, fs::absolute(o.pin_file).lexically_normal().string()};
+        c.token.pin_source =
+            PinSource{PinSource::Kind::file, fs::absolute(o.pin_file).lexically_normal().string()};
     }
     return c;
 }
@@ -265,7 +301,9 @@ Result<void> write_config(const fs::path& dir, const Config& c, Rollback& rb) {
     const std::string text = render_config(c);
     auto check = parse_config(text, dir);  // what we write must load as it is
     if (!check) return tl::unexpected(check.error().wrap("the generated config does not load"));
-    if (!(*check == c)) return fail(Errc::internal, "the generated config does not read back equal");
+    if (!(*check == c)) {
+        return fail(Errc::internal, "the generated config does not read back equal");
+    }
     return detail::publish_new_file(dir / "enclave.toml", crypto::as_bytes(text), 0644, rb);
 }
 
@@ -287,21 +325,67 @@ Result<void> run(const fs::path& dir, const ProvisionOptions& o, TokenHandle& h,
 std::vector<std::string> base_warnings(const fs::path& dir, bool own_softhsm) {
     std::vector<std::string> w;
     if (own_softhsm) {
-        w.push_back((dir / "token.so-pin").string() + " holds the token's security-officer PIN: move it "
-                    "offline (e.g. into a safe) and delete it here; it is needed only to reset the user "
-                    "PIN or re-initialise the token");
+        w.push_back(
+            (dir / "token.so-pin").string() +
+            " holds the token's security-officer PIN: move it "
+            "offline (e.g. into a safe) and delete it here; it is needed only to reset the user "
+            "PIN or re-initialise the token");
     }
-    w.push_back("the certificates under " + (dir / "pki").string() + " come from a DEMO CA whose key is a "
+    w.push_back("the certificates under " + (dir / "pki").string() +
+                " come from a DEMO CA whose key is a "
                 "file (demo-ca.key): for tests only, replace them before production use");
     return w;
+}
+
+// Option rules that need no file system; returns the SoftHSM2 module path
+// ("" with an existing token).
+Result<std::string> check_options(const ProvisionOptions& o) {
+    if (o.pkcs11_uri.empty() && !o.pin_file.empty()) {
+        return fail(Errc::invalid_argument,
+                    "--pin-file needs --pkcs11-uri (a new SoftHSM2 token gets a new PIN)");
+    }
+    if (o.token_label && (o.token_label->empty() || o.token_label->size() > 32)) {
+        return fail(Errc::invalid_argument, "the token label must be 1..32 bytes");
+    }
+    if (!o.pkcs11_uri.empty()) return std::string();
+    std::string module_path = o.softhsm_module.empty() ? find_softhsm_module() : o.softhsm_module;
+    if (module_path.empty()) {
+        return fail(Errc::hsm_module,
+                    "the SoftHSM2 PKCS#11 module (libsofthsm2.so) is missing: install "
+                    "the Debian package softhsm2, or use --pkcs11-uri and --pin-file");
+    }
+    return module_path;
+}
+
+// Everything that changes the file system or the token, each change
+// recorded in `rb`.
+Result<void> create_instance(const fs::path& dir, const ProvisionOptions& o,
+                             std::optional<mode_t> existing_mode, const std::string& module_path,
+                             SoftHsmEnv& env, TokenHandle& h, Rollback& rb, ProvisionResult& out) {
+    if (existing_mode) {
+        rb.existing_dir_mode(*existing_mode);
+        if (::chmod(dir.c_str(), 0700) != 0) return fail(Errc::io_error, "chmod " + dir.string());
+    } else if (auto made = detail::make_private_dir(dir, rb); !made) {
+        return made;
+    }
+    if (o.pkcs11_uri.empty()) {
+        auto created = create_softhsm_token(dir, o, module_path, env, rb);
+        if (!created) return tl::unexpected(created.error());
+        h = std::move(*created);
+        if (auto f = maybe_fail(o, ProvisionStep::token, "token"); !f) return f;
+    }
+    return run(dir, o, h, rb, out);
 }
 
 }  // namespace
 
 std::string find_softhsm_module() {
-    if (const char* env = std::getenv("ENCLAVE_SOFTHSM_MODULE"); env != nullptr && *env != '\0') return env;
-    for (const char* p : {"/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-                          "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"}) {
+    if (const char* env = std::getenv("ENCLAVE_SOFTHSM_MODULE"); env != nullptr && *env != '\0') {
+        return env;
+    }
+    for (const char* p :
+         {"/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+          "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"}) {
         if (::access(p, R_OK) == 0) return p;
     }
     return {};
@@ -312,17 +396,8 @@ Result<ProvisionResult> provision_instance(const ProvisionOptions& o) {
     const fs::path dir = detail::normalise_data_dir(o.data_dir);
     auto existing_mode = check_data_dir(dir);
     if (!existing_mode) return tl::unexpected(existing_mode.error());
-    if (o.pkcs11_uri.empty() && !o.pin_file.empty()) {
-        return fail(Errc::invalid_argument, "--pin-file needs --pkcs11-uri (a new SoftHSM2 token gets a new PIN)");
-    }
-    if (o.token_label && (o.token_label->empty() || o.token_label->size() > 32)) {
-        return fail(Errc::invalid_argument, "the token label must be 1..32 bytes");
-    }
-    std::string module_path = o.softhsm_module.empty() ? find_softhsm_module() : o.softhsm_module;
-    if (o.pkcs11_uri.empty() && module_path.empty()) {
-        return fail(Errc::hsm_module, "the SoftHSM2 PKCS#11 module (libsofthsm2.so) is missing: install "
-                                      "the Debian package softhsm2, or use --pkcs11-uri and --pin-file");
-    }
+    auto module_path = check_options(o);
+    if (!module_path) return tl::unexpected(module_path.error());
     SoftHsmEnv env;  // declared before the token: restored after the module is gone
     TokenHandle h;
     if (!o.pkcs11_uri.empty()) {  // everything about the token is checked before DIR is touched
@@ -332,25 +407,13 @@ Result<ProvisionResult> provision_instance(const ProvisionOptions& o) {
     }
     Rollback rb(dir);
     ProvisionResult out;
-    auto ok = [&]() -> Result<void> {
-        if (*existing_mode) {
-            rb.existing_dir_mode(**existing_mode);
-            if (::chmod(dir.c_str(), 0700) != 0) return fail(Errc::io_error, "chmod " + dir.string());
-        } else if (auto made = detail::make_private_dir(dir, rb); !made) {
-            return made;
-        }
-        if (o.pkcs11_uri.empty()) {
-            auto created = create_softhsm_token(dir, o, module_path, env, rb);
-            if (!created) return tl::unexpected(created.error());
-            h = std::move(*created);
-            if (auto f = maybe_fail(o, ProvisionStep::token, "token"); !f) return f;
-        }
-        return run(dir, o, h, rb, out);
-    }();
-    if (!ok) {
-        const auto left = rb.undo(h.pool.get());
-        std::string note = left.empty() ? "; everything this run created was removed"
-                                        : "; could not remove, please remove by hand before running init again:";
+    if (auto ok = create_instance(dir, o, *existing_mode, *module_path, env, h, rb, out); !ok) {
+        auto left = rb.undo_keys(h.pool.get());
+        h = TokenHandle{};  // release the module before its files go
+        for (auto& l : rb.undo_files()) left.push_back(std::move(l));
+        std::string note =
+            left.empty() ? "; everything this run created was removed"
+                         : "; could not remove, please remove by hand before running init again:";
         for (const auto& l : left) note += " " + l + ";";
         return tl::unexpected(crypto::Error(ok.error().code(), ok.error().context() + note));
     }

@@ -30,8 +30,13 @@ public:
     /// The data directory existed: restore this mode on undo.
     void existing_dir_mode(mode_t mode) { saved_mode_ = mode; }
 
-    /// Undoes everything; returns what could not be undone (empty = clean).
-    std::vector<std::string> undo(hsm::SessionPool* pool) noexcept;
+    /// Destroys the recorded key objects (newest first); returns what could
+    /// not be destroyed. Call while the pool is still open.
+    std::vector<std::string> undo_keys(hsm::SessionPool* pool) noexcept;
+    /// Removes the recorded paths (newest first) and restores the mode of an
+    /// existing data directory; returns what could not be removed. Call after
+    /// the module is released, so it writes nothing into removed directories.
+    std::vector<std::string> undo_files() noexcept;
     /// Created paths relative to the data directory, in creation order.
     [[nodiscard]] std::vector<std::filesystem::path> relative_paths() const;
 

@@ -22,7 +22,7 @@ namespace {
 
 tl::unexpected<crypto::Error> fail_errno(int err, const std::string& what,
                                          const std::filesystem::path& path) {
-    const Errc code = err == EEXIST ? Errc::already_exists
+    const Errc code = err == EEXIST   ? Errc::already_exists
                       : err == ENOENT ? Errc::not_found
                                       : Errc::io_error;
     return fail(code, what + " " + path.string() + ": " + std::strerror(err));
@@ -42,26 +42,42 @@ Result<void> write_all(int fd, crypto::ByteView data, const std::filesystem::pat
 
 }  // namespace
 
-void Rollback::created(const std::filesystem::path& absolute_path) { paths_.push_back(absolute_path); }
+void Rollback::created(const std::filesystem::path& absolute_path) {
+    paths_.push_back(absolute_path);
+}
 
-std::vector<std::string> Rollback::undo(hsm::SessionPool* pool) noexcept {
+std::vector<std::string> Rollback::undo_keys(hsm::SessionPool* pool) noexcept {
     std::vector<std::string> left;
     try {
         for (auto it = keys_.rbegin(); it != keys_.rend(); ++it) {
             auto ok = pool == nullptr ? crypto::Result<void>(fail(Errc::unavailable, "no session"))
                                       : hsm::destroy_key(*pool, *it, true);
-            if (!ok) left.push_back("key '" + it->label + "' on the token (" + ok.error().message() + ")");
+            if (!ok) {
+                left.push_back("key '" + it->label + "' on the token (" + ok.error().message() +
+                               ")");
+            }
         }
         keys_.clear();
+    } catch (const std::exception&) {
+        left.push_back("clean-up of token keys stopped early (out of memory)");
+    }
+    return left;
+}
+
+std::vector<std::string> Rollback::undo_files() noexcept {
+    std::vector<std::string> left;
+    try {
         for (auto it = paths_.rbegin(); it != paths_.rend(); ++it) {
             std::error_code ec;
             std::filesystem::remove_all(*it, ec);
             if (ec) left.push_back(it->string() + " (" + ec.message() + ")");
         }
         paths_.clear();
-        if (saved_mode_) ::chmod(data_dir_.c_str(), *saved_mode_);
+        if (saved_mode_ && ::chmod(data_dir_.c_str(), *saved_mode_) != 0) {
+            left.push_back("the mode of " + data_dir_.string() + " (it was tightened to 0700)");
+        }
     } catch (const std::exception&) {
-        left.push_back("clean-up stopped early (out of memory)");
+        left.push_back("clean-up of files stopped early (out of memory)");
     }
     return left;
 }
@@ -69,7 +85,8 @@ std::vector<std::string> Rollback::undo(hsm::SessionPool* pool) noexcept {
 std::vector<std::filesystem::path> Rollback::relative_paths() const {
     std::vector<std::filesystem::path> out;
     for (const auto& p : paths_) {
-        out.push_back(p == data_dir_ ? std::filesystem::path(".") : p.lexically_relative(data_dir_));
+        out.push_back(p == data_dir_ ? std::filesystem::path(".")
+                                     : p.lexically_relative(data_dir_));
     }
     return out;
 }

@@ -52,8 +52,8 @@ Result<void> issue_for_token_key(const std::filesystem::path& path, X509& ca, EV
 }
 
 // A demo party with its own file key: NAME.key (0600) and NAME.pem.
-Result<void> issue_demo_party(const std::filesystem::path& dir, const std::string& name,
-                              X509& ca, EVP_PKEY& ca_key, const CertProfile& profile, Rollback& rb) {
+Result<void> issue_demo_party(const std::filesystem::path& dir, const std::string& name, X509& ca,
+                              EVP_PKEY& ca_key, const CertProfile& profile, Rollback& rb) {
     auto key = generate_p256_key();
     if (!key) return tl::unexpected(key.error());
     auto cert = issue_certificate(ca, ca_key, **key, profile);
@@ -64,7 +64,8 @@ Result<void> issue_demo_party(const std::filesystem::path& dir, const std::strin
 
 }  // namespace
 
-Result<void> build_demo_pki(const std::filesystem::path& pki, const TokenTlsKeys& keys, Rollback& rb) {
+Result<void> build_demo_pki(const std::filesystem::path& pki, const TokenTlsKeys& keys,
+                            Rollback& rb) {
     if (auto ok = make_private_dir(pki, rb); !ok) return ok;
     auto ca_key = generate_p256_key();
     if (!ca_key) return tl::unexpected(ca_key.error());
@@ -83,12 +84,15 @@ Result<void> build_demo_pki(const std::filesystem::path& pki, const TokenTlsKeys
         CertProfile profile;
     } token_certs[] = {
         {"lea-server.pem", &keys.lea, leaf("Enclave DEMO LEA listener", CertUsage::server)},
-        {"ingest-server.pem", &keys.ingest, leaf("Enclave DEMO ingest listener", CertUsage::server)},
+        {"ingest-server.pem", &keys.ingest,
+         leaf("Enclave DEMO ingest listener", CertUsage::server)},
         {"admin-server.pem", &keys.admin, leaf("Enclave DEMO admin listener", CertUsage::server)},
-        {"lea-client.pem", &keys.lea_client, leaf("Enclave DEMO outbound LEA client", CertUsage::client)},
+        {"lea-client.pem", &keys.lea_client,
+         leaf("Enclave DEMO outbound LEA client", CertUsage::client)},
     };
     for (const auto& c : token_certs) {
-        if (auto ok = issue_for_token_key(pki / c.file, **ca, **ca_key, *c.spki, c.profile, rb); !ok) {
+        if (auto ok = issue_for_token_key(pki / c.file, **ca, **ca_key, *c.spki, c.profile, rb);
+            !ok) {
             return ok;
         }
     }
@@ -97,8 +101,9 @@ Result<void> build_demo_pki(const std::filesystem::path& pki, const TokenTlsKeys
         !ok) {
         return ok;
     }
-    if (auto ok = issue_demo_party(pki, "demo-collector", **ca, **ca_key,
-                                   leaf("Enclave DEMO collector (test client)", CertUsage::client), rb);
+    if (auto ok =
+            issue_demo_party(pki, "demo-collector", **ca, **ca_key,
+                             leaf("Enclave DEMO collector (test client)", CertUsage::client), rb);
         !ok) {
         return ok;
     }
@@ -107,7 +112,9 @@ Result<void> build_demo_pki(const std::filesystem::path& pki, const TokenTlsKeys
     auto ca_pem = certificate_to_pem(**ca);
     if (!ca_pem) return tl::unexpected(ca_pem.error());
     for (const char* bundle : {"lea-trust.pem", "ingest-trust.pem", "admin-trust.pem"}) {
-        if (auto ok = write_new_file(pki / bundle, crypto::as_bytes(*ca_pem), 0644, rb); !ok) return ok;
+        if (auto ok = write_new_file(pki / bundle, crypto::as_bytes(*ca_pem), 0644, rb); !ok) {
+            return ok;
+        }
     }
     sync_dir(pki);
     return {};

@@ -16,8 +16,8 @@ using testing::bound_socket;
 using testing::CannedServer;
 
 std::string http(int status, const std::string& body, const std::string& extra = "") {
-    return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\n" + extra +
-           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\n" +
+           extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 struct Fixture {
@@ -43,7 +43,8 @@ TEST(AdminClientTest, StopsReadingWhenContentLengthIsSatisfied) {
     Fixture f;
     // The server keeps the connection open: the client must not wait for EOF.
     CannedServer server(f.socket, http(200, R"({"a":1})"), CannedServer::Mode::answer_and_hold);
-    auto r = AdminClient(f.socket, {std::chrono::milliseconds(60'000), 4 << 20}).get_json("/v1/status");
+    auto r =
+        AdminClient(f.socket, {std::chrono::milliseconds(60'000), 4 << 20}).get_json("/v1/status");
     ASSERT_TRUE(r) << r.error().message();
     EXPECT_EQ((*r)["a"], 1);
 }
@@ -51,8 +52,9 @@ TEST(AdminClientTest, StopsReadingWhenContentLengthIsSatisfied) {
 TEST(AdminClientTest, ReadsChunkedAndReadToEndBodies) {
     {
         Fixture f;
-        CannedServer server(f.socket, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                      "4;ext=1\r\n{\"a\"\r\n4\r\n:12}\r\n0\r\nX-Trailer: y\r\n\r\n");
+        CannedServer server(f.socket,
+                            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            "4;ext=1\r\n{\"a\"\r\n4\r\n:12}\r\n0\r\nX-Trailer: y\r\n\r\n");
         auto r = f.client.get_json("/x");
         ASSERT_TRUE(r) << r.error().message();
         EXPECT_EQ((*r)["a"], 12);
@@ -68,18 +70,23 @@ TEST(AdminClientTest, ReadsChunkedAndReadToEndBodies) {
 
 TEST(AdminClientTest, ErrorStatusCarriesTheServersCodeAndMessage) {
     Fixture f;
-    CannedServer server(f.socket, http(403, R"({"error":{"code":"invalid_argument","message":"no role\u0007 for uid 1000"}})"));
+    CannedServer server(
+        f.socket,
+        http(403,
+             R"({"error":{"code":"invalid_argument","message":"no role\u0007 for uid 1000"}})"));
     auto r = f.client.get_json("/v1/status");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code(), Errc::invalid_argument);
     EXPECT_NE(r.error().context().find("HTTP 403"), std::string::npos) << r.error().message();
-    EXPECT_NE(r.error().context().find("no role? for uid 1000"), std::string::npos) << r.error().message();
+    EXPECT_NE(r.error().context().find("no role? for uid 1000"), std::string::npos)
+        << r.error().message();
     EXPECT_FALSE(daemon_not_running(r.error()));
 }
 
 TEST(AdminClientTest, A503IsNeverMistakenForADaemonThatIsDown) {
     Fixture f;
-    CannedServer server(f.socket, http(503, R"({"error":{"code":"unavailable","message":"token"}})"));
+    CannedServer server(f.socket,
+                        http(503, R"({"error":{"code":"unavailable","message":"token"}})"));
     auto r = f.client.get_json("/readyz");
     ASSERT_FALSE(r);
     EXPECT_NE(r.error().code(), Errc::unavailable);
@@ -132,7 +139,8 @@ TEST(AdminClientTest, ASilentServerTimesOut) {
     auto r = AdminClient(f.socket, {std::chrono::milliseconds(200), 4 << 20}).get("/v1/status");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code(), Errc::io_error);
-    EXPECT_NE(r.error().context().find("no complete response"), std::string::npos) << r.error().message();
+    EXPECT_NE(r.error().context().find("no complete response"), std::string::npos)
+        << r.error().message();
 }
 
 TEST(AdminClientTest, BadTargetsAndPathsAreRefusedBeforeConnecting) {
@@ -168,7 +176,7 @@ TEST(HttpResponseParserTest, RefusesMalformedAndOversizedResponses) {
         std::string raw;
         Errc code;
     } cases[] = {
-        {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", Errc::malformed_input},           // no end of headers
+        {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", Errc::malformed_input},  // no end of headers
         {"HTTP/2 200 OK\r\n\r\n", Errc::malformed_input},
         {"HTTP/1.1 2000 OK\r\n\r\n", Errc::malformed_input},
         {"HTTP/1.1 099 OK\r\n\r\n", Errc::malformed_input},
@@ -179,8 +187,10 @@ TEST(HttpResponseParserTest, RefusesMalformedAndOversizedResponses) {
         {"HTTP/1.1 200 OK\r\nA: b\nC: d\r\n\r\n", Errc::malformed_input},
         {"HTTP/1.1 200 OK\r\nA: b\x01\r\n\r\n", Errc::malformed_input},
         {"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", Errc::malformed_input},
-        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", Errc::malformed_input},
-        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\nx", Errc::malformed_input},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+         Errc::malformed_input},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\nx",
+         Errc::malformed_input},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nx", Errc::malformed_input},
         {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxy", Errc::malformed_input},
         {"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", Errc::malformed_input},
@@ -189,7 +199,8 @@ TEST(HttpResponseParserTest, RefusesMalformedAndOversizedResponses) {
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", Errc::malformed_input},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n", Errc::malformed_input},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffff\r\n", Errc::too_large},
-        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nextra", Errc::malformed_input},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nextra",
+         Errc::malformed_input},
         {"HTTP/1.1 204 No Content\r\n\r\nbody", Errc::malformed_input},
         {"HTTP/1.1 200 OK\r\n\r\n" + std::string(101, 'x'), Errc::too_large},
         {many_headers, Errc::too_large},

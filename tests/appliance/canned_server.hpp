@@ -3,6 +3,7 @@
 // A real Unix-socket server in a thread that answers with canned bytes: the
 // admin API stand-in for client and CLI tests (hostile answers included).
 
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -13,8 +14,6 @@
 #include <string>
 #include <thread>
 
-#include <gtest/gtest.h>
-
 namespace enclave::appliance::testing {
 
 inline int bound_socket(const std::filesystem::path& path) {
@@ -22,7 +21,8 @@ inline int bound_socket(const std::filesystem::path& path) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0)
+        << std::strerror(errno);
     return fd;
 }
 
@@ -32,7 +32,8 @@ class CannedServer {
 public:
     enum class Mode { answer_and_close, answer_and_hold, never_answer };
 
-    CannedServer(const std::filesystem::path& path, std::string response, Mode mode = Mode::answer_and_close)
+    CannedServer(const std::filesystem::path& path, std::string response,
+                 Mode mode = Mode::answer_and_close)
         : path_(path), fd_(bound_socket(path)), response_(std::move(response)), mode_(mode) {
         EXPECT_EQ(::listen(fd_, 4), 0);
         thread_ = std::thread([this] { serve(); });

@@ -80,7 +80,10 @@ Config unusual_config() {
     c.token.module_path = "/opt/hsm/lib \"q\" \\x.so";
     c.token.pin_source = {PinSource::Kind::env, "ENCLAVE_PIN"};
     c.token.max_sessions = 3;
-    c.lea = {false, "::1", 1443, {"/etc/é/lea.pem", "pkcs11:id=%01%02", "t\\ab \"q\".pem", "lea.crl", "1.3"},
+    c.lea = {false,
+             "::1",
+             1443,
+             {"/etc/é/lea.pem", "pkcs11:id=%01%02", "t\\ab \"q\".pem", "lea.crl", "1.3"},
              {std::chrono::milliseconds(100), std::chrono::milliseconds(3'600'000),
               std::chrono::milliseconds(101), std::chrono::milliseconds(999), 1024, 0, 1}};
     c.ingest.address = "0.0.0.0";
@@ -126,11 +129,34 @@ TEST(ConfigTest, RenderedFileCommentsEveryKeyAndHasEveryKey) {
     // instance 1, token 4, 3 listeners x (8 + 7 limits), admin 3 + roles 3 + limits 7,
     // lea_client 2, log 1, shutdown 1.
     EXPECT_EQ(keys, 1 + 4 + 3 * 15 + 3 + 3 + 7 + 2 + 1 + 1);
-    for (const char* section : {"[instance]", "[token]", "[listeners.lea]", "[listeners.lea.limits]",
-                                "[listeners.ingest]", "[listeners.ingest.limits]", "[admin]",
-                                "[admin.roles]", "[admin.limits]", "[admin.tls]", "[admin.tls.limits]",
-                                "[lea_client]", "[log]", "[shutdown]"}) {
+    for (const char* section :
+         {"[instance]", "[token]", "[listeners.lea]", "[listeners.lea.limits]",
+          "[listeners.ingest]", "[listeners.ingest.limits]", "[admin]", "[admin.roles]",
+          "[admin.limits]", "[admin.tls]", "[admin.tls.limits]", "[lea_client]", "[log]",
+          "[shutdown]"}) {
         EXPECT_NE(text.find(std::string("\n") + section + "\n"), std::string::npos) << section;
+    }
+}
+
+// docs/configuration.md has a table row for every key the renderer writes.
+TEST(ConfigTest, EveryKeyIsDocumented) {
+    std::ifstream doc(std::filesystem::path(ENCLAVE_SOURCE_DIR) / "docs" / "configuration.md");
+    ASSERT_TRUE(doc) << "docs/configuration.md is missing";
+    const std::string text((std::istreambuf_iterator<char>(doc)), std::istreambuf_iterator<char>());
+    std::istringstream in(render_config(default_config(kDir)));
+    std::string line;
+    int checked = 0;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#' || line[0] == '[') continue;
+        const std::string key = line.substr(0, line.find(' '));
+        EXPECT_NE(text.find("| `" + key + "` |"), std::string::npos) << key << " is not documented";
+        ++checked;
+    }
+    EXPECT_GT(checked, 20);
+    for (const char* section :
+         {"[instance]", "[token]", "[listeners.lea]", "[admin]", "[admin.roles]", "[admin.tls]",
+          "[lea_client]", "[log]", "[shutdown]", ".limits]"}) {
+        EXPECT_NE(text.find(section), std::string::npos) << section;
     }
 }
 
@@ -168,32 +194,49 @@ const Rule kRules[] = {
     {"[listeners.lea]\nport = 0\n", "listeners.lea.port: must be 1..65535"},
     {"[listeners.lea]\nport = 70000\n", "listeners.lea.port: must be 1..65535 (got 70000)"},
     {"[listeners.ingest]\nport = 8443\n", "listeners.ingest.port: clashes with listeners.lea"},
-    {"[listeners.lea]\naddress = \"0.0.0.0\"\nport = 9443\n", "listeners.ingest.port: clashes with listeners.lea"},
+    {"[listeners.lea]\naddress = \"0.0.0.0\"\nport = 9443\n",
+     "listeners.ingest.port: clashes with listeners.lea"},
     {"[admin.tls]\nenabled = true\nport = 9443\n", "admin.tls.port: clashes with listeners.ingest"},
-    {"[listeners.lea]\naddress = \"localhost\"\n", "listeners.lea.address: must be an IPv4 or IPv6 address literal"},
-    {"[listeners.lea]\nprivate_key = \"pki/lea.key\"\n", "listeners.lea.private_key: must be a pkcs11: URI"},
-    {"[listeners.lea]\nprivate_key = \"pkcs11:token=t\"\n", "listeners.lea.private_key: must name a key"},
-    {"[listeners.lea]\nprivate_key = \"pkcs11:object=k;type=public\"\n", "listeners.lea.private_key: type= must be private"},
-    {"[listeners.lea]\nprivate_key = \"pkcs11:object=k?pin-value=1\"\n", "listeners.lea.private_key: "},
+    {"[listeners.lea]\naddress = \"localhost\"\n",
+     "listeners.lea.address: must be an IPv4 or IPv6 address literal"},
+    {"[listeners.lea]\nprivate_key = \"pki/lea.key\"\n",
+     "listeners.lea.private_key: must be a pkcs11: URI"},
+    {"[listeners.lea]\nprivate_key = \"pkcs11:token=t\"\n",
+     "listeners.lea.private_key: must name a key"},
+    {"[listeners.lea]\nprivate_key = \"pkcs11:object=k;type=public\"\n",
+     "listeners.lea.private_key: type= must be private"},
+    {"[listeners.lea]\nprivate_key = \"pkcs11:object=k?pin-value=1\"\n",
+     "listeners.lea.private_key: "},
     {"[listeners.lea]\nprivate_key = \"\"\n", "listeners.lea.private_key: required"},
     {"[listeners.lea]\ncertificate = \"\"\n", "listeners.lea.certificate: required"},
     {"[listeners.ingest]\ntrust_anchors = \"\"\n", "listeners.ingest.trust_anchors: required"},
-    {"[listeners.lea]\nmin_version = \"1.1\"\n", "listeners.lea.min_version: must be \"1.2\" or \"1.3\""},
-    {"[listeners.lea.limits]\nhandshake_timeout_ms = 99\n", "listeners.lea.limits.handshake_timeout_ms: must be 100..3600000"},
-    {"[listeners.lea.limits]\nread_timeout_ms = 3600001\n", "listeners.lea.limits.read_timeout_ms: must be 100..3600000"},
-    {"[admin.limits]\nwrite_timeout_ms = 0\n", "admin.limits.write_timeout_ms: must be 100..3600000"},
-    {"[admin.tls.limits]\nidle_timeout_ms = -5\n", "admin.tls.limits.idle_timeout_ms: must be 100..3600000"},
-    {"[listeners.ingest.limits]\nmax_header_bytes = 1023\n", "listeners.ingest.limits.max_header_bytes: must be 1024..1048576"},
-    {"[listeners.ingest.limits]\nmax_header_bytes = 1048577\n", "max_header_bytes: must be 1024..1048576"},
-    {"[listeners.ingest.limits]\nmax_body_bytes = 1073741825\n", "max_body_bytes: must be 0..1073741824"},
+    {"[listeners.lea]\nmin_version = \"1.1\"\n",
+     "listeners.lea.min_version: must be \"1.2\" or \"1.3\""},
+    {"[listeners.lea.limits]\nhandshake_timeout_ms = 99\n",
+     "listeners.lea.limits.handshake_timeout_ms: must be 100..3600000"},
+    {"[listeners.lea.limits]\nread_timeout_ms = 3600001\n",
+     "listeners.lea.limits.read_timeout_ms: must be 100..3600000"},
+    {"[admin.limits]\nwrite_timeout_ms = 0\n",
+     "admin.limits.write_timeout_ms: must be 100..3600000"},
+    {"[admin.tls.limits]\nidle_timeout_ms = -5\n",
+     "admin.tls.limits.idle_timeout_ms: must be 100..3600000"},
+    {"[listeners.ingest.limits]\nmax_header_bytes = 1023\n",
+     "listeners.ingest.limits.max_header_bytes: must be 1024..1048576"},
+    {"[listeners.ingest.limits]\nmax_header_bytes = 1048577\n",
+     "max_header_bytes: must be 1024..1048576"},
+    {"[listeners.ingest.limits]\nmax_body_bytes = 1073741825\n",
+     "max_body_bytes: must be 0..1073741824"},
     {"[listeners.ingest.limits]\nmax_connections = 0\n", "max_connections: must be 1..100000"},
     {"[listeners.ingest.limits]\nmax_connections = 100001\n", "max_connections: must be 1..100000"},
-    {"[admin]\nsocket_mode = \"0666\"\n", "admin.socket_mode: must give the owner read/write and nothing beyond 0660"},
+    {"[admin]\nsocket_mode = \"0666\"\n",
+     "admin.socket_mode: must give the owner read/write and nothing beyond 0660"},
     {"[admin]\nsocket_mode = \"0662\"\n", "admin.socket_mode: must give the owner"},
     {"[admin]\nsocket_mode = \"0770\"\n", "admin.socket_mode: must give the owner"},
     {"[admin]\nsocket_mode = \"0460\"\n", "admin.socket_mode: must give the owner"},
-    {"[admin]\nsocket_mode = \"0689\"\n", "admin.socket_mode: must be a string of 3 or 4 octal digits"},
-    {"[admin]\nsocket_mode = \"rw\"\n", "admin.socket_mode: must be a string of 3 or 4 octal digits"},
+    {"[admin]\nsocket_mode = \"0689\"\n",
+     "admin.socket_mode: must be a string of 3 or 4 octal digits"},
+    {"[admin]\nsocket_mode = \"rw\"\n",
+     "admin.socket_mode: must be a string of 3 or 4 octal digits"},
     {"[admin]\nsocket_mode = 432\n", "admin.socket_mode: must be a string"},
     {"[admin]\nsocket = \"\"\n", "admin.socket: required"},
     {"[admin]\nsocket_group = \"bad group\"\n", "admin.socket_group: must be a Unix group name"},
@@ -209,7 +252,8 @@ const Rule kRules[] = {
     {"[instance]\nname = \"\"\n", "instance.name: must be 1..64"},
     {"[instance]\nname = \"two words\"\n", "instance.name: must be 1..64"},
     {"[shutdown]\ngrace_ms = -1\n", "shutdown.grace_ms: must be 0..3600000"},
-    {"[lea_client]\nprivate_key = \"/etc/client.key\"\n", "lea_client.private_key: must be a pkcs11: URI"},
+    {"[lea_client]\nprivate_key = \"/etc/client.key\"\n",
+     "lea_client.private_key: must be a pkcs11: URI"},
 };
 
 TEST(ConfigTest, EveryRuleNamesTheKeyAndTheRule) {
@@ -222,20 +266,23 @@ TEST(ConfigTest, EveryRuleNamesTheKeyAndTheRule) {
 }
 
 TEST(ConfigTest, RulesThatMustNotFire) {
-    for (const char* ok : {"[admin]\nsocket_mode = \"0600\"\n", "[admin]\nsocket_mode = \"660\"\n",
-                           "[admin]\nsocket_mode = \"0640\"\n",
-                           "[admin.tls]\nport = 8443\n",  // disabled: no clash
-                           "[listeners.lea]\naddress = \"::1\"\nport = 9443\n[listeners.ingest]\naddress = \"127.0.0.1\"\n",
-                           "[listeners.lea]\nenabled = false\ncertificate = \"\"\nprivate_key = \"\"\n",
-                           "[lea_client]\ncertificate = \"\"\nprivate_key = \"\"\n",
-                           "[token]\nuri = \"pkcs11:token=a?module-path=/usr/lib/x.so\"\n"}) {
+    for (const char* ok :
+         {"[admin]\nsocket_mode = \"0600\"\n", "[admin]\nsocket_mode = \"660\"\n",
+          "[admin]\nsocket_mode = \"0640\"\n",
+          "[admin.tls]\nport = 8443\n",  // disabled: no clash
+          "[listeners.lea]\naddress = \"::1\"\nport = 9443\n[listeners.ingest]\naddress = "
+          "\"127.0.0.1\"\n",
+          "[listeners.lea]\nenabled = false\ncertificate = \"\"\nprivate_key = \"\"\n",
+          "[lea_client]\ncertificate = \"\"\nprivate_key = \"\"\n",
+          "[token]\nuri = \"pkcs11:token=a?module-path=/usr/lib/x.so\"\n"}) {
         auto c = parse_config(ok, kDir);
         EXPECT_TRUE(c) << ok << ": " << c.error().message();
     }
 }
 
 TEST(ConfigTest, SeveralProblemsAreReportedTogether) {
-    const crypto::Error e = parse_error("[listeners.lea]\nport = 0\ntypo = 1\n[log]\nlevel = \"loud\"\n");
+    const crypto::Error e =
+        parse_error("[listeners.lea]\nport = 0\ntypo = 1\n[log]\nlevel = \"loud\"\n");
     EXPECT_NE(e.context().find("listeners.lea.port"), std::string::npos);
     EXPECT_NE(e.context().find("listeners.lea.typo: unknown key"), std::string::npos);
     EXPECT_NE(e.context().find("log.level"), std::string::npos);
@@ -288,19 +335,29 @@ TEST(ConfigTest, HostileInputFailsCleanly) {
     for (int i = 0; i < 100'000; ++i) inline_tables += "{b=";
     std::string garbage;
     for (int i = 0; i < 4096; ++i) garbage += static_cast<char>((i * 7919 + 13) & 0xff);
-    const std::string cases[] = {dotted + " = 1\n", header, arrays, inline_tables, garbage,
-                                 std::string("a = 1\0b = 2\n", 12), "a = \"\xff\xfe\"\n",
-                                 "a = \"unterminated\n", "[[log]]\n", "[log\n", "= 1\n"};
+    const std::string cases[] = {dotted + " = 1\n",
+                                 header,
+                                 arrays,
+                                 inline_tables,
+                                 garbage,
+                                 std::string("a = 1\0b = 2\n", 12),
+                                 "a = \"\xff\xfe\"\n",
+                                 "a = \"unterminated\n",
+                                 "[[log]]\n",
+                                 "[log\n",
+                                 "= 1\n"};
     for (const auto& text : cases) {
         auto c = parse_config(text, kDir);
         ASSERT_FALSE(c) << text.substr(0, 40);
-        EXPECT_TRUE(c.error().code() == Errc::malformed_input || c.error().code() == Errc::invalid_argument)
+        EXPECT_TRUE(c.error().code() == Errc::malformed_input ||
+                    c.error().code() == Errc::invalid_argument)
             << c.error().message();
     }
 }
 
 TEST(ConfigTest, NestingBoundIgnoresDotsInsideStringsAndComments) {
-    std::string ok = "# " + std::string(500, '.') + "\n[instance]\nname = \"x\" # ...\n[token]\nmodule_path = \"/" +
+    std::string ok = "# " + std::string(500, '.') +
+                     "\n[instance]\nname = \"x\" # ...\n[token]\nmodule_path = \"/" +
                      std::string(200, '.') + "\"\nuri = '''pkcs11:token=a'''\n";
     auto c = parse_config(ok, kDir);
     ASSERT_TRUE(c) << c.error().message();
@@ -354,7 +411,8 @@ TEST(ConfigTest, AdminSocketPathMustFitAfUnix) {
     const std::filesystem::path long_dir = "/" + std::string(120, 'd');
     auto c = parse_config("", long_dir);
     ASSERT_FALSE(c);
-    EXPECT_NE(c.error().context().find("admin.socket: resolved path"), std::string::npos) << c.error().message();
+    EXPECT_NE(c.error().context().find("admin.socket: resolved path"), std::string::npos)
+        << c.error().message();
     auto fixed = parse_config("[admin]\nsocket = \"/run/enclave.sock\"\n", long_dir);
     EXPECT_TRUE(fixed) << fixed.error().message();
 }

@@ -58,7 +58,8 @@ TEST(DemoPkiTest, CaIsSelfSignedMarkedDemoAndACa) {
     // Five years (+ the five minutes of back-dating), give or take a leap day.
     int days = 0, secs = 0;
     ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(ca.cert.get()),
-                             X509_get0_notAfter(ca.cert.get())), 1);
+                             X509_get0_notAfter(ca.cert.get())),
+              1);
     EXPECT_EQ(days, 1826);
 }
 
@@ -82,7 +83,9 @@ TEST(DemoPkiTest, ServerCertificateForAPublicKeyVerifiesAndCarriesTheProfile) {
     EXPECT_EQ(X509_check_host(cert->get(), "example.com", 0, 0, nullptr), 0);
     EXPECT_EQ(*certificate_spki(**cert), *spki);
     int days = 0, secs = 0;
-    ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert->get()), X509_get0_notAfter(cert->get())), 1);
+    ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert->get()),
+                             X509_get0_notAfter(cert->get())),
+              1);
     EXPECT_EQ(days, 365);
     EXPECT_EQ(secs, 300);
 }
@@ -171,7 +174,8 @@ TEST(DemoPkiTest, MalformedPublicKeysAreRefused) {
     trailing.push_back(0);
     crypto::Bytes truncated(spki->begin(), spki->end() - 1);
     crypto::Bytes garbage(91, 0x30);
-    for (const auto& bytes : {crypto::Bytes{}, trailing, truncated, garbage, crypto::Bytes(20000, 1)}) {
+    for (const auto& bytes :
+         {crypto::Bytes{}, trailing, truncated, garbage, crypto::Bytes(20000, 1)}) {
         auto pub = public_key_from_spki(bytes);
         ASSERT_FALSE(pub);
         EXPECT_EQ(pub.error().code(), Errc::malformed_input) << pub.error().message();
@@ -205,8 +209,9 @@ TEST(DemoPkiTest, MalformedPemIsRefused) {
     broken[broken.size() / 2] = '!';
     std::string many;
     for (int i = 0; i < 65; ++i) many += pem;
-    for (const auto& text : {std::string(), std::string("hello"), broken,
-                             std::string("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")}) {
+    for (const auto& text :
+         {std::string(), std::string("hello"), broken,
+          std::string("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")}) {
         auto c = certificates_from_pem(text);
         ASSERT_FALSE(c);
         EXPECT_EQ(c.error().code(), Errc::malformed_input) << c.error().message();

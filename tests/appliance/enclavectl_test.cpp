@@ -36,8 +36,8 @@ struct CtlRun {
 
 // Runs enclavectl with `args`, the test's environment plus `env` ("" value =
 // unset), in `cwd`; collects stdout and stderr separately.
-CtlRun enclavectl(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
-               const fs::path& cwd = {}) {
+CtlRun enclavectl(const std::vector<std::string>& args,
+                  const std::map<std::string, std::string>& env = {}, const fs::path& cwd = {}) {
     int out_pipe[2], err_pipe[2];
     EXPECT_EQ(::pipe2(out_pipe, O_CLOEXEC), 0);
     EXPECT_EQ(::pipe2(err_pipe, O_CLOEXEC), 0);
@@ -94,7 +94,8 @@ bool contains(const std::string& haystack, const std::string& needle) {
 
 std::string http_json(const json& body, int status = 200) {
     const std::string text = body.dump();
-    return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\nContent-Length: " +
+    return "HTTP/1.1 " + std::to_string(status) +
+           " X\r\nContent-Type: application/json\r\nContent-Length: " +
            std::to_string(text.size()) + "\r\n\r\n" + text;
 }
 
@@ -116,14 +117,24 @@ TEST(EnclavectlTest, HelpWorksForEveryCommand) {
 TEST(EnclavectlTest, UsageErrorsExitWithOne) {
     TempDir tmp;
     for (const std::vector<std::string>& args :
-         {std::vector<std::string>{}, {"frobnicate"}, {"hsm"}, {"status", "--bogus"},
-          {"init", "--pin-file", "x"},            // --pin-file needs --pkcs11-uri
-          {"init", "--pin", "1234"},              // there is no way to pass a PIN on argv
-          {"init", "--pkcs11-uri", "pkcs11:token=a", "--pin-file", "p", "--force-new-token-label", "l"}}) {
+         {std::vector<std::string>{},
+          {"frobnicate"},
+          {"hsm"},
+          {"status", "--bogus"},
+          {"init", "--pin-file", "x"},  // --pin-file needs --pkcs11-uri
+          {"init", "--pin", "1234"},    // there is no way to pass a PIN on argv
+          {"init", "--pkcs11-uri", "pkcs11:token=a", "--pin-file", "p", "--force-new-token-label",
+           "l"}}) {
         const CtlRun r = enclavectl(args, {{"ENCLAVE_DATA_DIR", (tmp.path() / "var").string()}});
         EXPECT_EQ(r.exit_code, 1) << (args.empty() ? "" : args[0]) << ": " << r.err;
         EXPECT_FALSE(fs::exists(tmp.path() / "var"));
     }
+}
+
+TEST(EnclavectlTest, UsageErrorsWithJsonAreJsonToo) {
+    const CtlRun r = enclavectl({"--json", "status", "--bogus"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(json::parse(r.out)["error"]["code"], "usage") << r.out;
 }
 
 TEST(EnclavectlTest, InitThenStatusWithoutADaemonExitsWithThree) {
@@ -134,12 +145,14 @@ TEST(EnclavectlTest, InitThenStatusWithoutADaemonExitsWithThree) {
     EXPECT_TRUE(contains(init.out, "Provisioned an Enclave instance in " + dir.string()));
     EXPECT_TRUE(contains(init.out, "WARNING"));
     EXPECT_TRUE(fs::exists(dir / "enclave.toml"));
-    for (const std::vector<std::string>& args : {std::vector<std::string>{"status"}, {"hsm", "status"}}) {
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"status"}, {"hsm", "status"}}) {
         std::vector<std::string> full = args;
         full.insert(full.end(), {"--data-dir", dir.string()});
         const CtlRun r = enclavectl(full);
         EXPECT_EQ(r.exit_code, 3) << r.err;
-        EXPECT_TRUE(contains(r.err, "enclaved is not running: cannot connect to " + (dir / "run/admin.sock").string()))
+        EXPECT_TRUE(contains(r.err, "enclaved is not running: cannot connect to " +
+                                        (dir / "run/admin.sock").string()))
             << r.err;
         EXPECT_TRUE(r.out.empty()) << r.out;
     }
@@ -174,11 +187,13 @@ TEST(EnclavectlTest, InitJsonParsesAndASecondInitRefuses) {
 
 TEST(EnclavectlTest, DataDirComesFromTheFlagThenTheEnvironmentThenDotVar) {
     TempDir tmp;
-    const CtlRun from_env = enclavectl({"status"}, {{"ENCLAVE_DATA_DIR", (tmp.path() / "envdir").string()}});
+    const CtlRun from_env =
+        enclavectl({"status"}, {{"ENCLAVE_DATA_DIR", (tmp.path() / "envdir").string()}});
     EXPECT_EQ(from_env.exit_code, 2);
-    EXPECT_TRUE(contains(from_env.err, (tmp.path() / "envdir" / "enclave.toml").string())) << from_env.err;
+    EXPECT_TRUE(contains(from_env.err, (tmp.path() / "envdir" / "enclave.toml").string()))
+        << from_env.err;
     const CtlRun flag_wins = enclavectl({"status", "--data-dir", (tmp.path() / "flagdir").string()},
-                                     {{"ENCLAVE_DATA_DIR", (tmp.path() / "envdir").string()}});
+                                        {{"ENCLAVE_DATA_DIR", (tmp.path() / "envdir").string()}});
     EXPECT_TRUE(contains(flag_wins.err, "flagdir")) << flag_wins.err;
     const CtlRun dot_var = enclavectl({"status"}, {{"ENCLAVE_DATA_DIR", ""}}, tmp.path());
     EXPECT_EQ(dot_var.exit_code, 2);
@@ -190,9 +205,14 @@ TEST(EnclavectlTest, StatusAndHsmStatusTalkToTheAdminSocket) {
     TempDir tmp;
     const fs::path dir = tmp.path() / "var";
     ASSERT_EQ(enclavectl({"init", "--data-dir", dir.string()}).exit_code, 0);
-    const json status = {{"version", "0.1.0"}, {"instance", "enclave"}, {"ready", true}, {"uptime_seconds", 12},
-                         {"listeners", {{{"name", "lea"}, {"address", "127.0.0.1:8443"}, {"active_connections", 0}}}},
-                         {"token", {{"label", "enclave"}, {"logged_in", true}}}};
+    const json status = {
+        {"version", "0.1.0"},
+        {"instance", "enclave"},
+        {"ready", true},
+        {"uptime_seconds", 12},
+        {"listeners",
+         {{{"name", "lea"}, {"address", "127.0.0.1:8443"}, {"active_connections", 0}}}},
+        {"token", {{"label", "enclave"}, {"logged_in", true}}}};
     {
         CannedServer server(dir / "run/admin.sock", http_json(status));
         const CtlRun r = enclavectl({"status", "--data-dir", dir.string()});
@@ -207,11 +227,21 @@ TEST(EnclavectlTest, StatusAndHsmStatusTalkToTheAdminSocket) {
         EXPECT_EQ(r.exit_code, 0) << r.err;
         EXPECT_EQ(json::parse(r.out), status);
     }
-    const json hsm = {{"module", {{"path", "/usr/lib/softhsm/libsofthsm2.so"}, {"manufacturer", "SoftHSM"}}},
-                      {"token", {{"label", "enclave"}, {"manufacturer", "SoftHSM project"}, {"model", "SoftHSM v2"},
-                                 {"serial", "42"}, {"slot_id", 0}}},
-                      {"keys", {{{"label", "lea-tls"}, {"id", "0102"}, {"class", "private"}, {"type", "ec-p256"},
-                                 {"sensitive", true}, {"extractable", false}}}}};
+    const json hsm = {
+        {"module", {{"path", "/usr/lib/softhsm/libsofthsm2.so"}, {"manufacturer", "SoftHSM"}}},
+        {"token",
+         {{"label", "enclave"},
+          {"manufacturer", "SoftHSM project"},
+          {"model", "SoftHSM v2"},
+          {"serial", "42"},
+          {"slot_id", 0}}},
+        {"keys",
+         {{{"label", "lea-tls"},
+           {"id", "0102"},
+           {"class", "private"},
+           {"type", "ec-p256"},
+           {"sensitive", true},
+           {"extractable", false}}}}};
     {
         CannedServer server(dir / "run/admin.sock", http_json(hsm));
         const CtlRun r = enclavectl({"hsm", "status", "--data-dir", dir.string()});
@@ -221,12 +251,28 @@ TEST(EnclavectlTest, StatusAndHsmStatusTalkToTheAdminSocket) {
         EXPECT_TRUE(contains(server.request(), "GET /v1/hsm/status HTTP/1.1\r\n"));
     }
     {
-        CannedServer server(dir / "run/admin.sock",
-                            http_json({{"error", {{"code", "invalid_argument"}, {"message", "no role"}}}}, 403));
+        CannedServer server(
+            dir / "run/admin.sock",
+            http_json({{"error", {{"code", "invalid_argument"}, {"message", "no role"}}}}, 403));
         const CtlRun r = enclavectl({"--json", "hsm", "status", "--data-dir", dir.string()});
         EXPECT_EQ(r.exit_code, 2) << r.err;
-        EXPECT_TRUE(contains(json::parse(r.out)["error"]["message"].get<std::string>(), "HTTP 403")) << r.out;
+        EXPECT_TRUE(contains(json::parse(r.out)["error"]["message"].get<std::string>(), "HTTP 403"))
+            << r.out;
     }
+}
+
+TEST(EnclavectlTest, TextFromTheSocketCannotDriveTheTerminal) {
+    TempDir tmp;
+    const fs::path dir = tmp.path() / "var";
+    ASSERT_EQ(enclavectl({"init", "--data-dir", dir.string()}).exit_code, 0);
+    CannedServer server(
+        dir / "run/admin.sock",
+        http_json({{"version", "\x1b]0;owned\x07"}, {"instance", "\x1b[2Jx"}, {"listeners", 5}}));
+    const CtlRun r = enclavectl({"status", "--data-dir", dir.string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find('\x07'), std::string::npos) << r.out;
+    EXPECT_TRUE(contains(r.out, "?[2Jx")) << r.out;
 }
 
 TEST(EnclavectlTest, InitWithAnExistingTokenAndPinFile) {
@@ -236,8 +282,8 @@ TEST(EnclavectlTest, InitWithAnExistingTokenAndPinFile) {
     enclave::testing::SoftHsmToken token(o);  // SOFTHSM2_CONF is set for the child too
     TempDir tmp;
     const fs::path dir = tmp.path() / "var";
-    const CtlRun r = enclavectl({"--json", "init", "--data-dir", dir.string(), "--pkcs11-uri", token.uri(),
-                              "--pin-file", token.pin_file().string()});
+    const CtlRun r = enclavectl({"--json", "init", "--data-dir", dir.string(), "--pkcs11-uri",
+                                 token.uri(), "--pin-file", token.pin_file().string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const json j = json::parse(r.out);
     EXPECT_FALSE(j["own_softhsm"].get<bool>());

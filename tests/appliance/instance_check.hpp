@@ -4,6 +4,7 @@
 // directory tree, the token of an instance opened the way enclaved would,
 // and the key objects on a token with their protection flags.
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -12,8 +13,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "appliance/config.hpp"
 #include "hsm/module.hpp"
@@ -77,7 +76,8 @@ inline std::vector<TokenObject> list_objects(hsm::SessionPool& pool) {
     for (CK_OBJECT_HANDLE h : *handles) {
         TokenObject o;
         char label[256] = {};
-        CK_ATTRIBUTE a[] = {{CKA_CLASS, &o.cls, sizeof o.cls}, {CKA_LABEL, label, sizeof label - 1}};
+        CK_ATTRIBUTE a[] = {{CKA_CLASS, &o.cls, sizeof o.cls},
+                            {CKA_LABEL, label, sizeof label - 1}};
         EXPECT_EQ(s.fn()->C_GetAttributeValue(s.handle(), h, a, 2), CKR_OK);
         o.label.assign(label, a[1].ulValueLen);
         if (o.cls == CKO_PRIVATE_KEY || o.cls == CKO_SECRET_KEY) {
@@ -115,8 +115,9 @@ inline std::unique_ptr<InstanceToken> open_instance_token(const std::filesystem:
     }
     auto uri = hsm::Uri::parse(t->config.token.uri);
     EXPECT_TRUE(uri);
-    auto module = t->config.token.module_path.empty() ? hsm::Module::load_for_uri(*uri)
-                                                      : hsm::Module::load_path(t->config.token.module_path);
+    auto module = t->config.token.module_path.empty()
+                      ? hsm::Module::load_for_uri(*uri)
+                      : hsm::Module::load_path(t->config.token.module_path);
     EXPECT_TRUE(module) << module.error().message();
     if (!module) return nullptr;
     t->module = *module;

@@ -91,8 +91,8 @@ TEST(ProvisionExistingTokenTest, UsesTheTokenAndReferencesItsPinFile) {
     EXPECT_EQ(c->token.uri, token->uri());
     EXPECT_EQ(c->token.module_path, "");
     EXPECT_EQ(c->token.pin_source.to_string(), "file:" + token->pin_file().string());
-    EXPECT_EQ(labels_on(dir), (std::set<std::string>{"kek", "audit-signing", "lea-tls", "ingest-tls",
-                                                      "admin-tls", "lea-client-tls"}));
+    EXPECT_EQ(labels_on(dir), (std::set<std::string>{"kek", "audit-signing", "lea-tls",
+                                                     "ingest-tls", "admin-tls", "lea-client-tls"}));
     ASSERT_EQ(r->warnings.size(), 1u);  // the demo PKI; no SO PIN file
 }
 
@@ -106,7 +106,8 @@ TEST(ProvisionExistingTokenTest, ATokenThatAlreadyHoldsOurKeysIsRefusedUntouched
     auto second = provision_instance(options_for(*token, tmp.path() / "second"));
     ASSERT_FALSE(second);
     EXPECT_EQ(second.error().code(), Errc::already_exists);
-    EXPECT_NE(second.error().context().find("already holds a key labelled 'kek'"), std::string::npos)
+    EXPECT_NE(second.error().context().find("already holds a key labelled 'kek'"),
+              std::string::npos)
         << second.error().message();
     EXPECT_FALSE(fs::exists(tmp.path() / "second"));
     // The key objects are exactly as before. SoftHSM rewrites its token
@@ -130,7 +131,8 @@ TEST(ProvisionExistingTokenTest, AWrongPinIsAClearErrorAndNothingIsCreated) {
     auto r = provision_instance(o);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code(), Errc::hsm_pin_incorrect);
-    EXPECT_NE(r.error().context().find("rejected the PIN from " + wrong.string()), std::string::npos)
+    EXPECT_NE(r.error().context().find("rejected the PIN from " + wrong.string()),
+              std::string::npos)
         << r.error().message();
     EXPECT_EQ(r.error().message().find("000000000000"), std::string::npos);
     EXPECT_FALSE(fs::exists(tmp.path() / "var"));
@@ -166,7 +168,8 @@ TEST(ProvisionExistingTokenTest, AHalfWayFailureDestroysTheKeysItMade) {
         o.fail_after = step;
         auto r = provision_instance(o);
         ASSERT_FALSE(r);
-        EXPECT_NE(r.error().context().find("everything this run created was removed"), std::string::npos)
+        EXPECT_NE(r.error().context().find("everything this run created was removed"),
+                  std::string::npos)
             << r.error().message();
         EXPECT_FALSE(fs::exists(tmp.path() / "var"));
     }

@@ -44,14 +44,28 @@ TEST(ProvisionTest, CreatesEveryFileWithTheRightMode) {
     const ProvisionResult r = provision_new(dir);
     EXPECT_EQ(r.data_dir, dir);
     EXPECT_TRUE(r.own_softhsm);
-    const std::map<std::string, mode_t> expected = {
-        {".", 0700}, {"enclave.toml", 0644}, {"token.pin", 0600}, {"token.so-pin", 0600},
-        {"softhsm2.conf", 0600}, {"tokens", 0700}, {"run", 0700}, {"state", 0700}, {"pki", 0700},
-        {"pki/demo-ca.pem", 0644}, {"pki/demo-ca.key", 0600}, {"pki/lea-server.pem", 0644},
-        {"pki/ingest-server.pem", 0644}, {"pki/admin-server.pem", 0644}, {"pki/lea-client.pem", 0644},
-        {"pki/demo-lea.pem", 0644}, {"pki/demo-lea.key", 0600}, {"pki/demo-collector.pem", 0644},
-        {"pki/demo-collector.key", 0600}, {"pki/lea-trust.pem", 0644}, {"pki/ingest-trust.pem", 0644},
-        {"pki/admin-trust.pem", 0644}};
+    const std::map<std::string, mode_t> expected = {{".", 0700},
+                                                    {"enclave.toml", 0644},
+                                                    {"token.pin", 0600},
+                                                    {"token.so-pin", 0600},
+                                                    {"softhsm2.conf", 0600},
+                                                    {"tokens", 0700},
+                                                    {"run", 0700},
+                                                    {"state", 0700},
+                                                    {"pki", 0700},
+                                                    {"pki/demo-ca.pem", 0644},
+                                                    {"pki/demo-ca.key", 0600},
+                                                    {"pki/lea-server.pem", 0644},
+                                                    {"pki/ingest-server.pem", 0644},
+                                                    {"pki/admin-server.pem", 0644},
+                                                    {"pki/lea-client.pem", 0644},
+                                                    {"pki/demo-lea.pem", 0644},
+                                                    {"pki/demo-lea.key", 0600},
+                                                    {"pki/demo-collector.pem", 0644},
+                                                    {"pki/demo-collector.key", 0600},
+                                                    {"pki/lea-trust.pem", 0644},
+                                                    {"pki/ingest-trust.pem", 0644},
+                                                    {"pki/admin-trust.pem", 0644}};
     std::set<std::string> found{"."};
     for (const auto& e : fs::recursive_directory_iterator(dir)) {
         const std::string rel = e.path().lexically_relative(dir).string();
@@ -72,7 +86,8 @@ TEST(ProvisionTest, CreatesEveryFileWithTheRightMode) {
     EXPECT_EQ(created, want);
     EXPECT_EQ(read_text(dir / "token.pin").size(), 25u);  // 24 hex digits and a newline
     EXPECT_NE(read_text(dir / "token.pin"), read_text(dir / "token.so-pin"));
-    EXPECT_NE(read_text(dir / "softhsm2.conf").find("directories.tokendir = " + (dir / "tokens").string()),
+    EXPECT_NE(read_text(dir / "softhsm2.conf")
+                  .find("directories.tokendir = " + (dir / "tokens").string()),
               std::string::npos);
     ASSERT_EQ(r.warnings.size(), 2u);
     EXPECT_NE(r.warnings[0].find("token.so-pin"), std::string::npos);
@@ -113,14 +128,20 @@ TEST(ProvisionTest, TokenHoldsExactlyTheExpectedProtectedKeys) {
             EXPECT_FALSE(o.extractable) << o.label;
             EXPECT_FALSE(o.value_readable) << o.label;
         }
-        (o.cls == CKO_PRIVATE_KEY ? privates : o.cls == CKO_PUBLIC_KEY ? publics : secrets).insert(o.label);
-        EXPECT_TRUE(o.cls == CKO_PRIVATE_KEY || o.cls == CKO_PUBLIC_KEY || o.cls == CKO_SECRET_KEY) << o.label;
+        (o.cls == CKO_PRIVATE_KEY  ? privates
+         : o.cls == CKO_PUBLIC_KEY ? publics
+                                   : secrets)
+            .insert(o.label);
+        EXPECT_TRUE(o.cls == CKO_PRIVATE_KEY || o.cls == CKO_PUBLIC_KEY || o.cls == CKO_SECRET_KEY)
+            << o.label;
     }
-    const std::multiset<std::string> pairs{"audit-signing", "lea-tls", "ingest-tls", "admin-tls", "lea-client-tls"};
+    const std::multiset<std::string> pairs{"audit-signing", "lea-tls", "ingest-tls", "admin-tls",
+                                           "lea-client-tls"};
     EXPECT_EQ(privates, pairs);
     EXPECT_EQ(publics, pairs);
     EXPECT_EQ(secrets, std::multiset<std::string>{"kek"});
-    auto audit = hsm::find_key(*t->pool, hsm::KeyQuery::by_label("audit-signing", hsm::ObjectType::private_key));
+    auto audit = hsm::find_key(
+        *t->pool, hsm::KeyQuery::by_label("audit-signing", hsm::ObjectType::private_key));
     ASSERT_TRUE(audit);
     EXPECT_EQ(audit->key_type, hsm::KeyType::ed25519);
 }
@@ -145,7 +166,8 @@ TEST(ProvisionTest, CertificatesCarryTheTokenKeysAndVerifyAgainstTheDemoCa) {
         SCOPED_TRACE(c.file);
         X509Ptr cert = read_cert(dir / c.file);
         ASSERT_TRUE(cert);
-        auto key = hsm::find_key(*t->pool, hsm::KeyQuery::by_label(c.label, hsm::ObjectType::private_key));
+        auto key =
+            hsm::find_key(*t->pool, hsm::KeyQuery::by_label(c.label, hsm::ObjectType::private_key));
         ASSERT_TRUE(key) << key.error().message();
         auto token_spki = hsm::export_public_key_spki(*t->pool, *key);
         ASSERT_TRUE(token_spki);
@@ -158,7 +180,8 @@ TEST(ProvisionTest, CertificatesCarryTheTokenKeysAndVerifyAgainstTheDemoCa) {
         EXPECT_EQ(verify_chain(*cert, *ca, X509_PURPOSE_SSL_CLIENT), "") << client;
         EXPECT_NE(verify_chain(*cert, *ca, X509_PURPOSE_SSL_SERVER), "") << client;
     }
-    for (const char* bundle : {"pki/lea-trust.pem", "pki/ingest-trust.pem", "pki/admin-trust.pem"}) {
+    for (const char* bundle :
+         {"pki/lea-trust.pem", "pki/ingest-trust.pem", "pki/admin-trust.pem"}) {
         EXPECT_EQ(read_text(dir / bundle), read_text(dir / "pki/demo-ca.pem")) << bundle;
     }
     char cn[256] = {};
@@ -174,7 +197,8 @@ TEST(ProvisionTest, NoListenerPrivateKeyExistsUnderTheDataDir) {
     const fs::path dir = tmp.path() / "var";
     provision_new(dir);
     std::vector<crypto::Bytes> listener_spkis;
-    for (const char* f : {"lea-server.pem", "ingest-server.pem", "admin-server.pem", "lea-client.pem"}) {
+    for (const char* f :
+         {"lea-server.pem", "ingest-server.pem", "admin-server.pem", "lea-client.pem"}) {
         X509Ptr cert = read_cert(dir / "pki" / f);
         ASSERT_TRUE(cert);
         listener_spkis.push_back(*certificate_spki(*cert));
@@ -192,7 +216,8 @@ TEST(ProvisionTest, NoListenerPrivateKeyExistsUnderTheDataDir) {
         ASSERT_TRUE(spki);
         for (const auto& listener : listener_spkis) EXPECT_NE(*spki, listener) << rel;
     }
-    EXPECT_EQ(key_files, (std::set<std::string>{"pki/demo-ca.key", "pki/demo-lea.key", "pki/demo-collector.key"}));
+    EXPECT_EQ(key_files, (std::set<std::string>{"pki/demo-ca.key", "pki/demo-lea.key",
+                                                "pki/demo-collector.key"}));
 }
 
 TEST(ProvisionTest, InitTwiceRefusesAndChangesNothing) {
@@ -229,7 +254,8 @@ TEST(ProvisionTest, RefusesNonEmptyOrPartialDirectories) {
     const struct {
         fs::path dir;
         const char* says;
-    } cases[] = {{partial, "an interrupted init"}, {other, "is not empty"}, {file, "not a directory"}};
+    } cases[] = {
+        {partial, "an interrupted init"}, {other, "is not empty"}, {file, "not a directory"}};
     for (const auto& c : cases) {
         const auto before = snapshot(tmp.path());
         ProvisionOptions o;
@@ -271,10 +297,10 @@ TEST(ProvisionTest, BadOptionsAreRefusedBeforeAnythingIsCreated) {
     std::vector<ProvisionOptions> bad(5);
     for (auto& o : bad) o.data_dir = dir;
     bad[0].data_dir = "";
-    bad[1].pin_file = tmp.path() / "pin";                       // without --pkcs11-uri
+    bad[1].pin_file = tmp.path() / "pin";  // without --pkcs11-uri
     bad[2].token_label = std::string(33, 'x');
-    bad[3].softhsm_module = "/nonexistent/libsofthsm2.so";   // fails after files: cleaned up
-    bad[4].data_dir = tmp.path() / std::string(100, 'd');     // admin socket path too long
+    bad[3].softhsm_module = "/nonexistent/libsofthsm2.so";  // fails after files: cleaned up
+    bad[4].data_dir = tmp.path() / std::string(100, 'd');   // admin socket path too long
     for (const auto& o : bad) {
         auto r = provision_instance(o);
         ASSERT_FALSE(r);
@@ -311,7 +337,8 @@ TEST_P(ProvisionFailureTest, HalfWayFailureRemovesWhatTheRunCreated) {
         auto r = provision_instance(o);
         ASSERT_FALSE(r);
         EXPECT_EQ(r.error().code(), Errc::internal);
-        EXPECT_NE(r.error().context().find("everything this run created was removed"), std::string::npos)
+        EXPECT_NE(r.error().context().find("everything this run created was removed"),
+                  std::string::npos)
             << r.error().message();
     }
     EXPECT_FALSE(fs::exists(fresh));
@@ -323,8 +350,9 @@ TEST_P(ProvisionFailureTest, HalfWayFailureRemovesWhatTheRunCreated) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Steps, ProvisionFailureTest,
-                         ::testing::Values(ProvisionStep::files, ProvisionStep::token, ProvisionStep::keys,
-                                           ProvisionStep::pki, ProvisionStep::config),
+                         ::testing::Values(ProvisionStep::files, ProvisionStep::token,
+                                           ProvisionStep::keys, ProvisionStep::pki,
+                                           ProvisionStep::config),
                          step_name);
 
 }  // namespace

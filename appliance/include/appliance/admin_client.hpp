@@ -16,13 +16,12 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "crypto/result.hpp"
 
@@ -39,7 +38,7 @@ struct HttpResponse {
 };
 
 struct AdminClientOptions {
-    std::chrono::milliseconds timeout{10'000};      ///< connect + send + whole response
+    std::chrono::milliseconds timeout{10'000};         ///< connect + send + whole response
     std::size_t max_response_bytes = 4 * 1024 * 1024;  ///< status line, headers and body
 };
 

@@ -147,7 +147,11 @@ Config default_config(const std::filesystem::path& data_dir);
 /// Parses TOML text. Unknown keys, wrong types and out-of-range values are
 /// errors (Errc::invalid_argument) whose context names the key
 /// ("listeners.lea.port: must be 1..65535") and never echoes a value that
-/// could be sensitive. `data_dir` anchors relative paths.
+/// could be sensitive. `data_dir` anchors relative paths (Config::data_dir
+/// is set to it, made absolute and normalised). All problems of the text are
+/// reported together, joined with "; ". TOML syntax errors (duplicate keys
+/// included) are malformed_input with line and column; text over
+/// kMaxConfigBytes is too_large.
 crypto::Result<Config> parse_config(std::string_view toml_text, const std::filesystem::path& data_dir);
 
 /// Reads and parses a file (size-limited, 1 MiB).

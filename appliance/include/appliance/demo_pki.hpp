@@ -43,12 +43,12 @@ enum class CertUsage {
 };
 
 struct CertProfile {
-    std::string common_name;                       ///< 1..64 bytes UTF-8
-    std::string organization{kDemoOrganization};   ///< "" = none
+    std::string common_name;                      ///< 1..64 bytes UTF-8
+    std::string organization{kDemoOrganization};  ///< "" = none
     CertUsage usage = CertUsage::server;
-    std::vector<std::string> dns_names;            ///< subjectAltName DNS entries
-    std::vector<std::string> ip_addresses;         ///< subjectAltName IP entries (v4 or v6 literals)
-    int validity_days = 365;                       ///< 1..3650; notBefore is now - 5 minutes
+    std::vector<std::string> dns_names;     ///< subjectAltName DNS entries
+    std::vector<std::string> ip_addresses;  ///< subjectAltName IP entries (v4 or v6 literals)
+    int validity_days = 365;                ///< 1..3650; notBefore is now - 5 minutes
 };
 
 /// A fresh EC P-256 key pair in memory (for the demo CA and the demo
@@ -66,8 +66,8 @@ crypto::Result<X509Ptr> make_ca_certificate(EVP_PKEY& ca_key, const CertProfile&
 /// A certificate for `subject_key` (its public part is used) issued by
 /// `issuer` / `issuer_key`: random positive 128-bit serial, SHA-256
 /// signature, subjectKeyIdentifier and authorityKeyIdentifier.
-crypto::Result<X509Ptr> issue_certificate(X509& issuer, EVP_PKEY& issuer_key,
-                                          EVP_PKEY& subject_key, const CertProfile& profile);
+crypto::Result<X509Ptr> issue_certificate(X509& issuer, EVP_PKEY& issuer_key, EVP_PKEY& subject_key,
+                                          const CertProfile& profile);
 
 /// PEM encodings.
 crypto::Result<std::string> certificate_to_pem(const X509& cert);
