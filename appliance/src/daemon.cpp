@@ -117,10 +117,10 @@ Step<std::shared_ptr<hsm::SessionPool>> login(const Config& cfg, Token token, Ev
         const Errc code = pool.error().code();
         events.emit(events::TokenLoginFailed{token.info.label, code});
         const bool rejected = code == Errc::hsm_pin_incorrect || code == Errc::hsm_pin_locked;
-        std::string message =
-            "login to token '" + token.info.label + "' failed: " + pool.error().message();
-        if (rejected) message += " (not retried: each attempt counts towards the token's lock-out)";
-        return failure(rejected ? ExitCode::pin_rejected : ExitCode::module, "hsm", message);
+        // The hsm layer's message says that a rejected PIN is not retried.
+        return failure(
+            rejected ? ExitCode::pin_rejected : ExitCode::module, "hsm",
+            "login to token '" + token.info.label + "' failed: " + pool.error().message());
     }
     log(LogLevel::info, "hsm",
         "logged in to token '" + token.info.label + "' (" + token.info.manufacturer + " " +
@@ -161,8 +161,8 @@ Step<Config> load(const DaemonOptions& options) {
                           ? data_dir / "enclave.toml"
                           : std::filesystem::absolute(options.config_file, ec);
     auto cfg = load_config(file, data_dir);
-    if (!cfg)
-        return failure(ExitCode::config, "config", file.string() + ": " + cfg.error().context());
+    // load_config's errors name the file and the key.
+    if (!cfg) return failure(ExitCode::config, "config", cfg.error().context());
     LogLevel level = LogLevel::info;
     if (parse_log_level(cfg->log.level, level)) set_log_level(level);
     return std::move(*cfg);

@@ -136,7 +136,7 @@ TEST_F(StartupTest, WrongPinIsReportedAndNotRetried) {
         std::ofstream pin(inst_.dir() / "token.pin", std::ios::trunc);
         pin << "000000000000\n";
     }
-    expect_refused(ExitCode::pin_rejected, {"CKR_PIN_INCORRECT", "not retried"});
+    expect_refused(ExitCode::pin_rejected, {"CKR_PIN_INCORRECT", "login to token"});
     const std::string log = inst_.log();
     EXPECT_EQ(log.find("000000000000"), std::string::npos) << "the PIN reached the log";
     EXPECT_NE(log.find("token_login_failed"), std::string::npos) << log;
@@ -149,6 +149,40 @@ TEST_F(StartupTest, PinFromTheEnvironmentWorksAndAMissingVariableIsReported) {
     expect_refused(ExitCode::pin_unavailable, {"ENCLAVE_TEST_PIN"});
     auto p = inst_.start({"ENCLAVE_TEST_PIN=" + pin.substr(0, pin.find('\n'))});
     EXPECT_TRUE(inst_.wait_ready(*p)) << inst_.log();
+}
+
+TEST_F(StartupTest, PinFromASystemdCredential) {
+    const auto creds = inst_.scratch() / "credentials";
+    std::filesystem::create_directory(creds);
+    std::filesystem::copy_file(inst_.dir() / "token.pin", creds / "token-pin");
+    inst_.config().token.pin_source = {appliance::PinSource::Kind::credential, "token-pin"};
+    inst_.save_config();
+    expect_refused(ExitCode::pin_unavailable, {"CREDENTIALS_DIRECTORY"});
+    auto p = inst_.start({"CREDENTIALS_DIRECTORY=" + creds.string()});
+    EXPECT_TRUE(inst_.wait_ready(*p)) << inst_.log();
+}
+
+TEST_F(StartupTest, PinFromStdin) {
+    inst_.config().token.pin_source = {appliance::PinSource::Kind::stdin_, ""};
+    inst_.save_config();
+    expect_refused(ExitCode::pin_unavailable, {"token.pin_source"});  // /dev/null: no PIN
+    inst_.set_stdin(inst_.dir() / "token.pin");
+    auto p = inst_.start();
+    EXPECT_TRUE(inst_.wait_ready(*p)) << inst_.log();
+}
+
+TEST_F(StartupTest, MissingModuleIsReported) {
+    inst_.config().token.module_path = "/nonexistent/libpkcs11-module.so";
+    inst_.save_config();
+    const int code = run_to_exit();
+    // The validator may refuse it (3) or the loader (4); either names the file.
+    EXPECT_TRUE(code == static_cast<int>(ExitCode::config) ||
+                code == static_cast<int>(ExitCode::module))
+        << code << "\n"
+        << inst_.log();
+    EXPECT_NE(inst_.log().find("/nonexistent/libpkcs11-module.so"), std::string::npos)
+        << inst_.log();
+    expect_nothing_listening();
 }
 
 TEST_F(StartupTest, ASecondDaemonOnTheSameInstanceIsRefused) {

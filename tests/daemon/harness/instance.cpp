@@ -81,6 +81,7 @@ std::unique_ptr<Process> TestInstance::start_with(const std::vector<std::string>
     o.unset_env = {"SOFTHSM2_CONF", "NOTIFY_SOCKET", "JOURNAL_STREAM"};
     o.stderr_file = tmp_.path() / "enclaved.stderr";
     o.stdout_file = tmp_.path() / "enclaved.stdout";
+    o.stdin_file = stdin_;
     return std::make_unique<Process>(o);
 }
 

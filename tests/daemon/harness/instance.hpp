@@ -64,6 +64,8 @@ public:
     bool wait_ready(Process& p, std::chrono::milliseconds timeout = std::chrono::seconds(60));
     /// start() + wait_ready(); fails the test (ADD_FAILURE) with the log when not ready.
     std::unique_ptr<Process> start_ready(const std::vector<std::string>& env = {});
+    /// What the next start() gives the daemon as stdin ("" = /dev/null).
+    void set_stdin(std::filesystem::path file) { stdin_ = std::move(file); }
     /// The daemon's stderr so far.
     [[nodiscard]] std::string log() const;
 
@@ -71,6 +73,7 @@ private:
     testing::TempDir tmp_;
     std::filesystem::path dir_;
     appliance::Config config_;
+    std::filesystem::path stdin_;
 };
 
 }  // namespace enclave::daemon_test
