@@ -221,8 +221,8 @@ Result<TokenHandle> create_softhsm_token(const fs::path& dir, const ProvisionOpt
     h.module = std::move(*module);
     auto slot = h.module->free_slot();
     if (!slot) return tl::unexpected(slot.error());
-    const crypto::Secret so_pin = detail::random_pin();
-    crypto::Secret user_pin = detail::random_pin();
+    const crypto::Secret so_pin = hsm::generate_pin();
+    crypto::Secret user_pin = hsm::generate_pin();
     const std::string label = o.token_label.value_or(std::string(kDefaultTokenLabel));
     auto token = hsm::initialize_token(h.module, *slot, label, so_pin, user_pin);
     if (!token) return tl::unexpected(token.error());

@@ -60,8 +60,6 @@ crypto::Result<void> publish_new_file(const std::filesystem::path& path, crypto:
 /// fsync on a directory (makes the names durable).
 void sync_dir(const std::filesystem::path& dir) noexcept;
 
-/// A random PIN of 24 lowercase hex digits (96 bits), built in secure memory.
-crypto::Secret random_pin();
 /// The PIN and one "\n", in a Secret, for writing to its file.
 crypto::Secret pin_file_content(const crypto::Secret& pin);
 

@@ -129,17 +129,6 @@ void sync_dir(const std::filesystem::path& dir) noexcept {
     ::close(fd);
 }
 
-crypto::Secret random_pin() {
-    static constexpr char kHex[] = "0123456789abcdef";
-    const crypto::Secret raw = crypto::Secret::random(12);
-    crypto::Secret pin(24);
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-        pin.data()[2 * i] = static_cast<std::uint8_t>(kHex[raw.data()[i] >> 4]);
-        pin.data()[2 * i + 1] = static_cast<std::uint8_t>(kHex[raw.data()[i] & 0x0f]);
-    }
-    return pin;
-}
-
 crypto::Secret pin_file_content(const crypto::Secret& pin) {
     crypto::Secret out(pin.size() + 1);
     std::memcpy(out.data(), pin.data(), pin.size());

@@ -196,4 +196,15 @@ Result<Secret> read_pin_env(const std::string& name, bool scrub) {
     return finish(std::move(buf), len, source);
 }
 
+crypto::Secret generate_pin(std::size_t random_bytes) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    const crypto::Secret raw = crypto::Secret::random(random_bytes);
+    crypto::Secret pin(2 * random_bytes);
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        pin.data()[2 * i] = static_cast<std::uint8_t>(kHex[raw.data()[i] >> 4]);
+        pin.data()[2 * i + 1] = static_cast<std::uint8_t>(kHex[raw.data()[i] & 0x0f]);
+    }
+    return pin;
+}
+
 }  // namespace enclave::hsm

@@ -153,3 +153,22 @@ TEST(PinTest, ReadsAndScrubsAnEnvironmentVariable) {
 
 }  // namespace
 }  // namespace enclave::hsm
+
+namespace enclave::hsm {
+namespace {
+
+TEST(GeneratePinTest, IsRandomHexOfTheRequestedLengthAndValid) {
+    const crypto::Secret a = generate_pin();
+    const crypto::Secret b = generate_pin();
+    ASSERT_EQ(a.size(), 24u);
+    EXPECT_FALSE(a.equals(b));
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const char c = static_cast<char>(a.data()[i]);
+        EXPECT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) << i;
+    }
+    EXPECT_TRUE(validate_pin(a));
+    EXPECT_EQ(generate_pin(4).size(), 8u);
+}
+
+}  // namespace
+}  // namespace enclave::hsm

@@ -19,18 +19,6 @@ namespace {
     throw std::runtime_error("SoftHsmToken: " + what);
 }
 
-// A random PIN of 24 hex digits, built in secure memory.
-crypto::Secret random_pin() {
-    static constexpr char kHex[] = "0123456789abcdef";
-    const crypto::Secret raw = crypto::Secret::random(12);
-    crypto::Secret pin(24);
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-        pin.data()[2 * i] = static_cast<std::uint8_t>(kHex[raw.data()[i] >> 4]);
-        pin.data()[2 * i + 1] = static_cast<std::uint8_t>(kHex[raw.data()[i] & 0x0f]);
-    }
-    return pin;
-}
-
 void write_pin_file(const std::filesystem::path& path, const crypto::Secret& pin) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) die("cannot create " + path.string());
@@ -85,8 +73,8 @@ SoftHsmToken::SoftHsmToken(Options options) : options_(std::move(options)) {
     module_ = std::move(*module);
     auto slot = module_->free_slot();
     if (!slot) die(slot.error().message());
-    so_pin_ = random_pin();
-    user_pin_ = random_pin();
+    so_pin_ = hsm::generate_pin();
+    user_pin_ = hsm::generate_pin();
     auto token = hsm::initialize_token(module_, *slot, options_.label, so_pin_, user_pin_);
     if (!token) die(token.error().message());
     token_ = std::move(*token);

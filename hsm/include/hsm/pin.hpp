@@ -46,4 +46,8 @@ crypto::Result<crypto::Secret> read_pin_env(const std::string& name, bool scrub 
 /// token initialisation).
 crypto::Result<void> validate_pin(const crypto::Secret& pin);
 
+/// A new random PIN of 2 * random_bytes lowercase hex digits (24 by default:
+/// 96 bits), built in secure memory. For token initialisation.
+crypto::Secret generate_pin(std::size_t random_bytes = 12);
+
 }  // namespace enclave::hsm
