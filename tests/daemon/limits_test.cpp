@@ -77,8 +77,8 @@ TEST_F(LimitsTest, ConnectionsBeyondTheCapAreRefusedAndCounted) {
         ASSERT_TRUE(open.back()->send_all(
             "GET /v1/whoami HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n"));
     }
-    ASSERT_EQ(wait_for_sample(inst_.socket(), R"(enclave_connections_active{listener="lea"})", 3),
-              3u);
+    ASSERT_EQ(
+        wait_for_sample_eq(inst_.socket(), R"(enclave_connections_active{listener="lea"})", 3), 3u);
     TlsConnection fourth(inst_.lea_port(), inst_.lea_client());
     EXPECT_FALSE(fourth.ok() && fourth.request("GET", "/v1/whoami").status == 200);
     EXPECT_EQ(

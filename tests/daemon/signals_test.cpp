@@ -72,9 +72,9 @@ TEST(SignalsTest, SigtermLetsInFlightRequestsFinishThenExitsZero) {
     ASSERT_EQ(idle.request("GET", "/v1/whoami").status, 200);
     ASSERT_TRUE(
         busy.send_all("GET /v1/whoami HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345"));
-    ASSERT_EQ(
-        wait_for_sample(inst.socket(), R"(enclave_http_requests_in_progress{listener="lea"})", 1),
-        1u);
+    ASSERT_EQ(wait_for_sample_eq(inst.socket(),
+                                 R"(enclave_http_requests_in_progress{listener="lea"})", 1),
+              1u);
 
     daemon->signal(SIGTERM);
     EXPECT_NE(notify.next().find("STOPPING=1"), std::string::npos);
@@ -102,9 +102,9 @@ TEST(SignalsTest, SigtermAfterTheGraceClosesWhatIsLeftAndStillExitsZero) {
     ASSERT_TRUE(stuck.ok());
     ASSERT_TRUE(
         stuck.send_all("GET /v1/whoami HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n1"));
-    ASSERT_EQ(
-        wait_for_sample(inst.socket(), R"(enclave_http_requests_in_progress{listener="lea"})", 1),
-        1u);
+    ASSERT_EQ(wait_for_sample_eq(inst.socket(),
+                                 R"(enclave_http_requests_in_progress{listener="lea"})", 1),
+              1u);
     daemon->signal(SIGTERM);
     EXPECT_EQ(daemon->wait_exit(std::chrono::seconds(60)), 0) << inst.log();
     EXPECT_TRUE(stuck.wait_closed_by_peer());

@@ -2,7 +2,10 @@
 // enclaved refuses to start, with a clear message and a distinct exit code,
 // and with nothing listening: bad configuration, TLS material, missing token,
 // unreadable or wrong PIN, a second daemon on the same instance.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -182,6 +185,23 @@ TEST_F(StartupTest, MissingModuleIsReported) {
         << inst_.log();
     EXPECT_NE(inst_.log().find("/nonexistent/libpkcs11-module.so"), std::string::npos)
         << inst_.log();
+    expect_nothing_listening();
+}
+
+TEST_F(StartupTest, PortInUseIsReportedAndTheAdminSocketIsRemoved) {
+    // Something else holds the ingest port.
+    const int holder = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(inst_.ingest_port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(holder, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::listen(holder, 1), 0);
+    EXPECT_EQ(run_to_exit(), static_cast<int>(ExitCode::bind)) << inst_.log();
+    EXPECT_NE(inst_.log().find("listener ingest: 127.0.0.1:" + std::to_string(inst_.ingest_port())),
+              std::string::npos)
+        << inst_.log();
+    ::close(holder);
     expect_nothing_listening();
 }
 

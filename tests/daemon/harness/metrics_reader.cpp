@@ -49,6 +49,11 @@ std::uint64_t wait_for_sample(const std::filesystem::path& socket, std::string_v
     return poll_sample(socket, series, limit, [&](std::uint64_t v) { return v >= at_least; });
 }
 
+std::uint64_t wait_for_sample_eq(const std::filesystem::path& socket, std::string_view series,
+                                 std::uint64_t value, std::chrono::milliseconds limit) {
+    return poll_sample(socket, series, limit, [&](std::uint64_t v) { return v == value; });
+}
+
 std::uint64_t wait_for_sample_at_most(const std::filesystem::path& socket, std::string_view series,
                                       std::uint64_t at_most, std::chrono::milliseconds limit) {
     return poll_sample(socket, series, limit, [&](std::uint64_t v) { return v <= at_most; });

@@ -26,6 +26,11 @@ std::uint64_t wait_for_sample(const std::filesystem::path& socket, std::string_v
                               std::uint64_t at_least,
                               std::chrono::milliseconds limit = std::chrono::seconds(20));
 
+/// The same, until the value is exactly `value` (a gauge that moves both ways).
+std::uint64_t wait_for_sample_eq(const std::filesystem::path& socket, std::string_view series,
+                                 std::uint64_t value,
+                                 std::chrono::milliseconds limit = std::chrono::seconds(20));
+
 /// The same, until the value is at most `at_most` (a gauge going down).
 std::uint64_t wait_for_sample_at_most(const std::filesystem::path& socket, std::string_view series,
                                       std::uint64_t at_most,
