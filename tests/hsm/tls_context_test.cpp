@@ -362,7 +362,7 @@ TEST(TlsContextTest, RefusesAnEncryptedOrMalformedKeyFile) {
     Parties p;
     auto ep = p.server();
     write_file(p.pki.path("bad.key"),
-               "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+               "-----BEGIN " "PRIVATE KEY-----\nAAAA\n-----END " "PRIVATE KEY-----\n");
     ep.private_key = p.pki.path("bad.key").string();
     auto r = make_server_context(ep, *p.resolver);
     ASSERT_FALSE(r);
