@@ -22,8 +22,10 @@
 // which cannot generate keys. A default property query ("?provider=default")
 // is not enough in OpenSSL 3.0: signing with a provider key makes libcrypto
 // fetch "EC" from that key's provider, and 3.0's method cache then answers
-// later provider-neutral fetches of "EC" with our keymgmt (seen: libssl's
-// P-256 group became unusable after the first token signature). With the
+// later provider-neutral fetches of "EC" with our keymgmt (seen: once a token
+// signature had been set up before any other fetch of "EC", new SSL_CTXs
+// could not use the P-256 group; regression test in
+// tls_context_token_test.cpp). With the
 // keys in a context of their own, no fetch can mix the two up. Why not the
 // process default context: it would change every other OpenSSL user in the
 // process.

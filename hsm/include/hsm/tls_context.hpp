@@ -27,6 +27,11 @@
 //   X509_V_FLAG_CRL_CHECK_ALL apply to every certificate of the chain (so the
 //   CRL file must hold a current CRL from every CA in the bundle).
 //
+// Every SSL_CTX, certificate, trust store and file key here is built in
+// hsm::tls_libctx() (provider.hpp), not in OpenSSL's default context.
+// Peers write to sockets that the other side may close: callers ignore
+// SIGPIPE (or send with MSG_NOSIGNAL, as Asio does).
+//
 // Errors name the file or the key URI and the reason (OpenSSL's error queue
 // text is appended; it names functions and reasons, never key bytes), never
 // a PIN.
