@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 
+#include "support/in_child.hpp"
 #include "hsm/keygen.hpp"
 #include "hsm/signer.hpp"
 #include "hsm/token_key_wrapper.hpp"
@@ -22,23 +23,7 @@ namespace {
 using crypto::Errc;
 using testing::SoftHsmToken;
 
-// Runs `child` in a fork()ed child; returns its exit status (or -1 on a crash).
-int in_child(const std::function<int()>& child) {
-    std::fflush(nullptr);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        int code = 99;
-        try {
-            code = child();
-        } catch (...) {
-            code = 98;
-        }
-        ::_exit(code);
-    }
-    int status = 0;
-    if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return -2;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using enclave::testing::in_child;
 
 const crypto::Bytes kMessage = {'f', 'o', 'r', 'k', 'e', 'd'};
 

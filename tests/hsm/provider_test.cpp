@@ -2,6 +2,7 @@
 // The enclave-pkcs11 provider with real SoftHSM2 keys: signatures through
 // EVP verify with the default provider; private keys cannot leave; public
 // parts compare with certificates; errors are clean.
+#include "support/in_child.hpp"
 #include "hsm/provider.hpp"
 
 #include <gtest/gtest.h>
@@ -405,22 +406,7 @@ TEST(ProviderTest, ParallelSignersUseSeparateSessions) {
     EXPECT_GT(token.pool()->stats().peak_in_use, 1u);
 }
 
-int in_child(const std::function<int()>& child) {
-    std::fflush(nullptr);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        int code = 99;
-        try {
-            code = child();
-        } catch (...) {
-            code = 98;
-        }
-        ::_exit(code);
-    }
-    int status = 0;
-    if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return -2;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using enclave::testing::in_child;
 
 TEST(ProviderTest, SigningInAForkedChildFailsCleanlyUntilReinitialised) {
     SoftHsmToken token;
