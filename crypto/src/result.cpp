@@ -25,6 +25,9 @@ std::string_view errc_name(Errc code) noexcept {
         case Errc::db_error: return "db_error";
         case Errc::db_wrong_key: return "db_wrong_key";
         case Errc::unavailable: return "unavailable";
+        case Errc::invalid_state: return "invalid_state";
+        case Errc::expired: return "expired";
+        case Errc::permission_denied: return "permission_denied";
         case Errc::internal: return "internal";
     }
     return "unknown";

@@ -37,6 +37,9 @@ enum class Errc {
     db_error,               ///< SQLCipher failure
     db_wrong_key,           ///< the database did not open with the unwrapped key
     unavailable,            ///< a dependency (token, module, disk) is not there now
+    invalid_state,          ///< the object is not in a state that allows this (closing a closed task)
+    expired,                ///< a time-bounded thing (review window, URL) has run out
+    permission_denied,      ///< the caller lacks the role or ownership this needs
     internal,               ///< a broken invariant surfaced as a value
 };
 
