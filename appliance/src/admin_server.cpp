@@ -95,7 +95,7 @@ struct AdminSocketServer::Impl : std::enable_shared_from_this<AdminSocketServer:
     crypto::Result<void> bind() {
         auto gid = resolve_group(options.group);
         if (!gid) return tl::unexpected(gid.error());
-        if (auto ok = detail::prepare_socket_path(options.path, *gid); !ok) return ok;
+        if (auto ok = detail::prepare_socket_path(options.path, *gid, options.mode); !ok) return ok;
         error_code ec;
         {
             const detail::ScopedUmask umask(0177);

@@ -65,9 +65,65 @@ crypto::Result<gid_t> resolve_group(const std::string& name) {
     return fail(Errc::invalid_argument, "admin.socket_group: no group named '" + name + "'");
 }
 
+namespace {
+
+/// Logs a warning when members of `gid` (not the owner) cannot traverse a
+/// folder above `dir`: group roles would then never reach the socket. Only
+/// a diagnostic: the operator decides (docs/operations.md).
+void warn_if_group_cannot_reach(const std::filesystem::path& dir, gid_t gid) {
+    const auto absolute = std::filesystem::absolute(dir);
+    for (auto p = absolute.parent_path(); !p.empty(); p = p.parent_path()) {
+        struct stat st {};
+        if (::stat(p.c_str(), &st) != 0) return;
+        const bool group_x = st.st_gid == gid && (st.st_mode & S_IXGRP) != 0;
+        const bool other_x = (st.st_mode & S_IXOTH) != 0;
+        if (!group_x && !other_x) {
+            log(LogLevel::warning, "admin",
+                "group roles cannot reach the admin socket: " + p.string() +
+                    " gives its members no search permission (give it the socket's group and "
+                    "mode 0710 or 0750; see docs/operations.md)");
+            return;
+        }
+        if (p == p.root_path()) return;
+    }
+}
+
+/// The folder of the admin socket follows the socket's mode (see the header).
+crypto::Result<void> prepare_socket_folder(const std::filesystem::path& dir, gid_t gid,
+                                           std::uint32_t socket_mode) {
+    const bool group_access = (socket_mode & 0070U) != 0;
+    const mode_t want = group_access ? 0750 : 0700;
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) != 0) {
+        if (errno != ENOENT || ::mkdir(dir.c_str(), 0700) != 0) {
+            return fail(Errc::io_error,
+                        "admin.socket: cannot create " + dir.string() + ": " + errno_text(errno));
+        }
+        if (::lstat(dir.c_str(), &st) != 0) {
+            return fail(Errc::io_error, "admin.socket: " + dir.string() + ": " + errno_text(errno));
+        }
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return fail(Errc::invalid_argument,
+                    "admin.socket: " + dir.string() + " is not a directory");
+    }
+    if (st.st_uid == ::geteuid() && ((st.st_mode & 07777) != want || st.st_gid != gid)) {
+        if (::chown(dir.c_str(), static_cast<uid_t>(-1), gid) != 0 ||
+            ::chmod(dir.c_str(), want) != 0) {
+            return fail(Errc::io_error, "admin.socket: cannot set group/mode of " + dir.string() +
+                                            ": " + errno_text(errno));
+        }
+    }
+    if (group_access) warn_if_group_cannot_reach(dir, gid);
+    return {};
+}
+
+}  // namespace
+
 namespace detail {
 
-crypto::Result<void> prepare_socket_path(const std::filesystem::path& path, gid_t gid) {
+crypto::Result<void> prepare_socket_path(const std::filesystem::path& path, gid_t gid,
+                                         std::uint32_t socket_mode) {
     sockaddr_un probe{};
     if (path.string().size() >= sizeof probe.sun_path) {
         return fail(Errc::invalid_argument, "admin.socket: path longer than " +
@@ -75,22 +131,8 @@ crypto::Result<void> prepare_socket_path(const std::filesystem::path& path, gid_
                                                 " bytes");
     }
     const auto dir = path.parent_path();
+    if (auto ok = prepare_socket_folder(dir, gid, socket_mode); !ok) return ok;
     struct stat st {};
-    if (::lstat(dir.c_str(), &st) != 0) {
-        if (errno != ENOENT || ::mkdir(dir.c_str(), 0750) != 0) {
-            return fail(Errc::io_error,
-                        "admin.socket: cannot create " + dir.string() + ": " + errno_text(errno));
-        }
-        // mkdir applied the umask; set exactly 0750 and the socket's group.
-        if (::chown(dir.c_str(), static_cast<uid_t>(-1), gid) != 0 ||
-            ::chmod(dir.c_str(), 0750) != 0) {
-            return fail(Errc::io_error, "admin.socket: cannot set group/mode of " + dir.string() +
-                                            ": " + errno_text(errno));
-        }
-    } else if (!S_ISDIR(st.st_mode)) {
-        return fail(Errc::invalid_argument,
-                    "admin.socket: " + dir.string() + " is not a directory");
-    }
     if (::lstat(path.c_str(), &st) != 0) {
         if (errno == ENOENT) return {};
         return fail(Errc::io_error, "admin.socket: " + path.string() + ": " + errno_text(errno));

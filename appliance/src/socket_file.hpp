@@ -18,9 +18,15 @@ struct SocketIdentity {
     ino_t ino = 0;
 };
 
-/// Checks the path length, creates the folder when missing (0750, group
-/// `gid`), removes a stale socket nobody answers on.
-crypto::Result<void> prepare_socket_path(const std::filesystem::path& path, gid_t gid);
+/// Checks the path length, removes a stale socket nobody answers on, and
+/// makes the socket's folder follow the socket: created when missing, and
+/// when it is the daemon's own (created by us or by `enclavectl init`) given
+/// group `gid` and mode 0750 if `socket_mode` grants the group anything,
+/// else 0700. A folder owned by someone else is left as it is. Logs a
+/// warning when the group cannot traverse a folder above it (the socket
+/// would be unreachable for group roles).
+crypto::Result<void> prepare_socket_path(const std::filesystem::path& path, gid_t gid,
+                                         std::uint32_t socket_mode);
 
 /// chown(-1, gid) and chmod(mode) on the bound socket.
 crypto::Result<void> apply_socket_permissions(const std::filesystem::path& path, std::uint32_t mode,

@@ -203,6 +203,11 @@ struct TlsListener::Impl : std::enable_shared_from_this<TlsListener::Impl> {
             return;
         }
         limit_reported = false;
+        // Handshake flights and responses are small writes: without
+        // TCP_NODELAY, Nagle waits for the peer's delayed ACK (about 40 ms
+        // on Linux) before a flight's last segment.
+        error_code nodelay_ec;
+        socket.set_option(tcp::no_delay(true), nodelay_ec);
         Peer peer;
         peer.transport = Peer::Transport::tls;
         peer.listener = options.name;

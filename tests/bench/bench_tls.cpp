@@ -7,7 +7,12 @@
 //       model; each worker re-initialises the token after fork);
 //   (b) ours with a file key (the same server code, key in memory);
 //   (c) nginx (Debian) with the SAME token key through libp11's ENGINE
-//       (libengine-pkcs11-openssl), ssl_verify_client on.
+//       (libengine-pkcs11-openssl), ssl_verify_client on;
+//   (d) the real daemon: an instance provisioned by `enclavectl init`,
+//       `enclaved` in a child process, its LEA listener (Beast, one listening
+//       socket served by the daemon's threads), the demo LEA certificate
+//       (bench_tls_daemon.hpp). Its token is its own SoftHSM2 token with its
+//       own P-256 key, the same kind of key as (a) and (c).
 // Every handshake: a new TCP connection, TLS 1.3, TLS_AES_128_GCM_SHA256,
 // X25519, no tickets, no resumption, a client certificate (P-256 file key),
 // then one small HTTP request and response (so the server has checked the
@@ -34,7 +39,7 @@
 //
 // Options: --seconds S (per measurement, default 3), --rounds N (default 3,
 // medians reported), --threads N (client threads and server workers,
-// default 2), --no-nginx.
+// default 2), --no-nginx, --no-daemon.
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -45,6 +50,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_tls_daemon.hpp"
 #include "bench_tls_nginx.hpp"
 #include "bench_tls_servers.hpp"
 #include "bench_util.hpp"
@@ -65,6 +71,7 @@ struct Options {
     int rounds = 3;
     int threads = 2;
     bool nginx = true;
+    bool daemon = true;
     // Internal: the load generator runs as a child process of the bench
     // (--client-dir D --client-ports P1,P2).
     std::string client_dir;
@@ -84,6 +91,8 @@ Options parse(int argc, char** argv) {
             o.threads = std::stoi(argv[++i]);
         else if (a == "--no-nginx")
             o.nginx = false;
+        else if (a == "--no-daemon")
+            o.daemon = false;
         else if (a == "--client-dir" && value)
             o.client_dir = argv[++i];
         else if (a == "--client-ports" && value) {
@@ -92,7 +101,8 @@ Options parse(int argc, char** argv) {
                 o.client_ports.push_back(static_cast<std::uint16_t>(std::stoi(p)));
             }
         } else
-            die("usage: enclave-bench-tls [--seconds S] [--rounds N] [--threads T] [--no-nginx]");
+            die("usage: enclave-bench-tls [--seconds S] [--rounds N] [--threads T] [--no-nginx] "
+                "[--no-daemon]");
     }
     if (o.rounds < 1 || o.threads < 1 || o.seconds <= 0) die("bad option value");
     return o;
@@ -236,7 +246,7 @@ void row_vs(const char* what, const Series& ours, const Series& ref) {
 }
 
 void report(const Options& o, const Series& threads, const Series& procs, const Series& file,
-            const Series& ngx, std::size_t peak) {
+            const Series& ngx, const Series& daemon, std::size_t peak) {
     bench::print_header(
         "mutual-TLS handshakes/s, TLS 1.3, ECDSA P-256 server key, new TCP connection each, "
         "no resumption");
@@ -247,6 +257,11 @@ void report(const Options& o, const Series& threads, const Series& procs, const 
     if (o.nginx) {
         row_vs("ours(token, threads) vs nginx+libp11(token)", threads, ngx);
         row_vs("ours(token, processes) vs nginx+libp11(token)", procs, ngx);
+        if (o.daemon) row_vs("enclaved LEA listener vs nginx+libp11(token)", daemon, ngx);
+    }
+    if (o.daemon) {
+        bench::print_row("enclaved LEA listener vs ours(token, threads)", median(daemon.rate),
+                         median(threads.rate), "hs/s", "context");
     }
     bench::print_row("ours(token, threads) vs ours(file, threads)", median(threads.rate),
                      median(file.rate), "hs/s", "context");
@@ -282,7 +297,11 @@ int run(const Options& o) {
     ::signal(SIGPIPE, SIG_IGN);
     Setup s;
     const fs::path d = s.dir.path();
-    Series threads, procs, file, ngx;
+    Series threads, procs, file, ngx, daemon;
+    // The daemon runs through every round (provisioning takes seconds); it
+    // is idle while the other servers are measured.
+    std::unique_ptr<DaemonReference> enclaved;
+    if (o.daemon) enclaved = std::make_unique<DaemonReference>(d);
     // The order of the servers rotates every round, so load from elsewhere
     // on the machine does not always fall on the same one.
     std::vector<std::function<void()>> steps = {
@@ -301,17 +320,24 @@ int run(const Options& o) {
             measure_processes(ref, ref.ports(), d, o, "nginx+libp11 (token key)", ngx);
         });
     }
+    if (o.daemon) {
+        steps.emplace_back([&] {
+            measure_processes(*enclaved, enclaved->ports(), enclaved->client_dir(), o,
+                              "enclaved LEA listener", daemon);
+        });
+    }
     for (int round = 0; round < o.rounds; ++round) {
         for (std::size_t i = 0; i < steps.size(); ++i) {
             steps[(i + static_cast<std::size_t>(round)) % steps.size()]();
         }
         std::printf(
             "round %d: ours(token) threads %.1f processes %.1f, ours(file) %.1f, "
-            "nginx+libp11(token) %.1f hs/s\n",
+            "nginx+libp11(token) %.1f, enclaved %.1f hs/s\n",
             round + 1, threads.rate.back(), procs.rate.back(), file.rate.back(),
-            o.nginx ? ngx.rate.back() : 0.0);
+            o.nginx ? ngx.rate.back() : 0.0, o.daemon ? daemon.rate.back() : 0.0);
     }
-    report(o, threads, procs, file, ngx, s.token.pool()->stats().peak_in_use);
+    if (enclaved) enclaved->stop();
+    report(o, threads, procs, file, ngx, daemon, s.token.pool()->stats().peak_in_use);
     return 0;
 }
 

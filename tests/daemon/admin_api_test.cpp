@@ -236,6 +236,49 @@ void open_path_for(TestInstance& inst, const Nobody& who) {
     inst.config().admin.socket_group = who.group;
 }
 
+// The run folder follows the socket: `enclavectl init` leaves it 0700, and
+// the daemon gives it the socket's group and 0750 when the socket grants its
+// group access, so group roles need nothing done by hand inside DIR.
+TEST(AdminRolesTest, DaemonOpensItsRunFolderToTheSocketGroup) {
+    ASSERT_EQ(::geteuid(), 0u) << "this test switches to uid nobody and must run as root";
+    const Nobody who = nobody();
+    TestInstance inst;
+    ASSERT_EQ(::chmod(inst.scratch().c_str(), 0711), 0);
+    ASSERT_EQ(::chmod(inst.dir().c_str(), 0711), 0);
+    const auto run = inst.socket().parent_path();
+    struct stat st {};
+    ASSERT_EQ(::stat(run.c_str(), &st), 0);
+    ASSERT_EQ(st.st_mode & 07777, 0700u) << "enclavectl init makes run/ 0700";
+    inst.config().admin.socket_group = who.group;
+    inst.save_config();
+    auto daemon = inst.start_ready();
+    ASSERT_EQ(::stat(run.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0750u);
+    EXPECT_EQ(st.st_gid, who.gid);
+    EXPECT_EQ(unix_get_as(inst.socket(), "/healthz", who.uid, who.gid).status, 200);
+    EXPECT_EQ(inst.log().find("group roles cannot reach"), std::string::npos) << inst.log();
+}
+
+TEST(AdminRolesTest, OwnerOnlySocketKeepsItsFolderClosed) {
+    TestInstance inst;
+    inst.config().admin.socket_mode = 0600;
+    inst.save_config();
+    auto daemon = inst.start_ready();
+    struct stat st {};
+    ASSERT_EQ(::stat(inst.socket().parent_path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0700u);
+    ASSERT_EQ(::stat(inst.socket().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(AdminRolesTest, UnreachableSocketForTheGroupIsWarnedAbout) {
+    TestInstance inst;  // DIR stays 0700: the group cannot traverse it
+    auto daemon = inst.start_ready();
+    EXPECT_NE(inst.log().find("group roles cannot reach the admin socket: " + inst.dir().string()),
+              std::string::npos)
+        << inst.log();
+}
+
 TEST(AdminRolesTest, CallerWithoutARoleGets403AndIsLogged) {
     ASSERT_EQ(::geteuid(), 0u) << "this test switches to uid nobody and must run as root";
     const Nobody who = nobody();
