@@ -153,10 +153,22 @@ AdminClient::AdminClient(std::filesystem::path socket_path, AdminClientOptions o
     : socket_path_(std::move(socket_path)), options_(options) {}
 
 Result<HttpResponse> AdminClient::get(std::string_view target) const {
+    return request("GET", target, {});
+}
+
+Result<HttpResponse> AdminClient::post(std::string_view target, std::string_view body) const {
+    return request("POST", target, body);
+}
+
+Result<HttpResponse> AdminClient::request(std::string_view method, std::string_view target,
+                                          std::string_view body) const {
     if (target.empty() || target.front() != '/' || target.size() > 1024 ||
         !std::all_of(target.begin(), target.end(),
                      [](unsigned char c) { return c > 0x20 && c < 0x7f; })) {
         return fail(Errc::invalid_argument, "admin API: bad request target");
+    }
+    if (method != "GET" && method != "POST") {
+        return fail(Errc::invalid_argument, "admin API: unsupported method");
     }
     const auto deadline = Clock::now() + options_.timeout;
     Socket s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -164,21 +176,31 @@ Result<HttpResponse> AdminClient::get(std::string_view target) const {
         return fail(Errc::io_error, std::string("admin API: socket: ") + std::strerror(errno));
     }
     if (auto ok = connect_to(s, socket_path_); !ok) return tl::unexpected(ok.error());
-    const std::string request = "GET " + std::string(target) +
-                                " HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
-                                "Connection: close\r\n\r\n";
-    if (auto ok = send_all(s, request, deadline); !ok) return tl::unexpected(ok.error());
+    std::string head = std::string(method) + " " + std::string(target) +
+                       " HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
+                       "Connection: close\r\n";
+    if (method == "POST") {
+        head += "Content-Type: application/json\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n";
+    }
+    head += "\r\n";
+    // The body may carry a value and salt (task intake, re-verification):
+    // it is sent straight from the caller's buffer, never copied here.
+    auto sent = send_all(s, head, deadline);
+    if (sent && !body.empty()) sent = send_all(s, body, deadline);
+    if (!sent) return tl::unexpected(sent.error());
     auto raw = read_response(s, options_, deadline);
     if (!raw) return tl::unexpected(raw.error());
+    const std::string what = std::string(method) + " " + std::string(target);
     auto parsed = parse_http_response(*raw, options_.max_response_bytes);
-    if (!parsed) return tl::unexpected(parsed.error().wrap("GET " + std::string(target)));
+    if (!parsed) return tl::unexpected(parsed.error().wrap(what));
     return parsed;
 }
 
-Result<nlohmann::json> AdminClient::get_json(std::string_view target) const {
-    auto r = get(target);
+namespace {
+
+Result<nlohmann::json> json_of(Result<HttpResponse> r, const std::string& what) {
     if (!r) return tl::unexpected(r.error());
-    const std::string what = "GET " + std::string(target);
     nlohmann::json body = nlohmann::json::parse(r->body, nullptr, /*allow_exceptions=*/false);
     if (r->status < 200 || r->status > 299) {
         std::string code = "error";
@@ -201,6 +223,17 @@ Result<nlohmann::json> AdminClient::get_json(std::string_view target) const {
         return fail(Errc::malformed_input, what + ": response body is not a JSON object");
     }
     return body;
+}
+
+}  // namespace
+
+Result<nlohmann::json> AdminClient::get_json(std::string_view target) const {
+    return json_of(get(target), "GET " + std::string(target));
+}
+
+Result<nlohmann::json> AdminClient::post_json(std::string_view target,
+                                              std::string_view body) const {
+    return json_of(post(target, body), "POST " + std::string(target));
 }
 
 bool daemon_not_running(const crypto::Error& e) noexcept {

@@ -82,6 +82,21 @@ TEST(RouterTest, AThrowingHandlerGives500WithoutItsMessage) {
     EXPECT_EQ(r.body.find("secret-ish"), std::string::npos);
 }
 
+TEST(QueryParamTest, DecodesAndRefusesAmbiguity) {
+    EXPECT_EQ(query_param("a=1&ref=LIID%2D0001", "ref"), "LIID-0001");
+    EXPECT_EQ(query_param("ref=", "ref"), "");
+    EXPECT_EQ(query_param("ref", "ref"), "");
+    EXPECT_EQ(query_param("a=1+2", "a"), "1+2");
+    EXPECT_FALSE(query_param("a=1", "ref").has_value());
+    EXPECT_FALSE(query_param("", "ref").has_value());
+    EXPECT_FALSE(query_param("ref=a&ref=b", "ref").has_value()) << "a repeated parameter is refused";
+    EXPECT_FALSE(query_param("ref=%", "ref").has_value());
+    EXPECT_FALSE(query_param("ref=%4", "ref").has_value());
+    EXPECT_FALSE(query_param("ref=%zz", "ref").has_value());
+    EXPECT_EQ(query_param("ref=%41%62", "ref"), "Ab");
+    EXPECT_EQ(query_param("reference=x&ref=y", "ref"), "y") << "names match exactly";
+}
+
 TEST(RouterTest, DuplicateRoutesAreAProgrammingError) {
     Router router = sample_router();
     EXPECT_THROW(router.add("GET", "/open", RoleSet{}, [](const Request&) { return Response{}; }),

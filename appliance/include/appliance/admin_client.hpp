@@ -57,6 +57,18 @@ public:
     /// context carries the status and the server's {"error":{"code","message"}}
     /// (the Errc is the server's code when it names one, never unavailable).
     [[nodiscard]] crypto::Result<nlohmann::json> get_json(std::string_view target) const;
+    /// POST `body` (application/json) to `target`. The body may hold a value
+    /// and salt: it is sent from the caller's buffer and never copied or
+    /// logged here (the caller wipes it).
+    [[nodiscard]] crypto::Result<HttpResponse> post(std::string_view target,
+                                                    std::string_view body) const;
+    /// POST and parse a JSON object answer, errors as get_json.
+    [[nodiscard]] crypto::Result<nlohmann::json> post_json(std::string_view target,
+                                                           std::string_view body) const;
+    /// One request: "GET" or "POST" (body sent only for POST).
+    [[nodiscard]] crypto::Result<HttpResponse> request(std::string_view method,
+                                                       std::string_view target,
+                                                       std::string_view body) const;
 
     [[nodiscard]] const std::filesystem::path& socket_path() const noexcept { return socket_path_; }
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,6 +95,11 @@ struct Response {
     /// {"error":{"code":"<code>","message":"<message>"}} (message JSON-escaped).
     static Response error(unsigned status, std::string_view code, std::string_view message);
 };
+
+/// The value of query parameter `name` in `query` ("a=1&b=x%20y"),
+/// percent-decoded; std::nullopt when absent, when it appears twice, or when
+/// its encoding is broken (a bad %XX escape). '+' is not a space here.
+std::optional<std::string> query_param(std::string_view query, std::string_view name);
 
 /// Escapes a string for a JSON string literal (quotes not included).
 std::string json_escape(std::string_view text);
