@@ -111,6 +111,10 @@ std::filesystem::path Config::resolve(const std::filesystem::path& p) const {
     return (data_dir / p).lexically_normal();
 }
 
+std::string Config::audit_origin() const {
+    return audit.origin.empty() ? instance_name + "/audit" : audit.origin;
+}
+
 Config default_config(const std::filesystem::path& data_dir) {
     Config c;
     c.data_dir = detail::normalise_data_dir(data_dir);

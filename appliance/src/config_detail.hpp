@@ -35,6 +35,7 @@ private:
 inline constexpr std::int64_t kMinTimeoutMs = 100;
 inline constexpr std::int64_t kMaxTimeoutMs = 3'600'000;
 inline constexpr std::int64_t kMaxGraceMs = 3'600'000;
+inline constexpr std::int64_t kMaxCheckpointEvery = 1'000'000;
 inline constexpr std::int64_t kMinHeaderBytes = 1024;
 inline constexpr std::int64_t kMaxHeaderBytes = 1024 * 1024;
 inline constexpr std::int64_t kMaxBodyBytes = 1024LL * 1024 * 1024;

@@ -65,6 +65,53 @@ public:
         if (auto v = read_integer(key, lo, hi)) out = std::chrono::milliseconds(*v);
     }
 
+    void seconds(std::string_view key, std::chrono::seconds& out, std::int64_t lo,
+                 std::int64_t hi) {
+        if (auto v = read_integer(key, lo, hi)) out = std::chrono::seconds(*v);
+    }
+
+    // An array of strings, at most `max_items`.
+    void strings(std::string_view key, std::vector<std::string>& out, std::size_t max_items) {
+        const toml::node* n = take(key);
+        if (n == nullptr) return;
+        const auto* a = n->as_array();
+        if (a == nullptr) {
+            problems_->add(key_path(key), "must be an array of strings");
+            return;
+        }
+        if (a->size() > max_items) {
+            problems_->add(key_path(key), "at most " + std::to_string(max_items) + " items");
+            return;
+        }
+        std::vector<std::string> items;
+        for (const auto& item : *a) {
+            const auto* str = item.as_string();
+            if (str == nullptr) {
+                problems_->add(key_path(key), "must be an array of strings");
+                return;
+            }
+            items.push_back(str->get());
+        }
+        out = std::move(items);
+    }
+
+    // The names of the sub-tables of this table (for tables keyed by a
+    // user-chosen name, such as [endpoints.<name>]); a non-table value is
+    // reported.
+    std::vector<std::string> table_names() {
+        std::vector<std::string> names;
+        if (table_ == nullptr) return names;
+        for (auto&& [k, v] : *table_) {
+            if (v.is_table()) {
+                names.emplace_back(k.str());
+            } else {
+                used_.emplace(k.str());
+                problems_->add(key_path(detail::printable_key(k.str())), "must be a table");
+            }
+        }
+        return names;
+    }
+
     // The sub-table `key` (absent: a Section that reads nothing).
     Section sub(std::string_view key) {
         const toml::node* n = take(key);
@@ -200,6 +247,22 @@ void read_root(const toml::table& table, Config& c, Problems& problems) {
     Section log = root.sub("log");
     log.string("level", c.log.level);
     log.finish();
+    Section audit = root.sub("audit");
+    audit.string("origin", c.audit.origin);
+    audit.integer("checkpoint_every", c.audit.checkpoint_every, 1, detail::kMaxCheckpointEvery);
+    audit.seconds("checkpoint_interval_s", c.audit.checkpoint_interval, 1, 3600);
+    audit.seconds("review_window_s", c.audit.review_window, 60, 24 * 3600);
+    audit.finish();
+    Section tasks = root.sub("tasks");
+    tasks.seconds("expiry_check_interval_s", c.tasks.expiry_check_interval, 1, 60);
+    tasks.finish();
+    Section endpoints = root.sub("endpoints");
+    for (const std::string& name : endpoints.table_names()) {
+        Section e = endpoints.sub(name);
+        e.strings("client_subjects", c.endpoints[name].client_subjects, 64);
+        e.finish();
+    }
+    endpoints.finish();
     Section shutdown = root.sub("shutdown");
     shutdown.millis("grace_ms", c.shutdown_grace, 0, detail::kMaxGraceMs);
     shutdown.finish();

@@ -4,6 +4,7 @@
 // parse_config(render_config(c), c.data_dir) == c (tested).
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "appliance/config.hpp"
 #include "config_detail.hpp"
@@ -54,6 +55,14 @@ public:
     }
     void num(std::string_view key, std::uint64_t value, std::string_view comment) {
         line(key, std::to_string(value), comment);
+    }
+    void strs(std::string_view key, const std::vector<std::string>& values,
+              std::string_view comment) {
+        std::string list = "[";
+        for (const auto& v : values) {
+            list += std::string(list.size() > 1 ? ", " : "") + appliance::quoted(std::string_view(v));
+        }
+        line(key, list + "]", comment);
     }
     void boolean(std::string_view key, bool value, std::string_view comment) {
         line(key, value ? "true" : "false", comment);
@@ -142,6 +151,29 @@ std::string render_config(const Config& c) {
     w.str("certificate", c.lea_client.certificate.string(),
           "PEM client certificate chain, leaf first.");
     w.str("private_key", c.lea_client.private_key, "pkcs11: URI of the client key on the token.");
+    w.section("audit", "The audit log: entries, signed checkpoints, re-verification.");
+    w.str("origin", c.audit.origin,
+          "Checkpoint origin and signing key name (\"\" = \"<instance name>/audit\").");
+    w.num("checkpoint_every", c.audit.checkpoint_every,
+          "A signed checkpoint at least every this many entries (1..1000000).");
+    w.num("checkpoint_interval_s", static_cast<std::uint64_t>(c.audit.checkpoint_interval.count()),
+          "...and at least this often while entries arrive (1..3600 s).");
+    w.num("review_window_s", static_cast<std::uint64_t>(c.audit.review_window.count()),
+          "A re-verified value stays visible to its auditor this long (60..86400 s).");
+    w.section("tasks", "Tasks with salted hashes (TS 103 707 Annex D.4).");
+    w.num("expiry_check_interval_s",
+          static_cast<std::uint64_t>(c.tasks.expiry_check_interval.count()),
+          "Tasks past their end time are closed within this many seconds (1..60).");
+    for (const auto& [name, e] : c.endpoints) {
+        w.section("endpoints." + name, "An LEA endpoint, named by tasks' \"endpoint\".");
+        w.strs("client_subjects", e.client_subjects,
+               "Subjects of its client certificates on listeners.lea (RFC 2253).");
+    }
+    w.raw(c.endpoints.empty()
+              ? "\n# LEA endpoints, by the name tasks use (docs/configuration.md):\n"
+                "# [endpoints.lea1]\n"
+                "# client_subjects = [\"CN=demo-lea,O=Enclave demo\"]\n"
+              : "");
     w.section("log", "Operational log lines on stderr.");
     w.str("level", c.log.level, "Lowest level logged: debug, info, warning or error.");
     w.section("shutdown", "SIGTERM handling.");

@@ -3,6 +3,7 @@
 // addresses, listener clashes, the socket mode, names and path lengths.
 // Messages name the key and the rule; they echo numbers and paths at most,
 // never URIs (hsm::Uri errors name the attribute and offset only).
+#include <algorithm>
 #include <arpa/inet.h>
 #include <sys/un.h>
 
@@ -166,6 +167,42 @@ void check_clashes(Problems& p, const Config& c) {
     }
 }
 
+// A checkpoint origin: printable ASCII without spaces or '+' (the signed-note
+// key name is the origin, and a key name may hold neither).
+bool valid_origin(std::string_view o) {
+    if (o.empty() || o.size() > 128) return false;
+    return std::all_of(o.begin(), o.end(), [](unsigned char ch) {
+        return ch > 0x20 && ch < 0x7f && ch != '+';
+    });
+}
+
+// An endpoint name, as tasks name it: [a-z0-9][a-z0-9-]{0,62}.
+bool valid_endpoint_name(std::string_view n) {
+    if (n.empty() || n.size() > 63 || n.front() == '-') return false;
+    return std::all_of(n.begin(), n.end(), [](unsigned char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
+    });
+}
+
+void check_audit(Problems& p, const Config& c) {
+    if (!c.audit.origin.empty() && !valid_origin(c.audit.origin)) {
+        p.add("audit.origin", "must be 1..128 printable ASCII characters without spaces or '+'");
+    }
+    for (const auto& [name, e] : c.endpoints) {
+        const std::string where = "endpoints." + detail::printable_key(name);
+        if (!valid_endpoint_name(name)) {
+            p.add(where, "endpoint names are 1..63 of a-z, 0-9 and '-', not starting with '-'");
+        }
+        for (const std::string& subject : e.client_subjects) {
+            if (subject.empty() || subject.size() > 1024 ||
+                !std::all_of(subject.begin(), subject.end(),
+                             [](unsigned char ch) { return ch >= 0x20 && ch != 0x7f; })) {
+                p.add(where + ".client_subjects", "each must be a non-empty RFC 2253 subject");
+            }
+        }
+    }
+}
+
 }  // namespace
 
 void validate(const Config& c, Problems& p) {
@@ -186,6 +223,7 @@ void validate(const Config& c, Problems& p) {
     check_clashes(p, c);
     check_path(p, "lea_client.certificate", c.lea_client.certificate, false);
     check_key_uri(p, "lea_client.private_key", c.lea_client.private_key, false);
+    check_audit(p, c);
     const std::string& level = c.log.level;
     if (level != "debug" && level != "info" && level != "warning" && level != "error") {
         p.add("log.level", "must be \"debug\", \"info\", \"warning\" or \"error\"");

@@ -101,6 +101,13 @@ Config unusual_config() {
     c.lea_client = {"", ""};
     c.log.level = "debug";
     c.shutdown_grace = std::chrono::milliseconds(0);
+    c.audit.origin = "csp.example/enclave-7";
+    c.audit.checkpoint_every = 10;
+    c.audit.checkpoint_interval = std::chrono::seconds(5);
+    c.audit.review_window = std::chrono::seconds(120);
+    c.tasks.expiry_check_interval = std::chrono::seconds(1);
+    c.endpoints["lea1"].client_subjects = {"CN=demo-lea,O=Enclave demo", "CN=\"q\",O=x"};
+    c.endpoints["lea-2"] = {};
     return c;
 }
 
@@ -127,13 +134,13 @@ TEST(ConfigTest, RenderedFileCommentsEveryKeyAndHasEveryKey) {
         previous = line;
     }
     // instance 1, token 4, 3 listeners x (8 + 7 limits), admin 3 + roles 3 + limits 7,
-    // lea_client 2, log 1, shutdown 1.
-    EXPECT_EQ(keys, 1 + 4 + 3 * 15 + 3 + 3 + 7 + 2 + 1 + 1);
+    // lea_client 2, audit 4, tasks 1, log 1, shutdown 1 (no endpoints by default).
+    EXPECT_EQ(keys, 1 + 4 + 3 * 15 + 3 + 3 + 7 + 2 + 4 + 1 + 1 + 1);
     for (const char* section :
          {"[instance]", "[token]", "[listeners.lea]", "[listeners.lea.limits]",
           "[listeners.ingest]", "[listeners.ingest.limits]", "[admin]", "[admin.roles]",
-          "[admin.limits]", "[admin.tls]", "[admin.tls.limits]", "[lea_client]", "[log]",
-          "[shutdown]"}) {
+          "[admin.limits]", "[admin.tls]", "[admin.tls.limits]", "[lea_client]", "[audit]",
+          "[tasks]", "[log]", "[shutdown]"}) {
         EXPECT_NE(text.find(std::string("\n") + section + "\n"), std::string::npos) << section;
     }
 }
@@ -155,7 +162,8 @@ TEST(ConfigTest, EveryKeyIsDocumented) {
     EXPECT_GT(checked, 20);
     for (const char* section :
          {"[instance]", "[token]", "[listeners.lea]", "[admin]", "[admin.roles]", "[admin.tls]",
-          "[lea_client]", "[log]", "[shutdown]", ".limits]"}) {
+          "[lea_client]", "[audit]", "[tasks]", "[endpoints.", "[log]", "[shutdown]",
+          ".limits]"}) {
         EXPECT_NE(text.find(section), std::string::npos) << section;
     }
 }
@@ -254,6 +262,21 @@ const Rule kRules[] = {
     {"[shutdown]\ngrace_ms = -1\n", "shutdown.grace_ms: must be 0..3600000"},
     {"[lea_client]\nprivate_key = \"/etc/client.key\"\n",
      "lea_client.private_key: must be a pkcs11: URI"},
+    {"[audit]\norigin = \"two words\"\n", "audit.origin: must be 1..128 printable"},
+    {"[audit]\norigin = \"a+b\"\n", "audit.origin: must be 1..128 printable"},
+    {"[audit]\ncheckpoint_every = 0\n", "audit.checkpoint_every: must be 1..1000000"},
+    {"[audit]\ncheckpoint_interval_s = 0\n", "audit.checkpoint_interval_s: must be 1..3600"},
+    {"[audit]\nreview_window_s = 59\n", "audit.review_window_s: must be 60..86400"},
+    {"[tasks]\nexpiry_check_interval_s = 61\n", "tasks.expiry_check_interval_s: must be 1..60"},
+    {"[endpoints]\nlea1 = 3\n", "endpoints.lea1: must be a table"},
+    {"[endpoints.LEA]\n", "endpoints.LEA: endpoint names are"},
+    {"[endpoints.lea1]\nclient_subjects = \"CN=x\"\n",
+     "endpoints.lea1.client_subjects: must be an array of strings"},
+    {"[endpoints.lea1]\nclient_subjects = [1]\n",
+     "endpoints.lea1.client_subjects: must be an array of strings"},
+    {"[endpoints.lea1]\nclient_subjects = [\"\"]\n",
+     "endpoints.lea1.client_subjects: each must be a non-empty"},
+    {"[endpoints.lea1]\nurl = \"x\"\n", "endpoints.lea1.url: unknown key"},
 };
 
 TEST(ConfigTest, EveryRuleNamesTheKeyAndTheRule) {

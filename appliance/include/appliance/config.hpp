@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -117,6 +118,30 @@ struct LeaClientConfig {
     bool operator==(const LeaClientConfig&) const = default;
 };
 
+/// The audit log (issue #4; docs/audit-log.md).
+struct AuditConfig {
+    std::string origin;  ///< checkpoint origin line; "" = "<instance name>/audit"
+    std::uint32_t checkpoint_every = 1000;                 ///< entries between checkpoints
+    std::chrono::seconds checkpoint_interval{60};          ///< at most this long between them
+    std::chrono::seconds review_window{15 * 60};           ///< re-verified value kept this long
+    bool operator==(const AuditConfig&) const = default;
+};
+
+/// Tasks with salted hashes (issue #4; docs/tasks.md).
+struct TasksConfig {
+    std::chrono::seconds expiry_check_interval{30};  ///< how often ended tasks are closed
+    bool operator==(const TasksConfig&) const = default;
+};
+
+/// One LEA endpoint, by the name tasks use in "endpoint". Issue #4 needs
+/// only who the LEA is on our LEA listener (for re-verification of the
+/// records of tasks it owns); delivery settings come with issue #5.
+struct EndpointConfig {
+    /// RFC 2253 subjects of the LEA's client certificates on listeners.lea.
+    std::vector<std::string> client_subjects;
+    bool operator==(const EndpointConfig&) const = default;
+};
+
 struct LogConfig {
     std::string level = "info";  ///< "debug", "info", "warning", "error"
 
@@ -132,10 +157,15 @@ struct Config {
     AdminConfig admin;
     LeaClientConfig lea_client;
     LogConfig log;
+    AuditConfig audit;
+    TasksConfig tasks;
+    std::map<std::string, EndpointConfig> endpoints;  ///< by endpoint name
     std::chrono::milliseconds shutdown_grace{10'000};  ///< SIGTERM: in-flight requests get this long
 
     /// Resolves a configured path against data_dir (absolute paths unchanged).
     [[nodiscard]] std::filesystem::path resolve(const std::filesystem::path& p) const;
+    /// audit.origin, or "<instance name>/audit" when it is empty.
+    [[nodiscard]] std::string audit_origin() const;
 
     bool operator==(const Config&) const = default;
 };
