@@ -189,7 +189,7 @@ Step<int> start(const DaemonOptions& options, EventSink& events) {
     auto contexts = build_contexts(*cfg, factory);
     if (!contexts) return tl::unexpected(contexts.error());
 
-    ServerSetup setup{std::move(*cfg), *pool, std::move(factory), &events, 0};
+    ServerSetup setup{std::move(*cfg), *pool, std::move(factory), &events, 0, {}};
     auto server = Server::create(std::move(setup), std::move(*contexts));
     if (!server) return failure(ExitCode::bind, "server", server.error().message());
     return (*server)->run();

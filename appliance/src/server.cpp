@@ -194,12 +194,22 @@ crypto::Result<std::unique_ptr<Server>> Server::create(
     auto pool = s.setup.pool;
     s.metrics.set_pool_stats_source([pool] { return pool->stats(); });
 
-    auto data_router = std::make_shared<Router>();
-    add_identity_routes(*data_router);
+    auto lea_router = std::make_shared<Router>();
+    add_identity_routes(*lea_router);
+    auto ingest_router = std::make_shared<Router>();
+    add_identity_routes(*ingest_router);
     auto admin_router = std::make_shared<Router>();
     add_admin_routes(*admin_router,
                      AdminApiContext{cfg.instance_name, pool, &s.metrics,
                                      [&s] { return s.listener_status(); }, Clock::now()});
+    if (s.setup.add_routes) {
+        Routers routers{*admin_router, *lea_router, *ingest_router};
+        s.setup.add_routes(routers);
+    }
+    auto router_of = [&](const TcpListenerSpec& spec) -> std::shared_ptr<const Router> {
+        if (spec.admin) return admin_router;
+        return spec.name == "lea" ? lea_router : ingest_router;
+    };
 
     AdminSocketOptions admin_options{cfg.resolve(cfg.admin.socket),
                                      cfg.admin.socket_mode,
@@ -219,8 +229,7 @@ crypto::Result<std::unique_ptr<Server>> Server::create(
         TlsListenerOptions o{spec.name,
                              *spec.config,
                              spec.admin ? RoleSet{Role::operator_} : RoleSet{},
-                             spec.admin ? std::shared_ptr<const Router>(admin_router)
-                                        : std::shared_ptr<const Router>(data_router),
+                             router_of(spec),
                              s.metrics.listener(spec.name),
                              s.setup.events};
         auto it = contexts.find(spec.name);

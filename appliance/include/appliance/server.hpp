@@ -25,6 +25,7 @@
 
 #include "appliance/config.hpp"
 #include "appliance/event_sink.hpp"
+#include "appliance/http_types.hpp"
 #include "appliance/metrics.hpp"
 #include "crypto/result.hpp"
 #include "hsm/session_pool.hpp"
@@ -45,12 +46,22 @@ struct TcpListenerSpec {
 /// The enabled TCP listeners of `config`: lea, ingest, admin-tls.
 std::vector<TcpListenerSpec> tcp_listeners(const Config& config);
 
+/// The routers a Server serves, for services to add their endpoints to
+/// before anything listens (tasks and the audit log add theirs here).
+struct Routers {
+    Router& admin;   ///< the Unix socket and the admin mTLS port
+    Router& lea;     ///< listeners.lea
+    Router& ingest;  ///< listeners.ingest
+};
+using RouteInstaller = std::function<void(Routers&)>;
+
 struct ServerSetup {
     Config config;
     std::shared_ptr<hsm::SessionPool> pool;  ///< logged in
     TlsContextFactory make_context;          ///< used again on SIGHUP
     EventSink* events = nullptr;             ///< required; outlives the Server
     std::size_t threads = 0;                 ///< 0: max(2, hardware_concurrency)
+    RouteInstaller add_routes;               ///< optional: more endpoints
 };
 
 class Server {
