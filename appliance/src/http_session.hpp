@@ -36,6 +36,7 @@
 #include "appliance/log.hpp"
 #include "appliance/metrics.hpp"
 #include "connection_registry.hpp"
+#include "crypto/secret.hpp"
 
 namespace enclave::appliance::detail {
 
@@ -219,7 +220,27 @@ private:
         if (res.status == 403) {
             env_->events->emit(events::AdminAccessDenied{peer_.uid, req.method, req.path});
         }
+        // A body may have carried a value and salt (task intake,
+        // re-verification): wipe it and the read buffer's used bytes now
+        // rather than leave them to the heap.
+        wipe_string(req.body);
+        wipe_read_buffer();
         send(std::move(res), keep, version);
+    }
+
+    static void wipe_string(std::string& s) noexcept {
+        crypto::wipe(crypto::MutableByteView(reinterpret_cast<std::uint8_t*>(s.data()), s.size()));
+    }
+
+    /// Zeroes the read buffer's storage except the bytes not yet parsed
+    /// (a pipelined next request).
+    void wipe_read_buffer() noexcept {
+        const std::size_t pending = buffer_.size();
+        const std::size_t spare = buffer_.capacity() - pending;
+        if (spare == 0) return;
+        auto region = buffer_.prepare(spare);
+        crypto::wipe(crypto::MutableByteView(static_cast<std::uint8_t*>(region.data()),
+                                             region.size()));
     }
 
     Request to_request(http::request<http::string_body>&& msg) {
@@ -258,6 +279,8 @@ private:
     }
 
     void on_write(beast::error_code ec, bool keep_alive) {
+        // A response may have carried a value (reveal, review).
+        wipe_string(res_.body());
         end_request();
         if (aborted_) return;
         if (ec) return finish();
