@@ -8,6 +8,7 @@
 
 #include "appliance/admin_api.hpp"
 #include "appliance/admin_server.hpp"
+#include "appliance/audit_services.hpp"
 #include "appliance/config.hpp"
 #include "appliance/event_sink.hpp"
 #include "appliance/log.hpp"
@@ -189,10 +190,19 @@ Step<int> start(const DaemonOptions& options, EventSink& events) {
     auto contexts = build_contexts(*cfg, factory);
     if (!contexts) return tl::unexpected(contexts.error());
 
-    ServerSetup setup{std::move(*cfg), *pool, std::move(factory), &events, 0, {}};
+    auto services = AuditServices::open(*cfg, *pool);
+    if (!services) return failure(ExitCode::store, "audit", services.error().message());
+    AuditServices& svc = **services;
+
+    ServerSetup setup{std::move(*cfg), *pool, std::move(factory), &events, 0,
+                      [&svc](Routers& routers) { svc.add_routes(routers); }};
     auto server = Server::create(std::move(setup), std::move(*contexts));
     if (!server) return failure(ExitCode::bind, "server", server.error().message());
-    return (*server)->run();
+    svc.start();
+    const int rc = (*server)->run();
+    // After the listeners stopped: no request is in flight any more.
+    svc.stop();
+    return rc;
 }
 
 }  // namespace

@@ -33,6 +33,8 @@ enum class ExitCode : int {
     pin_rejected = 7,     ///< the token refused the PIN (incorrect or locked); not retried
     tls = 8,              ///< a listener's certificate, token key, trust anchors or CRL unusable
     bind = 9,  ///< a listener or the admin socket cannot be bound, or another daemon runs
+    store = 10,  ///< the audit log or the task store cannot be opened, fails its
+                 ///< integrity check, or its keys (kek, audit-signing) are missing
 };
 
 struct DaemonOptions {

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// AuditServices: the daemon's tasks, re-verification and audit log, wired
+// together and served (issue #4; docs/tasks.md, docs/audit-log.md,
+// docs/auditor-guide.md).
+//
+//   DIR/state/audit.db   the audit log (SQLCipher, key wrapped by the KEK)
+//   DIR/state/tasks.db   tasks and their records (SQLCipher, same)
+//   token "kek"          wraps both database keys and every per-task key
+//   token "audit-signing" Ed25519: signs every checkpoint (C2SP signed note)
+//
+// A maintenance thread closes tasks whose end time has passed (every
+// tasks.expiry_check_interval_s), ends re-verification reviews whose window
+// has passed, and lets the log make its time-driven checkpoints.
+//
+// Endpoints (admin routes on the Unix socket and the admin mTLS port; LEA
+// routes on listeners.lea) are listed in docs/operations.md. Who may call
+// what:
+//   tasks: create, close            security-officer, operator
+//   tasks: list, show               any role
+//   tasks: reveal                   security-officer (audited)
+//   audit: reverify, review         auditor (a review only by its requester)
+//   audit: log, proofs, export      auditor, security-officer
+//   LEA:   reverify, review         the LEA of the task's endpoint
+//                                   (config endpoints.<name>.client_subjects)
+//
+// Holds no secret itself: per-task keys, values and salts live in the task
+// store and the re-verification service (Secrets), database keys inside
+// SealedDb, the signing key on the token.
+#include <memory>
+
+#include "appliance/config.hpp"
+#include "appliance/server.hpp"
+#include "audit/audit_sink.hpp"
+#include "crypto/result.hpp"
+#include "hsm/session_pool.hpp"
+
+namespace enclave::appliance {
+
+class AuditServices {
+public:
+    /// Opens the KEK and the audit key on the token, the audit log (verified
+    /// on open) and the task store (completing interrupted purges), and
+    /// records "daemon.started" with the token it logged in to. Errors name
+    /// the part that failed.
+    static crypto::Result<std::unique_ptr<AuditServices>> open(
+        const Config& config, std::shared_ptr<hsm::SessionPool> pool);
+    /// stop(), then closes the store and the log.
+    ~AuditServices();
+    AuditServices(const AuditServices&) = delete;
+    AuditServices& operator=(const AuditServices&) = delete;
+
+    /// Adds the task, audit and LEA endpoints. The services must outlive the
+    /// routers' use (the Server).
+    void add_routes(Routers& routers);
+    /// Starts the maintenance thread.
+    void start();
+    /// Stops it (joins); records "daemon.stopping". Idempotent.
+    void stop();
+
+    /// The audit log, for other parts of the daemon that record events.
+    [[nodiscard]] audit::AuditSink& sink();
+
+    struct Impl;
+
+private:
+    explicit AuditServices(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace enclave::appliance
