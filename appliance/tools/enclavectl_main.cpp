@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// enclavectl: provisions an instance (init) and asks a running enclaved about
-// itself over the admin socket (status, hsm status).
+// enclavectl: provisions an instance (init), asks a running enclaved about
+// itself over the admin socket (status, hsm status), manages tasks and works
+// with the audit log (appliance/ctl.hpp has the task and audit commands).
 //
-// Exit codes (docs/provisioning.md): 0 ok, 1 usage error, 2 failure,
+// Exit codes (docs/provisioning.md): 0 ok, 1 usage error (audit reverify: a
+// mismatch; audit verify: a bundle that does not verify), 2 failure,
 // 3 enclaved is not running. With --json, stdout carries exactly one JSON
 // document (the result, or {"error":{"code","message"}}); without it, human
 // text. Errors also go to stderr. No PIN is ever taken from argv.
@@ -14,6 +16,7 @@
 
 #include "appliance/admin_client.hpp"
 #include "appliance/config.hpp"
+#include "appliance/ctl.hpp"
 #include "appliance/provision.hpp"
 
 namespace {
@@ -22,46 +25,14 @@ using namespace enclave;
 using appliance::AdminClient;
 using nlohmann::json;
 
-constexpr int kExitOk = 0;
-constexpr int kExitUsage = 1;
-constexpr int kExitFailure = 2;
-constexpr int kExitNotRunning = 3;
-
-struct Globals {
-    std::string data_dir;
-    std::string config;
-    bool json = false;
-};
-
-std::filesystem::path data_dir_of(const Globals& g) {
-    if (!g.data_dir.empty()) return g.data_dir;
-    if (const char* env = std::getenv("ENCLAVE_DATA_DIR"); env != nullptr && *env != '\0') {
-        return env;
-    }
-    return "./var";
-}
-
-int report_error(const Globals& g, std::string_view code, const std::string& message,
-                 int exit_code) {
-    if (g.json) {
-        std::cout << json{{"error", {{"code", code}, {"message", message}}}}.dump(2) << "\n";
-    }
-    std::cerr << "enclavectl: " << message << "\n";
-    return exit_code;
-}
-
-int report_error(const Globals& g, const crypto::Error& e) {
-    return report_error(g, crypto::errc_name(e.code()), e.context(), kExitFailure);
-}
-
-// Printable ASCII only: text from the socket must not drive the terminal.
-std::string printable(std::string_view s) {
-    std::string out;
-    for (unsigned char c : s.substr(0, 256)) {
-        out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
-    }
-    return out;
-}
+using ctl::Globals;
+using ctl::kExitFailure;
+using ctl::kExitNotRunning;
+using ctl::kExitOk;
+using ctl::kExitUsage;
+using ctl::data_dir_of;
+using ctl::printable;
+using ctl::report_error;
 
 // A field of a JSON object from the daemon as text ("?" when absent).
 std::string text(const json& j, const char* key) {
@@ -125,35 +96,8 @@ int cmd_init(const Globals& g, appliance::ProvisionOptions o) {
     return kExitOk;
 }
 
-// Loads the config and GETs `target` from the admin socket it names.
 int query_daemon(const Globals& g, std::string_view target, json& out) {
-    const std::filesystem::path dir = data_dir_of(g);
-    const std::filesystem::path file =
-        g.config.empty() ? dir / "enclave.toml" : std::filesystem::path(g.config);
-    auto config = appliance::load_config(file, dir);
-    if (!config) {
-        if (config.error().code() == crypto::Errc::not_found) {
-            return report_error(g, "not_found",
-                                "no instance: " + file.string() +
-                                    " does not exist (run "
-                                    "`enclavectl init --data-dir " +
-                                    dir.string() + "` first)",
-                                kExitFailure);
-        }
-        return report_error(g, config.error());
-    }
-    const std::filesystem::path socket = config->resolve(config->admin.socket);
-    auto r = AdminClient(socket).get_json(target);
-    if (!r) {
-        if (appliance::daemon_not_running(r.error())) {
-            return report_error(g, "daemon_not_running",
-                                "enclaved is not running: cannot connect to " + socket.string(),
-                                kExitNotRunning);
-        }
-        return report_error(g, r.error());
-    }
-    out = std::move(*r);
-    return kExitOk;
+    return ctl::call(g, "GET", target, {}, out);
 }
 
 int cmd_status(const Globals& g) {
@@ -206,8 +150,10 @@ int cmd_hsm_status(const Globals& g) {
 
 int main(int argc, char** argv) {
     CLI::App app{
-        "enclavectl: provision an Enclave instance and inspect a running enclaved.\n"
-        "Exit codes: 0 ok, 1 usage error, 2 failure, 3 enclaved is not running."};
+        "enclavectl: provision an Enclave instance, inspect a running enclaved, manage tasks "
+        "and work with the audit log.\n"
+        "Exit codes: 0 ok, 1 usage error (audit reverify: mismatch; audit verify: the bundle "
+        "does not verify), 2 failure, 3 enclaved is not running."};
     app.fallthrough();  // global options are accepted after the subcommand too (inherited)
     app.require_subcommand(1);
     Globals g;
@@ -234,6 +180,58 @@ int main(int argc, char** argv) {
     hsm->require_subcommand(1);
     CLI::App* hsm_status = hsm->add_subcommand("status", "Show the token, its slot and its keys");
 
+    // tasks
+    std::string file, reference, input = "-", review_id, out_file, key, since;
+    std::uint64_t field = 0, index = 0, old_size = 0;
+    std::optional<std::uint64_t> size, new_size;
+    bool reveal = false, discard = false, make_new = false, force = false;
+    CLI::App* task = app.add_subcommand("task", "Tasks with salted hashes (TS 103 707 D.4)");
+    task->require_subcommand(1);
+    CLI::App* task_create = task->add_subcommand("create", "Create a task from its JSON");
+    task_create->add_option("--file", file, "The task JSON; - for stdin (never on argv)")
+        ->required();
+    CLI::App* task_list = task->add_subcommand("list", "List tasks (hashes only)");
+    CLI::App* task_show = task->add_subcommand("show", "Show one task's record");
+    task_show->add_option("reference", reference, "LIID or LDID")->required();
+    task_show->add_flag("--reveal", reveal,
+                        "Security officers: show the values and salts of an active task "
+                        "(recorded in the audit log)");
+    CLI::App* task_close = task->add_subcommand("close", "Close a task now: destroy values, salts and key");
+    task_close->add_option("reference", reference, "LIID or LDID")->required();
+
+    // audit
+    CLI::App* audit = app.add_subcommand("audit", "Re-verification and the audit log");
+    audit->require_subcommand(1);
+    CLI::App* reverify = audit->add_subcommand(
+        "reverify", "Check a value and salt the LEA handed back against a record "
+                    "(reads {\"value\",\"salt\"} from stdin; exit 0 match, 1 mismatch)");
+    reverify->add_option("reference", reference, "LIID or LDID")->required();
+    reverify->add_option("--field", field, "Field index (0-based)")->required();
+    reverify->add_option("--input", input, "Read the JSON from this file instead of stdin");
+    CLI::App* review = audit->add_subcommand("review", "Show the value of your open review");
+    review->add_option("id", review_id, "Review id from `audit reverify`")->required();
+    review->add_flag("--discard", discard, "End the review now (the value is destroyed)");
+    CLI::App* checkpoint = audit->add_subcommand("checkpoint", "The latest signed checkpoint");
+    checkpoint->add_flag("--new", make_new, "Sign a checkpoint of the current log first");
+    CLI::App* audit_key = audit->add_subcommand("key", "The audit log's verifier key (pin it)");
+    CLI::App* proof = audit->add_subcommand("proof", "Merkle proofs (RFC 9162)");
+    proof->require_subcommand(1);
+    CLI::App* inclusion = proof->add_subcommand("inclusion", "Inclusion proof of one entry");
+    inclusion->add_option("--index", index, "Entry index")->required();
+    inclusion->add_option("--size", size, "Tree size (default: the latest checkpoint's)");
+    CLI::App* consistency = proof->add_subcommand("consistency", "Consistency proof between sizes");
+    consistency->add_option("--old", old_size, "Older tree size")->required();
+    consistency->add_option("--new", new_size, "Newer tree size (default: the latest checkpoint's)");
+    CLI::App* export_cmd = audit->add_subcommand("export", "Write an offline bundle of the whole log");
+    export_cmd->add_option("--out", out_file, "Bundle file to write")->required();
+    export_cmd->add_flag("--force", force, "Replace an existing file");
+    CLI::App* verify = audit->add_subcommand(
+        "verify", "Verify a bundle offline (no daemon, no token); exit 1 when it does not verify");
+    verify->add_option("bundle", file, "Bundle file")->required();
+    verify->add_option("--key", key, "The verifier key you trust, or a file holding it");
+    verify->add_option("--since-checkpoint", since,
+                       "A checkpoint you kept earlier (file): the bundle must extend it");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -257,6 +255,18 @@ int main(int argc, char** argv) {
         }
         if (status->parsed()) return cmd_status(g);
         if (hsm_status->parsed()) return cmd_hsm_status(g);
+        if (task_create->parsed()) return ctl::task_create(g, file);
+        if (task_list->parsed()) return ctl::task_list(g);
+        if (task_show->parsed()) return ctl::task_show(g, reference, reveal);
+        if (task_close->parsed()) return ctl::task_close(g, reference);
+        if (reverify->parsed()) return ctl::audit_reverify(g, reference, field, input);
+        if (review->parsed()) return ctl::audit_review(g, review_id, discard);
+        if (checkpoint->parsed()) return ctl::audit_checkpoint(g, make_new);
+        if (audit_key->parsed()) return ctl::audit_key(g);
+        if (inclusion->parsed()) return ctl::audit_proof_inclusion(g, index, size);
+        if (consistency->parsed()) return ctl::audit_proof_consistency(g, old_size, new_size);
+        if (export_cmd->parsed()) return ctl::audit_export(g, out_file, force);
+        if (verify->parsed()) return ctl::audit_verify(g, file, key, since);
     } catch (const std::exception& e) {
         return report_error(g, "internal", std::string("unexpected failure: ") + e.what(),
                             kExitFailure);

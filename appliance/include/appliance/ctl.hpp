@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// enclavectl's commands, as functions over parsed options (the CLI11 parsing
+// stays in tools/enclavectl_main.cpp). Each returns the process exit code.
+//
+// Exit codes: 0 ok, 1 usage error (or, for `audit reverify`, a mismatch;
+// for `audit verify`, a bundle that does not verify), 2 failure, 3 enclaved
+// is not running. With --json, stdout carries exactly one JSON document (the
+// result, or {"error":{"code","message"}}); without it, human text. Errors
+// also go to stderr. Values and salts never come from argv: task files and
+// re-verification input are read from a file or stdin, and wiped after use.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "crypto/result.hpp"
+
+namespace enclave::appliance::ctl {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitUsage = 1;
+inline constexpr int kExitMismatch = 1;  ///< audit reverify: no match; audit verify: bad bundle
+inline constexpr int kExitFailure = 2;
+inline constexpr int kExitNotRunning = 3;
+
+struct Globals {
+    std::string data_dir;  ///< --data-dir ("" = $ENCLAVE_DATA_DIR, else ./var)
+    std::string config;    ///< --config ("" = DATA_DIR/enclave.toml)
+    bool json = false;     ///< --json
+};
+
+std::filesystem::path data_dir_of(const Globals& g);
+
+/// Prints the error (JSON on stdout with --json; always stderr) and returns
+/// `exit_code`.
+int report_error(const Globals& g, std::string_view code, const std::string& message,
+                 int exit_code = kExitFailure);
+int report_error(const Globals& g, const crypto::Error& e);
+
+/// Printable ASCII only (text from the socket must not drive the terminal).
+std::string printable(std::string_view s, std::size_t max = 256);
+
+/// One admin API call: loads the config, connects to its socket, sends the
+/// request and parses the JSON answer into `out`. Returns an exit code
+/// (errors already reported).
+int call(const Globals& g, std::string_view method, std::string_view target,
+         std::string_view body, nlohmann::json& out);
+
+/// "a=b&c=d" with percent-encoding of the values.
+std::string query(std::initializer_list<std::pair<std::string_view, std::string>> params);
+
+// ---- tasks (ctl_task.cpp)
+/// task create --file F|- : the task JSON from a file or stdin.
+int task_create(const Globals& g, const std::string& file);
+int task_list(const Globals& g);
+/// task show REF [--reveal]
+int task_show(const Globals& g, const std::string& reference, bool reveal);
+int task_close(const Globals& g, const std::string& reference);
+
+// ---- audit (ctl_audit.cpp)
+/// audit reverify REF --field N : {"value","salt"} from stdin (or --input F).
+int audit_reverify(const Globals& g, const std::string& reference, std::uint64_t field,
+                   const std::string& input);
+int audit_review(const Globals& g, const std::string& review_id, bool discard);
+int audit_checkpoint(const Globals& g, bool make_new);
+int audit_key(const Globals& g);
+int audit_proof_inclusion(const Globals& g, std::uint64_t index, std::optional<std::uint64_t> size);
+int audit_proof_consistency(const Globals& g, std::uint64_t old_size,
+                            std::optional<std::uint64_t> new_size);
+/// audit export --out FILE [--force]
+int audit_export(const Globals& g, const std::string& out, bool overwrite);
+/// audit verify FILE [--key KEYFILE|KEY] [--since-checkpoint OLD] (offline).
+int audit_verify(const Globals& g, const std::string& bundle, const std::string& key,
+                 const std::string& since_checkpoint);
+
+}  // namespace enclave::appliance::ctl
