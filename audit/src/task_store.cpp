@@ -76,10 +76,6 @@ CREATE TABLE deliveries(
 
 constexpr std::array<crypto::Migration, 1> kSchema{{{1, kSchemaV1}}};
 
-nlohmann::json base_event(std::string_view name, const std::string& reference, crypto::ByteView task_id) {
-    return {{"event", name}, {"reference", reference}, {"task_id", crypto::hex_encode(task_id)}};
-}
-
 }  // namespace
 
 std::span<const crypto::Migration> detail::task_schema() { return kSchema; }
@@ -143,7 +139,7 @@ Result<TaskRecord> TaskStore::create(TaskIntake intake, const Actor& actor) {
         return tl::unexpected(ok.error().wrap("task not created: audit log"));
     }
     if (auto ok = tx->commit(); !ok) {
-        auto ev = base_event("task.create_failed", row.reference, row.task_id);
+        auto ev = detail::task_event("task.create_failed", row.reference, row.task_id);
         ev["error"] = crypto::errc_name(ok.error().code());
         append_best_effort(std::move(ev));
         return tl::unexpected(ok.error().wrap("task not created: commit"));
@@ -192,14 +188,14 @@ Result<void> TaskStore::insert_secrets(const TaskIntake& intake, std::int64_t ro
 Result<void> TaskStore::append_created(const TaskIntake& intake, const Row& row, const Actor& actor) {
     for (std::size_t i = 0; i < intake.fields.size(); ++i) {
         const IntakeField& f = intake.fields[i];
-        auto ev = base_event("hash.verified", row.reference, row.task_id);
+        auto ev = detail::task_event("hash.verified", row.reference, row.task_id);
         ev["field"] = i;
         ev["formatName"] = f.format_name;
         ev["algorithm"] = crypto::salted_hash_name(f.algorithm);
         ev["hash"] = crypto::hex_encode(f.hash);
         if (auto ok = audit_.append(ev); !ok) return tl::unexpected(ok.error());
     }
-    auto ev = base_event("task.created", row.reference, row.task_id);
+    auto ev = detail::task_event("task.created", row.reference, row.task_id);
     ev["kind"] = task_kind_name(intake.kind);
     ev["start"] = format_utc_time(intake.start);
     ev["end"] = format_utc_time(intake.end);
@@ -275,7 +271,7 @@ Result<std::vector<RevealedField>> TaskStore::reveal(std::string_view reference,
                                                          std::to_string(out->size()) + " sealed field(s) for " +
                                                          std::to_string(rec->fields.size()) + " field(s)");
     }
-    auto ev = base_event("task.revealed", row->reference, row->task_id);
+    auto ev = detail::task_event("task.revealed", row->reference, row->task_id);
     ev["fields"] = out->size();
     ev["actor"] = actor;
     if (auto ok = audit_.append(ev); !ok) return tl::unexpected(ok.error().wrap("not revealed: audit log"));

@@ -19,11 +19,8 @@ namespace {
 using crypto::Errc;
 using crypto::Result;
 using detail::run_sql;
+using detail::task_event;
 using detail::to_us;
-
-nlohmann::json task_event(std::string_view name, const std::string& reference, crypto::ByteView task_id) {
-    return {{"event", name}, {"reference", reference}, {"task_id", crypto::hex_encode(task_id)}};
-}
 
 /// One integer from a query; the statement is finalised on return (a
 /// statement left open would hold a read snapshot through the checkpoint).

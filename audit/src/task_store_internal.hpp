@@ -11,6 +11,7 @@
 
 #include "audit/task_store.hpp"
 #include "crypto/bytes.hpp"
+#include "crypto/encoding.hpp"
 #include "crypto/result.hpp"
 #include "crypto/sealed_db.hpp"
 #include "crypto/secret.hpp"
@@ -75,6 +76,11 @@ inline crypto::Result<void> bind_one(crypto::Statement& s, int i, const std::opt
     return v ? s.bind_text(i, *v) : s.bind_null(i);
 }
 inline crypto::Result<void> bind_one(crypto::Statement& s, int i, std::nullptr_t) { return s.bind_null(i); }
+
+/// The members every task event carries: event name, reference, task id (hex).
+inline nlohmann::json task_event(std::string_view name, const std::string& reference, crypto::ByteView task_id) {
+    return {{"event", name}, {"reference", reference}, {"task_id", crypto::hex_encode(task_id)}};
+}
 
 /// Prepares `sql` and binds `args` to ?1, ?2, ...
 template <class... Args>

@@ -208,9 +208,10 @@ Result<void> TaskStore::record_delivery(std::string_view reference, std::string_
                                                       "\" is already recorded with another size or checksum");
     }
     const UtcTime now = clock_();
-    nlohmann::json ev{{"event", "delivery.recorded"},     {"reference", row->reference},
-                      {"task_id", crypto::hex_encode(row->task_id)}, {"delivery_id", delivery_id},
-                      {"size", size},                     {"sha256", crypto::hex_encode(sha256)}};
+    auto ev = detail::task_event("delivery.recorded", row->reference, row->task_id);
+    ev["delivery_id"] = delivery_id;
+    ev["size"] = size;
+    ev["sha256"] = crypto::hex_encode(sha256);
     if (auto ok = audit_.append(ev); !ok) return tl::unexpected(ok.error().wrap("delivery not recorded: audit log"));
     auto ok = run_sql(db_, "INSERT INTO deliveries(task, delivery_id, size, sha256, recorded_us) VALUES(?1, ?2, ?3, ?4, ?5)",
                       row->rowid, delivery_id, static_cast<std::int64_t>(size), sha256, detail::to_us(now));
