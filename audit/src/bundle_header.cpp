@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/bundle.hpp"
+#include "text_rules.hpp"
 
 namespace enclave::audit::detail {
 
@@ -25,6 +26,13 @@ const std::set<std::string, std::less<>> kMembers = {
 // Parses the header, refusing duplicate or unknown top-level members (the
 // DOM parser alone would keep the last of two equal keys silently).
 Result<nlohmann::json> parse_strict(std::string_view line) {
+    const TextScan scan = scan_text(line, false);
+    if (scan.fault != TextFault::none) {
+        return malformed(std::string(fault_name(scan.fault)) + " at byte " +
+                         std::to_string(scan.offset));
+    }
+    // nlohmann skips a UTF-8 byte order mark; the format has none.
+    if (line.empty() || line.front() != '{') return malformed("not a JSON object");
     std::set<std::string, std::less<>> seen;
     std::string problem;
     auto callback = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {

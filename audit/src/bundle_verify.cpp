@@ -77,7 +77,9 @@ private:
 };
 
 Result<int> Verification::open_file() {
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    // O_NONBLOCK: opening a FIFO without a writer must not hang; the type
+    // check below refuses it, and regular files ignore the flag.
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         const Errc code = errno == ENOENT ? Errc::not_found : Errc::io_error;
         return fail(code, "opening " + path_.string() + ": " + std::strerror(errno));
@@ -87,6 +89,7 @@ Result<int> Verification::open_file() {
         ::close(fd);
         return fail(Errc::io_error, path_.string() + " is not a regular file");
     }
+    (void)::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     report_.bytes = static_cast<std::uint64_t>(st.st_size);
     (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     return fd;

@@ -57,7 +57,7 @@ std::string link_reason(const detail::LinkCheck& c, std::uint64_t position) {
             return "its \"index\" is " + std::to_string(c.found_index) + ", not its position";
         case detail::LinkFault::prev_mismatch:
             return "its \"prev\" is not the leaf hash of entry " + std::to_string(position - 1);
-        case detail::LinkFault::prev_not_empty: return "\"prev\" of the first entry must be empty";
+        case detail::LinkFault::prev_not_empty: return "the first entry's \"prev\" must be empty";
         case detail::LinkFault::none: break;
     }
     return "unknown fault";
@@ -77,9 +77,14 @@ struct BundleWriter::Impl {
     bool failed = false;
     bool committed = false;
 
-    ~Impl() {
+    ~Impl() { discard(); }
+
+    // Closes and removes the temporary file (unless it became the bundle).
+    void discard() noexcept {
         if (fd >= 0) ::close(fd);
+        fd = -1;
         if (!committed && !tmp_path.empty()) ::unlink(tmp_path.c_str());
+        tmp_path.clear();
     }
 
     Result<void> flush() {
@@ -97,6 +102,7 @@ struct BundleWriter::Impl {
     // Any error makes the writer unusable: the caller must start over.
     tl::unexpected<crypto::Error> stop(crypto::Error error) {
         failed = true;
+        discard();
         return tl::unexpected(std::move(error));
     }
     tl::unexpected<crypto::Error> stop(Errc code, std::string context) {
