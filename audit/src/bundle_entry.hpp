@@ -31,6 +31,20 @@ struct EntryFields {
     [[nodiscard]] std::string_view prev_hex() const { return {prev.data(), prev_size}; }
 };
 
+/// What scan_entry_json found: an error (nullptr when the line is a valid
+/// JSON object) and whether the top level had "index" and "prev".
+struct EntryScan {
+    const char* error = nullptr;
+    bool has_index = false;
+    bool has_prev = false;
+};
+
+/// The JSON part of parse_entry (entry_scanner.cpp): strict RFC 8259 for an
+/// object, no floating-point numbers, integers within 64 bits, depth limit,
+/// duplicate top-level "index"/"prev" refused, "prev" written without escapes.
+/// Requires a line already free of invalid UTF-8 and control characters.
+[[nodiscard]] EntryScan scan_entry_json(std::string_view line, EntryFields& fields);
+
 /// Parses the line as a JSON object (strict RFC 8259, depth limit, no
 /// floating-point numbers, no control character or invalid UTF-8 anywhere in
 /// the line) with exactly one unsigned integer "index" and one string "prev"
