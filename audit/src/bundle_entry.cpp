@@ -13,8 +13,8 @@ Result<EntryFields> parse_entry(std::string_view line) {
     if (line.empty()) return fail(Errc::malformed_input, "empty line");
     const TextScan scan = scan_text(line, false);
     if (scan.fault != TextFault::none) {
-        return fail(Errc::malformed_input,
-                    std::string(fault_name(scan.fault)) + " at byte " + std::to_string(scan.offset));
+        return fail(Errc::malformed_input, std::string(fault_name(scan.fault)) + " at byte " +
+                                               std::to_string(scan.offset));
     }
     if (line.front() != '{') return fail(Errc::malformed_input, "not a JSON object");
     EntryFields fields;
@@ -32,7 +32,8 @@ LinkCheck Chain::add(std::string_view line) {
     if (fields->index != position) return {LinkFault::index_mismatch, fields->index, {}};
     if (position == 0) {
         if (fields->prev_size != 0) return {LinkFault::prev_not_empty, 0, {}};
-    } else if (fields->prev_hex() != std::string_view(last_leaf_hex_.data(), last_leaf_hex_.size())) {
+    } else if (fields->prev_hex() !=
+               std::string_view(last_leaf_hex_.data(), last_leaf_hex_.size())) {
         return {LinkFault::prev_mismatch, position, {}};
     }
     last_leaf_ = hasher_.hash_leaf(crypto::as_bytes(line));

@@ -115,7 +115,8 @@ Result<void> Verification::read_header(detail::LineReader& reader) {
         return bad("header: " + std::to_string(header_.size) + " entries exceed the limit of " +
                    std::to_string(options_.max_entries));
     }
-    const std::uint64_t body = report_.bytes - reader.consumed();
+    const std::uint64_t body =
+        report_.bytes > reader.consumed() ? report_.bytes - reader.consumed() : 0;
     if (body > saturating_mul(header_.size, options_.max_entry_size + 1)) {
         return bad("header: the file holds more bytes than " + std::to_string(header_.size) +
                    " entries of at most " + std::to_string(options_.max_entry_size) +

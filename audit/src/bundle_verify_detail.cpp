@@ -12,18 +12,29 @@ namespace {
 std::string str(std::uint64_t v) { return std::to_string(v); }
 std::string line_of(std::uint64_t position) { return "line " + str(position + 2); }
 
-// The position after `position` where index `wanted` sits, if any (reads the
-// rest of the file at most; malformed lines are skipped).
-std::optional<std::uint64_t> find_index(LineReader& reader, std::uint64_t position,
-                                        std::uint64_t wanted, std::size_t max_entry_size) {
+struct LookAhead {
+    std::optional<std::uint64_t> next_index;  ///< index of the line right after
+    std::optional<std::uint64_t> found_at;    ///< where index `wanted` sits
+};
+
+// Reads the lines after `position` (the rest of the file at most; malformed
+// lines are skipped): the next line's index, and where `wanted` sits.
+LookAhead look_ahead(LineReader& reader, std::uint64_t position, std::uint64_t wanted,
+                     std::size_t max_entry_size) {
+    LookAhead out;
     for (std::uint64_t p = position + 1;; ++p) {
         auto line = reader.next(max_entry_size);
         if (!line || line->status == LineReader::Status::eof ||
             line->status == LineReader::Status::too_long) {
-            return std::nullopt;
+            return out;
         }
         auto fields = parse_entry(line->text);
-        if (fields && fields->index == wanted) return p;
+        if (!fields) continue;
+        if (p == position + 1) out.next_index = fields->index;
+        if (fields->index == wanted) {
+            out.found_at = p;
+            return out;
+        }
     }
 }
 
@@ -66,7 +77,14 @@ std::string classify_index_fault(LineReader& reader, std::uint64_t position, std
         return entry_prefix(found) + "duplicated or inserted: index " + str(found) +
                " appears again at position " + str(position) + " (" + line_of(position) + ")";
     }
-    const auto at = find_index(reader, position, position, max_entry_size);
+    const LookAhead ahead = look_ahead(reader, position, position, max_entry_size);
+    const auto& at = ahead.found_at;
+    if (!at && ahead.next_index == found) {
+        // Index `found` twice in a row and `position` nowhere: this line was
+        // entry `position`, with its "index" changed.
+        return entry_prefix(position) + "modified: its \"index\" reads " + str(found) + " (" +
+               line_of(position) + "), and the next line holds index " + str(found) + " too";
+    }
     if (!at) {
         const std::string missing =
             found == position + 1 ? "entry " + str(position) + " is missing"

@@ -139,7 +139,9 @@ Result<BundleWriter> BundleWriter::create(const fs::path& path, const NoteVerifi
                                                                            : Errc::invalid_argument;
         return fail(code, "bundle: " + opened.error().context());
     }
-    if (path.filename().empty()) return fail(Errc::invalid_argument, "bundle path has no file name");
+    if (path.filename().empty()) {
+        return fail(Errc::invalid_argument, "bundle path has no file name");
+    }
     std::error_code ec;
     if (!options.overwrite && fs::exists(fs::symlink_status(path, ec))) {
         return fail(Errc::already_exists, path.string() + " already exists");
@@ -163,8 +165,8 @@ Result<void> BundleWriter::append(std::string_view entry) {
     const std::uint64_t position = w.chain.count();
     const std::string at = "entry " + std::to_string(position) + ": ";
     if (position >= w.checkpoints.latest.size) {
-        return w.stop(Errc::invalid_state,
-                      at + "beyond the checkpoint's size " + std::to_string(w.checkpoints.latest.size));
+        return w.stop(Errc::invalid_state, at + "beyond the checkpoint's size " +
+                                               std::to_string(w.checkpoints.latest.size));
     }
     if (entry.size() > w.options.max_entry_size) {
         return w.stop(Errc::invalid_argument, at + "longer than the limit");

@@ -33,7 +33,8 @@ int hex_digit(char c) {
 
 class Scanner {
 public:
-    Scanner(std::string_view line, EntryFields& fields) : p_(line.data()), end_(p_ + line.size()), fields_(fields) {}
+    Scanner(std::string_view line, EntryFields& fields)
+        : p_(line.data()), end_(p_ + line.size()), fields_(fields) {}
 
     const char* error = nullptr;
     bool has_index = false;
@@ -175,16 +176,13 @@ private:
         return true;
     }
 
+    // "prev" must be written literally: "" or 64 lowercase hex digits.
     bool prev_value(std::string_view raw, bool escaped) {
-        if (escaped && !raw.empty()) return fail("\"prev\" is neither empty nor 64 lowercase hex digits");
+        constexpr const char* kBadPrev = "\"prev\" is neither empty nor 64 lowercase hex digits";
         if (!raw.empty()) {
-            if (raw.size() != fields_.prev.size()) {
-                return fail("\"prev\" is neither empty nor 64 lowercase hex digits");
-            }
+            if (escaped || raw.size() != fields_.prev.size()) return fail(kBadPrev);
             for (char c : raw) {
-                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-                    return fail("\"prev\" is neither empty nor 64 lowercase hex digits");
-                }
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return fail(kBadPrev);
             }
             std::memcpy(fields_.prev.data(), raw.data(), raw.size());
         }
@@ -223,8 +221,12 @@ private:
             ws();
             if (!string(raw, escaped)) return false;
             Key key = depth == 1 ? key_of(raw, escaped) : Key::other;
-            if (key == Key::index && std::exchange(seen_index, true)) return fail("\"index\" appears twice");
-            if (key == Key::prev && std::exchange(seen_prev, true)) return fail("\"prev\" appears twice");
+            if (key == Key::index && std::exchange(seen_index, true)) {
+                return fail("\"index\" appears twice");
+            }
+            if (key == Key::prev && std::exchange(seen_prev, true)) {
+                return fail("\"prev\" appears twice");
+            }
             ws();
             if (!eat(':')) return fail("not valid JSON");
             ws();

@@ -93,6 +93,12 @@ TEST_F(BundleTest, ModifiedEntryIsNamedThroughTheNextPrev) {
     expect_failure("entry 17: modified", "\"prev\" of entry 18");
 }
 
+TEST_F(BundleTest, ModifiedIndexFieldIsNamed) {
+    entry(17).replace(entry(17).find("\"index\":17"), 10, "\"index\":18");
+    save();
+    expect_failure("entry 17: modified: its \"index\" reads 18", "next line holds index 18");
+}
+
 TEST_F(BundleTest, ModifiedLastEntryIsARootMismatchAtTheLastIndex) {
     entry(49).replace(entry(49).find("task.created"), 12, "task.deleted");
     save();

@@ -47,7 +47,9 @@ public:
     }
 
     /// Pure Ed25519 signature (64 bytes).
-    [[nodiscard]] crypto::Bytes sign(crypto::ByteView message) const { return sign_with(*key_, message); }
+    [[nodiscard]] crypto::Bytes sign(crypto::ByteView message) const {
+        return sign_with(*key_, message);
+    }
 
     [[nodiscard]] audit::NoteVerifierKey verifier_key(const std::string& name) const {
         auto key = audit::NoteVerifierKey::from_public_key(name, public_key());
