@@ -74,8 +74,8 @@ std::string classify_index_fault(LineReader& reader, std::uint64_t position, std
                                  std::uint64_t size, std::size_t max_entry_size) {
     if (found < position) {
         // Every index below `position` was at its own place already.
-        return entry_prefix(found) + "duplicated or inserted: index " + str(found) +
-               " appears again at position " + str(position) + " (" + line_of(position) + ")";
+        return entry_prefix(found) + "duplicated or inserted: index " + str(found) + " is on " +
+               line_of(found) + " and again on " + line_of(position);
     }
     const LookAhead ahead = look_ahead(reader, position, position, max_entry_size);
     const auto& at = ahead.found_at;

@@ -3,6 +3,7 @@
 #include "audit/signed_note.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "crypto/encoding.hpp"
 #include "text_rules.hpp"
@@ -117,7 +118,9 @@ Result<VerifiedNote> open_note(std::string_view text, const NoteVerifierKey& key
     if (out.verified_signatures == 0) {
         std::string seen;
         for (std::size_t i = 0; i < out.unverified.size() && i < 3; ++i) {
-            seen += (i ? ", " : "") + out.unverified[i].key_name;
+            char id[9];
+            std::snprintf(id, sizeof id, "%08x", out.unverified[i].key_id);
+            seen += (i ? ", " : "") + out.unverified[i].key_name + "+" + id;
         }
         return fail(Errc::integrity_failure, "signed note: no signature by " + key.label() +
                                                  " (signed by: " + seen + ")");

@@ -128,7 +128,7 @@ TEST_F(BundleTest, InsertedCopyIsNamed) {
     // A copy of entry 30 slipped in after it.
     lines_.insert(lines_.begin() + 1 + 31, entry(30));
     save();
-    expect_failure("entry 30: duplicated or inserted", "appears again at position 31");
+    expect_failure("entry 30: duplicated or inserted", "is on line 32 and again on line 33");
 }
 
 TEST_F(BundleTest, InsertedForgedEntryIsNamed) {
@@ -138,7 +138,7 @@ TEST_F(BundleTest, InsertedForgedEntryIsNamed) {
                                                    "task.closed");
     lines_.insert(lines_.begin() + 1 + 12, forged);
     save();
-    expect_failure("entry 12: duplicated or inserted", "position 13");
+    expect_failure("entry 12: duplicated or inserted", "again on line 15");
 }
 
 TEST_F(BundleTest, InsertedLineWithAnIndexBeyondTheLogIsNamed) {
