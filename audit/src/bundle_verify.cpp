@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -26,6 +27,8 @@ using detail::bad;
 namespace {
 
 constexpr std::uint64_t kProgressEvery = 16384;
+// A caller's line limit is clamped to this: the reader buffers one line.
+constexpr std::size_t kMaxEntryLimit = std::size_t{1} << 30;
 
 class Fd {
 public:
@@ -50,7 +53,9 @@ std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
 class Verification {
 public:
     Verification(const fs::path& path, const VerifyOptions& options)
-        : path_(path), options_(options) {}
+        : path_(path),
+          options_(options),
+          max_entry_(std::clamp<std::size_t>(options.max_entry_size, 1, kMaxEntryLimit)) {}
 
     Result<BundleReport> run();
 
@@ -65,6 +70,7 @@ private:
 
     const fs::path& path_;
     const VerifyOptions& options_;
+    const std::size_t max_entry_;  ///< options.max_entry_size, clamped
     BundleReport report_;
     detail::BundleHeader header_;
     std::optional<NoteVerifierKey> key_;
@@ -117,9 +123,9 @@ Result<void> Verification::read_header(detail::LineReader& reader) {
     }
     const std::uint64_t body =
         report_.bytes > reader.consumed() ? report_.bytes - reader.consumed() : 0;
-    if (body > saturating_mul(header_.size, options_.max_entry_size + 1)) {
+    if (body > saturating_mul(header_.size, max_entry_ + 1)) {
         return bad("header: the file holds more bytes than " + std::to_string(header_.size) +
-                   " entries of at most " + std::to_string(options_.max_entry_size) +
+                   " entries of at most " + std::to_string(max_entry_) +
                    " bytes can (extra data)");
     }
     return {};
@@ -206,12 +212,12 @@ Result<void> Verification::stream(detail::LineReader& reader) {
     const std::uint64_t n = header_.size;
     while (chain_.count() < n) {
         const std::uint64_t position = chain_.count();
-        auto line = reader.next(options_.max_entry_size);
+        auto line = reader.next(max_entry_);
         if (!line) return tl::unexpected(line.error());
         if (line->status == Status::eof) return bad(detail::missing_tail(position, n));
         if (line->status == Status::too_long) {
             return bad(detail::entry_prefix(position) + "longer than " +
-                       std::to_string(options_.max_entry_size) + " bytes");
+                       std::to_string(max_entry_) + " bytes");
         }
         if (line->status == Status::unterminated) {
             return bad(detail::entry_prefix(position) +
@@ -220,7 +226,7 @@ Result<void> Verification::stream(detail::LineReader& reader) {
         const detail::LinkCheck link = chain_.add(line->text);
         if (link.fault == detail::LinkFault::index_mismatch) {
             return bad(detail::classify_index_fault(reader, position, link.found_index, n,
-                                                    options_.max_entry_size));
+                                                    max_entry_));
         }
         if (link.fault != detail::LinkFault::none) return bad(detail::link_fault(link, position));
         if (auto ok = after_entry(); !ok) return ok;
@@ -230,7 +236,7 @@ Result<void> Verification::stream(detail::LineReader& reader) {
 
 Result<void> Verification::finish(detail::LineReader& reader) {
     const std::uint64_t n = header_.size;
-    auto extra = reader.next(options_.max_entry_size);
+    auto extra = reader.next(max_entry_);
     if (!extra) return tl::unexpected(extra.error());
     if (extra->status != detail::LineReader::Status::eof) {
         return bad(detail::entry_prefix(n) + "extra data after the " + std::to_string(n) +
@@ -251,7 +257,7 @@ Result<void> Verification::finish(detail::LineReader& reader) {
                             ok.error().context());
         report_.consistency_proof = std::move(*proof);
     }
-    if (options_.progress) options_.progress(n, n);
+    if (options_.progress && (n == 0 || n % kProgressEvery != 0)) options_.progress(n, n);
     return {};
 }
 

@@ -269,6 +269,15 @@ TEST_F(BundleTest, ProgressIsReportedUpToTheTotal) {
     ASSERT_EQ(calls.size(), 3u);  // 16384, 32768, 40000
     EXPECT_EQ(calls[0], std::make_pair(std::uint64_t{16384}, std::uint64_t{40000}));
     EXPECT_EQ(calls.back(), std::make_pair(std::uint64_t{40000}, std::uint64_t{40000}));
+    // A total that is a multiple of the step is reported once, not twice.
+    SyntheticLog even;
+    even.append(32768);
+    fs::remove(path_);
+    even.write_bundle(path_);
+    calls.clear();
+    ASSERT_TRUE(verify_bundle(path_, o));
+    ASSERT_EQ(calls.size(), 2u);
+    EXPECT_EQ(calls.back(), std::make_pair(std::uint64_t{32768}, std::uint64_t{32768}));
 }
 
 TEST(BundleProofTest, ConsistencyProofsMatchTheGenerator) {

@@ -108,7 +108,7 @@ struct VerifyOptions {
     /// Called every 16,384 entries and once at the end (done == total); see
     /// terminal_progress() in audit/progress.hpp.
     ProgressFunction progress;
-    /// Sanity limits.
+    /// Sanity limits (max_entry_size is clamped to 1 byte .. 1 GiB).
     std::size_t max_entry_size = kMaxBundleEntrySize;
     std::uint64_t max_entries = 10'000'000'000ull;
 };
