@@ -212,6 +212,11 @@ TEST_F(BundleFormatTest, TruncatedFilesAreNamed) {
     EXPECT_EQ(r.error().context(), "header: the file is empty");
 }
 
+TEST_F(BundleFormatTest, HeaderOverTheLimitIsRefusedWithoutReadingOn) {
+    lines_ = {std::string(kMaxBundleHeaderSize + 1, 'x')};
+    expect_failure("header: longer than 33554432 bytes");
+}
+
 TEST_F(BundleFormatTest, TooManyEntriesForTheLimit) {
     VerifyOptions o;
     o.max_entries = 11;
