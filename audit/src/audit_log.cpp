@@ -62,13 +62,14 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& db
     if (auto ok = check_options(options); !ok) return tl::unexpected(ok.error());
     auto lock = detail::LockFile::acquire(db_path.string() + ".lock");
     if (!lock) return tl::unexpected(lock.error());
-    auto writer = crypto::SealedDb::open_or_create(db_path, kek);
+    // No quick_check: load_and_verify() reads, and so authenticates, every
+    // page of every table anyway (audit_log_load.cpp).
+    crypto::SealedDbOptions db_options;
+    db_options.verify_on_open = false;
+    auto writer = crypto::SealedDb::open_or_create(db_path, kek, db_options);
     if (!writer) return tl::unexpected(writer.error().wrap("opening the audit log"));
-    // The second connection serves reads while the writer commits (WAL);
-    // the first open already checked every page.
-    crypto::SealedDbOptions reader_options;
-    reader_options.verify_on_open = false;
-    auto reader = crypto::SealedDb::open(db_path, kek, reader_options);
+    // The second connection serves reads while the writer commits (WAL).
+    auto reader = crypto::SealedDb::open(db_path, kek, db_options);
     if (!reader) return tl::unexpected(reader.error().wrap("opening the audit log for reading"));
     auto impl = std::make_unique<Impl>(std::move(options), std::move(*lock), std::move(*writer),
                                        std::move(*reader));

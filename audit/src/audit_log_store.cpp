@@ -18,8 +18,6 @@ using crypto::Errc;
 using crypto::fail;
 using crypto::Result;
 
-std::string str(std::uint64_t v) { return std::to_string(v); }
-
 // Triggers make the tables append-only for every SQL this code could issue
 // by mistake. (Whoever holds the key can drop them: that is what the hash
 // chain and the signed checkpoints are for.)
@@ -38,10 +36,6 @@ constexpr crypto::Migration kSchema[] = {
      "CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints"
      "  BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;"},
 };
-
-tl::unexpected<crypto::Error> tampered(const std::string& what) {
-    return fail(Errc::integrity_failure, "audit log: " + what);
-}
 
 }  // namespace
 
@@ -82,8 +76,8 @@ Result<std::vector<Checkpoint>> read_checkpoints(crypto::SealedDb& db) {
         const std::int64_t size = stmt->column_int64(0);
         const crypto::Bytes root = stmt->column_blob(1);
         if (size < 0 || root.size() != cp.root.size()) {
-            return tampered("a stored checkpoint row is malformed (size " + std::to_string(size) +
-                            ")");
+            return fail(Errc::integrity_failure, "audit log: a stored checkpoint row is malformed "
+                                                 "(size " + std::to_string(size) + ")");
         }
         cp.size = static_cast<std::uint64_t>(size);
         std::copy(root.begin(), root.end(), cp.root.begin());
@@ -116,71 +110,6 @@ Result<void> AuditLog::Impl::prepare_schema() {
     if (!insert) return tl::unexpected(insert.error());
     if (auto ok = insert->bind_text(1, options.origin); !ok) return ok;
     return insert->run();
-}
-
-Result<void> AuditLog::Impl::load_and_verify() {
-    auto stmt = writer_db.prepare("SELECT idx, entry FROM entries ORDER BY idx");
-    if (!stmt) return tl::unexpected(stmt.error());
-    std::uint64_t expected = 0;
-    std::string prev_hex;
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) return tl::unexpected(row.error().wrap("reading audit entry " + str(expected)));
-        if (!*row) break;
-        const std::int64_t idx = stmt->column_int64(0);
-        if (idx < 0 || static_cast<std::uint64_t>(idx) != expected) {
-            return tampered("index " + str(expected) + " is missing (the next stored entry is " +
-                            std::to_string(idx) + ")");
-        }
-        const std::string text = stmt->column_text(1);
-        auto head = detail::scan_entry_head(text);
-        if (!head) {
-            return tampered("index " + str(expected) + ": the stored entry is malformed (" +
-                            head.error().context() + ")");
-        }
-        if (head->index != expected) {
-            return tampered("index " + str(expected) + ": the entry says \"index\":" +
-                            str(head->index));
-        }
-        if (head->prev != prev_hex) {
-            return tampered("index " + str(expected) + ": \"prev\" is not the leaf hash of index " +
-                            (expected == 0 ? std::string("-1 (must be \"\")")
-                                           : str(expected - 1) + " (entry " + str(expected - 1) +
-                                                 " or " + str(expected) + " was altered)"));
-        }
-        const crypto::Hash leaf = hasher.hash_leaf(crypto::as_bytes(text));
-        nodes.append(leaf);
-        prev_hex = crypto::hash_to_hex(leaf);
-        ++expected;
-    }
-    last_leaf_hex = prev_hex;
-
-    auto checkpoints = detail::read_checkpoints(writer_db);
-    if (!checkpoints) return tl::unexpected(checkpoints.error());
-    std::uint64_t verified = 0;  // size of the last checkpoint that matched
-    for (const Checkpoint& cp : *checkpoints) {
-        if (cp.size > expected) {
-            return tampered("a checkpoint covers " + str(cp.size) + " entries but only " +
-                            str(expected) + " are stored: indexes " + str(expected) + ".." +
-                            str(cp.size - 1) + " are missing");
-        }
-        if (cp.note.rfind(AuditLog::checkpoint_body(options.origin, cp.size, cp.root), 0) != 0) {
-            return tampered("the checkpoint at size " + str(cp.size) +
-                            " holds a note for another origin, size or root");
-        }
-        auto root = crypto::tree_root(hasher, nodes, cp.size);
-        if (!root) return tl::unexpected(root.error());
-        if (*root != cp.root) {
-            return tampered("the first " + str(cp.size) +
-                            " entries do not match the checkpoint at that size: an entry in "
-                            "indexes " + str(verified) + ".." + str(cp.size - 1) +
-                            " was altered, inserted or removed");
-        }
-        verified = cp.size;
-    }
-    if (!checkpoints->empty()) latest = checkpoints->back();
-    last_checkpoint_time = latest ? latest->created : now();
-    return {};
 }
 
 }  // namespace enclave::audit

@@ -61,7 +61,8 @@ namespace enclave::audit {
 /// Signs a checkpoint body ("<origin>\n<size>\n<base64 root>\n") and returns
 /// the whole signed note text (the body, a blank line, signature lines).
 /// Called on the log's writer thread (automatic checkpoints) or the thread
-/// that calls checkpoint(); never concurrently with itself.
+/// that calls checkpoint(); never concurrently with itself. It must not call
+/// back into the log (appends wait for the thread that is signing).
 using CheckpointSigner = std::function<crypto::Result<std::string>(std::string_view body)>;
 
 /// Wall clock used for entry times and the checkpoint interval. Must be
