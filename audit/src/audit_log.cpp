@@ -94,12 +94,14 @@ void AuditLog::close() {
 Result<std::uint64_t> AuditLog::append(const nlohmann::json& event) {
     auto prepared = detail::prepare_event(event, impl_->options.max_entry_bytes);
     if (!prepared) return tl::unexpected(prepared.error());
-    detail::AppendRequest request{std::move(*prepared), std::nullopt};
-    std::unique_lock lk(impl_->queue_mutex);
-    if (impl_->stopping) return fail(Errc::invalid_state, "the audit log is closed");
-    impl_->queue.push_back(&request);
+    detail::AppendRequest request(std::move(*prepared));
+    {
+        std::lock_guard lk(impl_->queue_mutex);
+        if (impl_->stopping) return fail(Errc::invalid_state, "the audit log is closed");
+        impl_->queue.push_back(&request);
+    }
     impl_->queue_cv.notify_one();
-    impl_->done_cv.wait(lk, [&] { return request.result.has_value(); });
+    request.done.acquire();
     return std::move(*request.result);
 }
 

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -50,11 +51,15 @@ private:
     int fd_ = -1;
 };
 
-/// One append() waiting for the writer thread. Lives on the caller's stack;
-/// `result` is set under queue_mutex.
+/// One append() waiting for the writer thread. Lives on the caller's stack:
+/// the writer sets `result`, then releases `done`, and never touches the
+/// request again (the caller may return at once). A semaphore per request
+/// wakes exactly the callers whose entries were committed, not all of them.
 struct AppendRequest {
+    explicit AppendRequest(PreparedEvent e) : event(std::move(e)) {}
     PreparedEvent event;
     std::optional<crypto::Result<std::uint64_t>> result;
+    std::binary_semaphore done{0};
 };
 
 /// The stored checkpoints, ascending size.
@@ -73,6 +78,7 @@ struct AuditLog::Impl {
     // ---- under write_mutex
     std::mutex write_mutex;
     crypto::SealedDb writer_db;
+    std::optional<crypto::Statement> insert_entry;  ///< prepared once, reused per batch
     std::string last_leaf_hex;            ///< "prev" of the next entry
     std::optional<crypto::Error> broken;  ///< set when database and memory may disagree
     std::chrono::system_clock::time_point last_checkpoint_time;
@@ -91,7 +97,6 @@ struct AuditLog::Impl {
     // ---- under queue_mutex
     std::mutex queue_mutex;
     std::condition_variable queue_cv;  ///< wakes the writer thread
-    std::condition_variable done_cv;   ///< wakes appenders whose result is set
     std::deque<detail::AppendRequest*> queue;
     bool stopping = false;
     std::thread writer;
@@ -124,7 +129,7 @@ struct AuditLog::Impl {
     /// Makes a checkpoint when the cadence says so and records the outcome in
     /// checkpoint_error. Requires write_mutex.
     [[nodiscard]] crypto::Result<bool> checkpoint_if_due_locked();
-    /// Sets each request's result and wakes the appenders.
+    /// Sets each request's result and wakes its appender.
     void answer(std::span<detail::AppendRequest* const> batch, std::uint64_t first,
                 const crypto::Result<void>& outcome);
 };

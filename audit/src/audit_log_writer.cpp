@@ -29,17 +29,15 @@ constexpr auto kCheckpointRetry = std::chrono::seconds(1);
 
 void AuditLog::Impl::answer(std::span<detail::AppendRequest* const> batch, std::uint64_t first,
                             const Result<void>& outcome) {
-    {
-        std::lock_guard lk(queue_mutex);
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            if (outcome) {
-                batch[i]->result = first + i;
-            } else {
-                batch[i]->result = tl::unexpected(outcome.error().wrap("audit entry not written"));
-            }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        detail::AppendRequest& request = *batch[i];
+        if (outcome) {
+            request.result = first + i;
+        } else {
+            request.result = tl::unexpected(outcome.error().wrap("audit entry not written"));
         }
+        request.done.release();  // the request may be gone after this line
     }
-    done_cv.notify_all();
 }
 
 Result<void> AuditLog::Impl::commit_batch(std::span<detail::AppendRequest* const> batch) {
@@ -52,8 +50,12 @@ Result<void> AuditLog::Impl::commit_batch(std::span<detail::AppendRequest* const
     Result<void> written = [&]() -> Result<void> {
         auto tx = writer_db.begin(crypto::TransactionMode::immediate);
         if (!tx) return tl::unexpected(tx.error());
-        auto insert = writer_db.prepare("INSERT INTO entries (idx, entry) VALUES (?, ?)");
-        if (!insert) return tl::unexpected(insert.error());
+        if (!insert_entry) {
+            auto stmt = writer_db.prepare("INSERT INTO entries (idx, entry) VALUES (?, ?)");
+            if (!stmt) return tl::unexpected(stmt.error());
+            insert_entry.emplace(std::move(*stmt));
+        }
+        crypto::Statement* insert = &*insert_entry;
         for (std::size_t i = 0; i < batch.size(); ++i) {
             const std::uint64_t index = first + i;
             const std::string text = detail::assemble_entry(batch[i]->event, index, prev, time);
@@ -64,8 +66,10 @@ Result<void> AuditLog::Impl::commit_batch(std::span<detail::AppendRequest* const
             leaves.push_back(hasher.hash_leaf(crypto::as_bytes(text)));
             prev = crypto::hash_to_hex(leaves.back());
         }
+        insert->reset();
         return tx->commit();
     }();
+    if (!written && insert_entry) insert_entry->reset();
     if (!written) {
         // The transaction has been rolled back. Make sure the database did
         // not keep part of it anyway; if it did, stop appending until the

@@ -108,6 +108,39 @@ TEST_F(AuditLogTest, ProofsVerifyAgainstRfc9162) {
     EXPECT_FALSE(crypto::verify_inclusion(hasher, 7, 100, leaves[8], *proof, log->root()));
 }
 
+TEST_F(AuditLogTest, ConcurrentAppendersGetUniqueContiguousIndexes) {
+    auto log = open_log();
+    ASSERT_TRUE(log);
+    constexpr int kThreads = 32;
+    constexpr int kEach = 100;
+    std::vector<std::vector<std::uint64_t>> got(kThreads);
+    std::vector<std::thread> pool;
+    for (int t = 0; t < kThreads; ++t) {
+        pool.emplace_back([&, t] {
+            for (int k = 0; k < kEach; ++k) {
+                auto index = log->append(event(t * 1000 + k));
+                ASSERT_TRUE(index) << index.error().message();
+                got[t].push_back(*index);
+            }
+        });
+    }
+    for (auto& th : pool) th.join();
+    std::vector<std::uint64_t> all;
+    for (int t = 0; t < kThreads; ++t) {
+        // One thread's appends keep their order (enqueue order).
+        EXPECT_TRUE(std::is_sorted(got[t].begin(), got[t].end())) << "thread " << t;
+        for (int k = 0; k < kEach; ++k) {
+            const json e = json::parse(log->entry(got[t][k]).value());
+            EXPECT_EQ(e["n"], t * 1000 + k) << "index " << got[t][k];
+            all.push_back(got[t][k]);
+        }
+    }
+    std::sort(all.begin(), all.end());
+    ASSERT_EQ(all.size(), static_cast<std::size_t>(kThreads * kEach));
+    for (std::size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i], i);
+    EXPECT_EQ(log->size(), all.size());
+}
+
 TEST_F(AuditLogTest, RefusesOutOfRangeQueries) {
     auto log = open_log();
     ASSERT_TRUE(log);
