@@ -133,7 +133,7 @@ Response entries(AuditServices::Impl& s, const Request& req) {
     const std::uint64_t n = std::min(*count, kMaxEntriesPerPage);
     std::string body = "{\"first\":" + std::to_string(*first) + ",\"entries\":[";
     std::uint64_t taken = 0;
-    auto ok = s.log->for_each_entry(*first, n, [&](std::uint64_t, std::string_view e)
+    auto ok = s.audit_log->for_each_entry(*first, n, [&](std::uint64_t, std::string_view e)
                                                    -> crypto::Result<void> {
         if (taken > 0 && body.size() + e.size() > kMaxEntriesPageBytes) {
             return crypto::fail(Errc::too_large, "page full");
@@ -143,20 +143,20 @@ Response entries(AuditServices::Impl& s, const Request& req) {
         return {};
     });
     if (!ok && ok.error().code() != Errc::too_large) return error_response(ok.error());
-    body += "],\"count\":" + std::to_string(taken) + ",\"size\":" + std::to_string(s.log->size()) + "}";
+    body += "],\"count\":" + std::to_string(taken) + ",\"size\":" + std::to_string(s.audit_log->size()) + "}";
     return Response::json(200, std::move(body));
 }
 
 Response inclusion(AuditServices::Impl& s, const Request& req) {
     auto index = number_param(req, "index", std::nullopt);
     if (!index) return index.error();
-    const auto latest = s.log->latest_checkpoint();
-    auto size = number_param(req, "size", latest ? latest->size : s.log->size());
+    const auto latest = s.audit_log->latest_checkpoint();
+    auto size = number_param(req, "size", latest ? latest->size : s.audit_log->size());
     if (!size) return size.error();
-    auto proof = s.log->inclusion_proof(*index, *size);
+    auto proof = s.audit_log->inclusion_proof(*index, *size);
     if (!proof) return error_response(proof.error());
-    auto leaf = s.log->leaf_hash(*index);
-    auto root = s.log->root_at(*size);
+    auto leaf = s.audit_log->leaf_hash(*index);
+    auto root = s.audit_log->root_at(*size);
     if (!leaf || !root) return error_response(!leaf ? leaf.error() : root.error());
     return json_response(json{{"index", *index},
                               {"size", *size},
@@ -168,13 +168,13 @@ Response inclusion(AuditServices::Impl& s, const Request& req) {
 Response consistency(AuditServices::Impl& s, const Request& req) {
     auto old_size = number_param(req, "old", std::nullopt);
     if (!old_size) return old_size.error();
-    const auto latest = s.log->latest_checkpoint();
-    auto new_size = number_param(req, "new", latest ? latest->size : s.log->size());
+    const auto latest = s.audit_log->latest_checkpoint();
+    auto new_size = number_param(req, "new", latest ? latest->size : s.audit_log->size());
     if (!new_size) return new_size.error();
-    auto proof = s.log->consistency_proof(*old_size, *new_size);
+    auto proof = s.audit_log->consistency_proof(*old_size, *new_size);
     if (!proof) return error_response(proof.error());
-    auto old_root = s.log->root_at(*old_size);
-    auto new_root = s.log->root_at(*new_size);
+    auto old_root = s.audit_log->root_at(*old_size);
+    auto new_root = s.audit_log->root_at(*new_size);
     if (!old_root || !new_root) return error_response(!old_root ? old_root.error() : new_root.error());
     return json_response(json{{"old", *old_size},
                               {"new", *new_size},
@@ -198,7 +198,7 @@ Response lea_reverify(AuditServices::Impl& s, const Request& req) {
     auto ref = text_param(req, "reference");
     if (!ref) return ref.error();
     if (!lea_owns(s, req, *ref)) {
-        auto logged = s.log->append(json{{"event", "reverify.refused"},
+        auto logged = s.audit_log->append(json{{"event", "reverify.refused"},
                                          {"reason", "not the task's endpoint"},
                                          {"actor", actor_of(req.peer)}});
         if (!logged) return error_response(logged.error(), false);
@@ -215,22 +215,22 @@ void add_audit_routes(AuditServices::Impl& s, Router& admin) {
     admin.add("POST", "/v1/audit/review/discard", kAuditors,
               [&s](const Request& r) { return discard(s, r); });
     admin.add("GET", "/v1/audit/key", kAnyRole, [&s](const Request&) {
-        return json_response(json{{"origin", s.log->origin()},
+        return json_response(json{{"origin", s.audit_log->origin()},
                                   {"verifier_key", s.verifier_key->to_string()},
-                                  {"size", s.log->size()}});
+                                  {"size", s.audit_log->size()}});
     });
     admin.add("GET", "/v1/audit/checkpoint", kAnyRole, [&s](const Request&) {
-        const auto latest = s.log->latest_checkpoint();
+        const auto latest = s.audit_log->latest_checkpoint();
         if (!latest) return Response::error(404, "not_found", "no checkpoint yet");
         return json_response(checkpoint_json(*latest));
     });
     admin.add("POST", "/v1/audit/checkpoint", kLogReaders, [&s](const Request&) {
-        auto c = s.log->checkpoint();
+        auto c = s.audit_log->checkpoint();
         if (!c) return error_response(c.error());
         return json_response(checkpoint_json(*c));
     });
     admin.add("GET", "/v1/audit/checkpoints", kLogReaders, [&s](const Request&) {
-        auto all = s.log->checkpoints();
+        auto all = s.audit_log->checkpoints();
         if (!all) return error_response(all.error());
         json list = json::array();
         for (const auto& c : *all) list.push_back(checkpoint_json(c));

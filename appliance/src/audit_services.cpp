@@ -59,15 +59,15 @@ Result<void> open_stores(AuditServices::Impl& s, const std::filesystem::path& di
     };
     auto log = audit::AuditLog::open(dir / "audit.db", *s.kek, std::move(o));
     if (!log) return tl::unexpected(log.error().wrap("audit log " + (dir / "audit.db").string()));
-    s.log = std::move(*log);
-    auto tasks = audit::TaskStore::open(dir / "tasks.db", *s.kek, *s.log);
+    s.audit_log = std::move(*log);
+    auto tasks = audit::TaskStore::open(dir / "tasks.db", *s.kek, *s.audit_log);
     if (!tasks) {
         return tl::unexpected(tasks.error().wrap("task store " + (dir / "tasks.db").string()));
     }
     s.tasks = std::move(*tasks);
     audit::ReverifyOptions ro;
     ro.review_window = s.config.audit.review_window;
-    s.reverify = std::make_unique<audit::ReverifyService>(*s.tasks, *s.log, audit::system_now, ro);
+    s.reverify = std::make_unique<audit::ReverifyService>(*s.tasks, *s.audit_log, audit::system_now, ro);
     return {};
 }
 
@@ -80,7 +80,7 @@ AuditServices::~AuditServices() {
     // The reverify service and the store refer to the log: they go first.
     impl_->reverify.reset();
     impl_->tasks.reset();
-    if (impl_->log) impl_->log->close();
+    if (impl_->audit_log) impl_->audit_log->close();
 }
 
 Result<std::unique_ptr<AuditServices>> AuditServices::open(const Config& config,
@@ -93,7 +93,7 @@ Result<std::unique_ptr<AuditServices>> AuditServices::open(const Config& config,
     if (auto ok = open_keys(*impl); !ok) return tl::unexpected(ok.error());
     if (auto ok = open_stores(*impl, *dir); !ok) return tl::unexpected(ok.error());
     const hsm::TokenInfo& token = impl->pool->token();
-    auto started = impl->log->append(json{{"event", "daemon.started"},
+    auto started = impl->audit_log->append(json{{"event", "daemon.started"},
                                           {"instance", config.instance_name},
                                           {"version", std::string(kEnclaveVersion)},
                                           {"token", {{"label", token.label},
@@ -101,7 +101,7 @@ Result<std::unique_ptr<AuditServices>> AuditServices::open(const Config& config,
                                           {"audit_key", impl->verifier_key->to_string()}});
     if (!started) return tl::unexpected(started.error().wrap("recording daemon.started"));
     log(LogLevel::info, "audit",
-        "audit log " + impl->log->origin() + " open: " + std::to_string(impl->log->size()) +
+        "audit log " + impl->audit_log->origin() + " open: " + std::to_string(impl->audit_log->size()) +
             " entries, key " + impl->verifier_key->label());
     return std::unique_ptr<AuditServices>(new AuditServices(std::move(impl)));
 }
@@ -127,17 +127,17 @@ void AuditServices::stop() {
     }
     impl_->wake.notify_all();
     if (impl_->maintenance.joinable()) impl_->maintenance.join();
-    if (impl_->log) {
-        if (auto r = impl_->log->append(json{{"event", "daemon.stopping"}}); !r) {
+    if (impl_->audit_log) {
+        if (auto r = impl_->audit_log->append(json{{"event", "daemon.stopping"}}); !r) {
             log(LogLevel::error, "audit", "recording daemon.stopping: " + r.error().message());
         }
-        if (auto c = impl_->log->checkpoint(); !c) {
+        if (auto c = impl_->audit_log->checkpoint(); !c) {
             log(LogLevel::error, "audit", "final checkpoint: " + c.error().message());
         }
     }
 }
 
-audit::AuditSink& AuditServices::sink() { return *impl_->log; }
+audit::AuditSink& AuditServices::sink() { return *impl_->audit_log; }
 
 void AuditServices::Impl::run_maintenance() {
     std::unique_lock lock(mu);
@@ -165,7 +165,7 @@ void AuditServices::Impl::maintain_once() {
     if (auto r = reverify->expire(now); !r) {
         log(LogLevel::error, "audit", "ending re-verification reviews: " + r.error().message());
     }
-    if (auto e = log->last_checkpoint_error()) {
+    if (auto e = audit_log->last_checkpoint_error()) {
         log(LogLevel::error, "audit", "automatic checkpoint failed: " + e->message());
     }
 }

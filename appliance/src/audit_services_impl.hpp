@@ -25,7 +25,7 @@ struct AuditServices::Impl {
     std::unique_ptr<hsm::TokenKeyWrapper> kek;
     std::unique_ptr<hsm::Signer> signer;
     std::unique_ptr<audit::NoteVerifierKey> verifier_key;
-    std::unique_ptr<audit::AuditLog> log;
+    std::unique_ptr<audit::AuditLog> audit_log;
     std::unique_ptr<audit::TaskStore> tasks;
     std::unique_ptr<audit::ReverifyService> reverify;
 

@@ -118,7 +118,13 @@ int audit_checkpoint(const Globals& g, bool make_new) {
         rc != kExitOk) {
         return rc;
     }
-    return dump_or(g, out, [&] { std::cout << text(out, "note"); });
+    // The note is printed as it is (a file an auditor keeps), after checking
+    // it is a well-formed signed note (UTF-8, no control character but "\n").
+    const std::string note = out.value("note", "");
+    if (auto parsed = audit::parse_note(note); !parsed) {
+        return report_error(g, parsed.error().wrap("the daemon's checkpoint"));
+    }
+    return dump_or(g, out, [&] { std::cout << note; });
 }
 
 int audit_key(const Globals& g) {

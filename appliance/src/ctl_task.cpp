@@ -32,20 +32,20 @@ void print_record(const json& r) {
               << "  start:     " << text(r, "start") << "\n"
               << "  end:       " << text(r, "end") << "\n"
               << "  endpoint:  " << text(r, "endpoint") << "\n"
-              << "  created:   " << text(r, "created_at") << "\n";
-    if (r.contains("closed_at")) {
-        std::cout << "  closed:    " << text(r, "closed_at") << " (" << text(r, "close_reason")
+              << "  created:   " << text(r, "created") << "\n";
+    if (r.contains("closed")) {
+        std::cout << "  closed:    " << text(r, "closed") << " (" << text(r, "close_reason")
                   << ")\n";
     }
-    if (r.contains("purged_at")) std::cout << "  purged:    " << text(r, "purged_at") << "\n";
+    if (r.contains("purged")) std::cout << "  purged:    " << text(r, "purged") << "\n";
     if (r.contains("fields") && r["fields"].is_array()) {
         for (const json& f : r["fields"]) {
             std::cout << "  field " << text(f, "index") << ": " << text(f, "formatName") << ", "
                       << text(f, "algorithm") << " " << text(f, "hash") << "\n";
         }
     }
-    if (r.contains("deliveries") && r["deliveries"].is_array()) {
-        std::cout << "  deliveries: " << r["deliveries"].size() << "\n";
+    if (r.contains("deliveries") && r["deliveries"].is_object()) {
+        std::cout << "  deliveries: " << text(r["deliveries"], "count") << "\n";
     }
 }
 

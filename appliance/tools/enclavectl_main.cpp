@@ -25,14 +25,14 @@ using namespace enclave;
 using appliance::AdminClient;
 using nlohmann::json;
 
-using ctl::Globals;
-using ctl::kExitFailure;
-using ctl::kExitNotRunning;
-using ctl::kExitOk;
-using ctl::kExitUsage;
-using ctl::data_dir_of;
-using ctl::printable;
-using ctl::report_error;
+using appliance::ctl::Globals;
+using appliance::ctl::kExitFailure;
+using appliance::ctl::kExitNotRunning;
+using appliance::ctl::kExitOk;
+using appliance::ctl::kExitUsage;
+using appliance::ctl::data_dir_of;
+using appliance::ctl::printable;
+using appliance::ctl::report_error;
 
 // A field of a JSON object from the daemon as text ("?" when absent).
 std::string text(const json& j, const char* key) {
@@ -97,7 +97,7 @@ int cmd_init(const Globals& g, appliance::ProvisionOptions o) {
 }
 
 int query_daemon(const Globals& g, std::string_view target, json& out) {
-    return ctl::call(g, "GET", target, {}, out);
+    return appliance::ctl::call(g, "GET", target, {}, out);
 }
 
 int cmd_status(const Globals& g) {
@@ -255,18 +255,18 @@ int main(int argc, char** argv) {
         }
         if (status->parsed()) return cmd_status(g);
         if (hsm_status->parsed()) return cmd_hsm_status(g);
-        if (task_create->parsed()) return ctl::task_create(g, file);
-        if (task_list->parsed()) return ctl::task_list(g);
-        if (task_show->parsed()) return ctl::task_show(g, reference, reveal);
-        if (task_close->parsed()) return ctl::task_close(g, reference);
-        if (reverify->parsed()) return ctl::audit_reverify(g, reference, field, input);
-        if (review->parsed()) return ctl::audit_review(g, review_id, discard);
-        if (checkpoint->parsed()) return ctl::audit_checkpoint(g, make_new);
-        if (audit_key->parsed()) return ctl::audit_key(g);
-        if (inclusion->parsed()) return ctl::audit_proof_inclusion(g, index, size);
-        if (consistency->parsed()) return ctl::audit_proof_consistency(g, old_size, new_size);
-        if (export_cmd->parsed()) return ctl::audit_export(g, out_file, force);
-        if (verify->parsed()) return ctl::audit_verify(g, file, key, since);
+        if (task_create->parsed()) return appliance::ctl::task_create(g, file);
+        if (task_list->parsed()) return appliance::ctl::task_list(g);
+        if (task_show->parsed()) return appliance::ctl::task_show(g, reference, reveal);
+        if (task_close->parsed()) return appliance::ctl::task_close(g, reference);
+        if (reverify->parsed()) return appliance::ctl::audit_reverify(g, reference, field, input);
+        if (review->parsed()) return appliance::ctl::audit_review(g, review_id, discard);
+        if (checkpoint->parsed()) return appliance::ctl::audit_checkpoint(g, make_new);
+        if (audit_key->parsed()) return appliance::ctl::audit_key(g);
+        if (inclusion->parsed()) return appliance::ctl::audit_proof_inclusion(g, index, size);
+        if (consistency->parsed()) return appliance::ctl::audit_proof_consistency(g, old_size, new_size);
+        if (export_cmd->parsed()) return appliance::ctl::audit_export(g, out_file, force);
+        if (verify->parsed()) return appliance::ctl::audit_verify(g, file, key, since);
     } catch (const std::exception& e) {
         return report_error(g, "internal", std::string("unexpected failure: ") + e.what(),
                             kExitFailure);

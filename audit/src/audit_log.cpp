@@ -229,7 +229,7 @@ Result<void> AuditLog::for_each_entry(
     return {};
 }
 
-Result<Checkpoint> AuditLog::checkpoint() {
+Result<LogCheckpoint> AuditLog::checkpoint() {
     {
         std::lock_guard lk(impl_->queue_mutex);
         if (impl_->stopping) return fail(Errc::invalid_state, "the audit log is closed");
@@ -247,12 +247,12 @@ Result<bool> AuditLog::checkpoint_if_due() {
     return impl_->checkpoint_if_due_locked();
 }
 
-std::optional<Checkpoint> AuditLog::latest_checkpoint() const {
+std::optional<LogCheckpoint> AuditLog::latest_checkpoint() const {
     std::shared_lock lk(impl_->tree_mutex);
     return impl_->latest;
 }
 
-Result<std::vector<Checkpoint>> AuditLog::checkpoints() const {
+Result<std::vector<LogCheckpoint>> AuditLog::checkpoints() const {
     std::lock_guard lk(impl_->read_mutex);
     return detail::read_checkpoints(impl_->reader_db);
 }

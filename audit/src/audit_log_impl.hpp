@@ -63,7 +63,7 @@ struct AppendRequest {
 };
 
 /// The stored checkpoints, ascending size.
-[[nodiscard]] crypto::Result<std::vector<Checkpoint>> read_checkpoints(crypto::SealedDb& db);
+[[nodiscard]] crypto::Result<std::vector<LogCheckpoint>> read_checkpoints(crypto::SealedDb& db);
 
 }  // namespace detail
 
@@ -87,7 +87,7 @@ struct AuditLog::Impl {
     // ---- under tree_mutex
     mutable std::shared_mutex tree_mutex;
     crypto::MemoryNodeSource nodes;
-    std::optional<Checkpoint> latest;
+    std::optional<LogCheckpoint> latest;
     std::optional<crypto::Error> checkpoint_error;
 
     // ---- under read_mutex
@@ -125,7 +125,7 @@ struct AuditLog::Impl {
     /// Requires write_mutex.
     [[nodiscard]] crypto::Result<void> commit_batch(std::span<detail::AppendRequest* const> batch);
     /// Requires write_mutex.
-    [[nodiscard]] crypto::Result<Checkpoint> make_checkpoint();
+    [[nodiscard]] crypto::Result<LogCheckpoint> make_checkpoint();
     /// Makes a checkpoint when the cadence says so and records the outcome in
     /// checkpoint_error. Requires write_mutex.
     [[nodiscard]] crypto::Result<bool> checkpoint_if_due_locked();

@@ -158,7 +158,7 @@ Result<void> AuditLog::Impl::load_and_verify() {
     auto checkpoints = detail::read_checkpoints(writer_db);
     if (!checkpoints) return tl::unexpected(checkpoints.error());
     std::uint64_t verified = 0;  // size of the last checkpoint that matched
-    for (const Checkpoint& cp : *checkpoints) {
+    for (const LogCheckpoint& cp : *checkpoints) {
         if (cp.size > expected) {
             return tampered("a checkpoint covers " + str(cp.size) + " entries but only " +
                             str(expected) + " are stored: indexes " + str(expected) + ".." +

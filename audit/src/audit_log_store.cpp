@@ -64,15 +64,15 @@ LockFile::~LockFile() {
 }
 
 /// The stored checkpoints, ascending size (the read connection or the writer's).
-Result<std::vector<Checkpoint>> read_checkpoints(crypto::SealedDb& db) {
+Result<std::vector<LogCheckpoint>> read_checkpoints(crypto::SealedDb& db) {
     auto stmt = db.prepare("SELECT size, root, note, created_ms FROM checkpoints ORDER BY size");
     if (!stmt) return tl::unexpected(stmt.error());
-    std::vector<Checkpoint> out;
+    std::vector<LogCheckpoint> out;
     for (;;) {
         auto row = stmt->step();
         if (!row) return tl::unexpected(row.error());
         if (!*row) break;
-        Checkpoint cp;
+        LogCheckpoint cp;
         const std::int64_t size = stmt->column_int64(0);
         const crypto::Bytes root = stmt->column_blob(1);
         if (size < 0 || root.size() != cp.root.size()) {

@@ -94,8 +94,8 @@ Result<void> AuditLog::Impl::commit_batch(std::span<detail::AppendRequest* const
     return {};
 }
 
-Result<Checkpoint> AuditLog::Impl::make_checkpoint() {
-    Checkpoint cp;
+Result<LogCheckpoint> AuditLog::Impl::make_checkpoint() {
+    LogCheckpoint cp;
     {
         std::shared_lock lk(tree_mutex);
         cp.size = nodes.size();

@@ -14,8 +14,8 @@ class AuditLogCheckpointTest : public AuditLogFixture {
 protected:
     static std::vector<std::uint64_t> sizes(const AuditLog& log) {
         std::vector<std::uint64_t> out;
-        const std::vector<Checkpoint> all = log.checkpoints().value();
-        for (const Checkpoint& cp : all) out.push_back(cp.size);
+        const std::vector<LogCheckpoint> all = log.checkpoints().value();
+        for (const LogCheckpoint& cp : all) out.push_back(cp.size);
         return out;
     }
 };
@@ -29,8 +29,8 @@ TEST_F(AuditLogCheckpointTest, EveryNEntries) {
     for (int i = 0; i < 25; ++i) ASSERT_TRUE(log->append(event(i)));
     EXPECT_FALSE(log->checkpoint_if_due().value());  // waits for the writer's own check
     EXPECT_EQ(sizes(*log), (std::vector<std::uint64_t>{10, 20}));
-    const std::vector<Checkpoint> all = log->checkpoints().value();
-    for (const Checkpoint& cp : all) {
+    const std::vector<LogCheckpoint> all = log->checkpoints().value();
+    for (const LogCheckpoint& cp : all) {
         EXPECT_EQ(cp.root, log->root_at(cp.size).value());
         EXPECT_EQ(cp.note, fake_sign(AuditLog::checkpoint_body(log->origin(), cp.size, cp.root)).value());
         EXPECT_EQ(cp.created.time_since_epoch(), std::chrono::milliseconds(FakeClock::kStartMs));

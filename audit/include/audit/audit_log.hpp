@@ -95,7 +95,7 @@ struct AuditLogOptions {
 };
 
 /// A checkpoint (signed tree head) as stored.
-struct Checkpoint {
+struct LogCheckpoint {
     std::uint64_t size = 0;
     crypto::Hash root{};
     /// The signed note text the signer returned (or the bare body, unsigned).
@@ -174,15 +174,15 @@ public:
     /// returns the latest one when the tree has not grown since. Errors from
     /// the signer are passed on; a note that does not start with the body is
     /// refused (crypto_failure).
-    [[nodiscard]] crypto::Result<Checkpoint> checkpoint();
+    [[nodiscard]] crypto::Result<LogCheckpoint> checkpoint();
     /// Makes a checkpoint if the cadence says one is due (checkpoint_every
     /// entries or checkpoint_interval since the last, with new entries).
     /// Returns whether it made one. The writer thread calls this itself.
     [[nodiscard]] crypto::Result<bool> checkpoint_if_due();
     /// The newest checkpoint, if any.
-    [[nodiscard]] std::optional<Checkpoint> latest_checkpoint() const;
+    [[nodiscard]] std::optional<LogCheckpoint> latest_checkpoint() const;
     /// Every checkpoint, ascending size.
-    [[nodiscard]] crypto::Result<std::vector<Checkpoint>> checkpoints() const;
+    [[nodiscard]] crypto::Result<std::vector<LogCheckpoint>> checkpoints() const;
     /// The error of the last automatic checkpoint, cleared by the next success
     /// (for health reporting: appends go on while the signer is unavailable).
     [[nodiscard]] std::optional<crypto::Error> last_checkpoint_error() const;
