@@ -139,6 +139,25 @@ void AuditServices::stop() {
 
 audit::AuditSink& AuditServices::sink() { return *impl_->audit_log; }
 
+EventSink& AuditServices::event_bridge(EventSink& next) {
+    impl_->bridge = std::make_unique<AuditEventBridge>(*impl_->audit_log, next);
+    return *impl_->bridge;
+}
+
+void AuditEventBridge::emit(const Event& event) noexcept {
+    next_.emit(event);
+    const auto* reloaded = std::get_if<events::TlsReloaded>(&event);
+    if (reloaded == nullptr) return;
+    try {
+        auto r = audit_.append(json{{"event", "certificates.reloaded"},
+                                    {"listener", reloaded->listener},
+                                    {"ok", reloaded->ok}});
+        if (!r) log(LogLevel::error, "audit", "recording certificates.reloaded: " + r.error().message());
+    } catch (...) {
+        log(LogLevel::error, "audit", "recording certificates.reloaded failed");
+    }
+}
+
 void AuditServices::Impl::run_maintenance() {
     std::unique_lock lock(mu);
     while (!stopping) {

@@ -19,6 +19,17 @@
 
 namespace enclave::appliance {
 
+/// Forwards events and records the audit-worthy ones (see event_bridge()).
+class AuditEventBridge final : public EventSink {
+public:
+    AuditEventBridge(audit::AuditSink& audit, EventSink& next) : audit_(audit), next_(next) {}
+    void emit(const Event& event) noexcept override;
+
+private:
+    audit::AuditSink& audit_;
+    EventSink& next_;
+};
+
 struct AuditServices::Impl {
     Config config;
     std::shared_ptr<hsm::SessionPool> pool;
@@ -28,6 +39,7 @@ struct AuditServices::Impl {
     std::unique_ptr<audit::AuditLog> audit_log;
     std::unique_ptr<audit::TaskStore> tasks;
     std::unique_ptr<audit::ReverifyService> reverify;
+    std::unique_ptr<AuditEventBridge> bridge;
 
     std::mutex mu;
     std::condition_variable wake;

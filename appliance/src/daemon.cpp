@@ -194,7 +194,7 @@ Step<int> start(const DaemonOptions& options, EventSink& events) {
     if (!services) return failure(ExitCode::store, "audit", services.error().message());
     AuditServices& svc = **services;
 
-    ServerSetup setup{std::move(*cfg), *pool, std::move(factory), &events, 0,
+    ServerSetup setup{std::move(*cfg), *pool, std::move(factory), &svc.event_bridge(events), 0,
                       [&svc](Routers& routers) { svc.add_routes(routers); }};
     auto server = Server::create(std::move(setup), std::move(*contexts));
     if (!server) return failure(ExitCode::bind, "server", server.error().message());

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <thread>
 
 #include "audit_test_util.hpp"
 #include "crypto/sealed_db.hpp"
@@ -225,6 +226,34 @@ TEST(AuditE2eTest, TamperedDatabaseStopsTheDaemonNamingTheIndex) {
     auto again = inst.start();
     EXPECT_EQ(again->wait_exit(std::chrono::seconds(60)), 10) << inst.log();
     EXPECT_NE(inst.log().find(std::to_string(index)), std::string::npos) << inst.log();
+}
+
+}  // namespace
+}  // namespace enclave::daemon_test
+
+namespace enclave::daemon_test {
+namespace {
+
+TEST(AuditE2eTest, DaemonEventsAreRecorded) {
+    TestInstance inst;
+    auto daemon = inst.start_ready();
+    daemon->signal(SIGHUP);
+    std::string all;
+    for (int i = 0; i < 100 && all.find("certificates.reloaded") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        all = unix_get(inst.socket(), "/v1/audit/entries?first=0").body;
+    }
+    EXPECT_NE(all.find(R"(\"event\":\"daemon.started\")"), std::string::npos) << all;
+    EXPECT_NE(all.find(R"(\"event\":\"certificates.reloaded\")"), std::string::npos) << all;
+    EXPECT_NE(all.find(R"(\"listener\":\"lea\")"), std::string::npos) << all;
+    daemon->signal(SIGTERM);
+    ASSERT_EQ(daemon->wait_exit(std::chrono::seconds(30)), 0);
+    daemon = inst.start_ready();
+    all = unix_get(inst.socket(), "/v1/audit/entries?first=0").body;
+    EXPECT_NE(all.find(R"(\"event\":\"daemon.stopping\")"), std::string::npos) << all;
+    // The clean stop left a checkpoint covering daemon.stopping.
+    const auto cp = nlohmann::json::parse(unix_get(inst.socket(), "/v1/audit/checkpoint").body);
+    EXPECT_GE(cp.value("size", 0), 3) << cp.dump();
 }
 
 }  // namespace

@@ -30,6 +30,7 @@
 #include <memory>
 
 #include "appliance/config.hpp"
+#include "appliance/event_sink.hpp"
 #include "appliance/server.hpp"
 #include "audit/audit_sink.hpp"
 #include "crypto/result.hpp"
@@ -60,6 +61,12 @@ public:
 
     /// The audit log, for other parts of the daemon that record events.
     [[nodiscard]] audit::AuditSink& sink();
+
+    /// An EventSink that passes every event to `next` and records the
+    /// certificate events (SIGHUP reloads: "certificates.reloaded" with the
+    /// listener and whether it worked) in the audit log. Lives as long as
+    /// the services.
+    [[nodiscard]] EventSink& event_bridge(EventSink& next);
 
     struct Impl;
 
