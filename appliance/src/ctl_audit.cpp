@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // enclavectl audit ...: re-verification, checkpoints, proofs, export
 // (through the daemon) and verify (offline: no daemon, no token).
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -54,10 +55,17 @@ crypto::Result<std::string> read_small_file(const std::string& path) {
     return out;
 }
 
-/// --key: a verifier key string, or a file that holds one (one line).
+/// --key: a file that holds a verifier key string (one line), or the string
+/// itself (a key string may contain '/', so the file is looked for first).
 crypto::Result<audit::NoteVerifierKey> load_key(const std::string& key) {
-    if (key.find('+') != std::string::npos && key.find('/') == std::string::npos) {
-        return audit::NoteVerifierKey::parse(key);
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(key, ec)) {
+        auto parsed = audit::NoteVerifierKey::parse(key);
+        if (!parsed) {
+            return tl::unexpected(parsed.error().wrap(
+                "--key is neither a readable file nor a verifier key string"));
+        }
+        return parsed;
     }
     auto text = read_small_file(key);
     if (!text) return tl::unexpected(text.error());
@@ -238,13 +246,8 @@ int audit_verify(const Globals& g, const std::string& bundle, const std::string&
              {"checkpoints_checked", report->checkpoints_checked},
              {"seconds", report->elapsed.count()}};
     if (report->since_size) out["since_size"] = *report->since_size;
-    return dump_or(g, out, [&] {
-        std::cout << audit::describe(*report);
-        if (!report->key_pinned) {
-            std::cout << "WARNING: no --key given: the bundle's own key was used. This proves the "
-                         "bundle is self-consistent, not that the appliance signed it.\n";
-        }
-    });
+    // describe() says when the bundle's own key was used (not pinned).
+    return dump_or(g, out, [&] { std::cout << audit::describe(*report); });
 }
 
 }  // namespace enclave::appliance::ctl

@@ -155,6 +155,11 @@ TEST(AuditE2eTest, ExportVerifiesOfflineAndATamperedEntryIsNamed) {
     ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
     const json report = json::parse(r.out);
     EXPECT_TRUE(report["key_pinned"].get<bool>());
+    // The key string itself works as well as a file (it contains '/').
+    std::string key_string = read_file(key_file);
+    while (!key_string.empty() && key_string.back() == '\n') key_string.pop_back();
+    r = ctl(inst, {"audit", "verify", bundle.string(), "--key", key_string});
+    EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
     EXPECT_GT(report["entries"].get<int>(), 10);
 
     // Modify one entry (its task.closed event) in a copy of the bundle.
