@@ -51,6 +51,8 @@ run: build
 	@echo "  curl --cacert $(DATA_DIR)/pki/demo-ca.pem --cert $(DATA_DIR)/pki/demo-lea.pem --key $(DATA_DIR)/pki/demo-lea.key https://localhost:8443/v1/whoami"
 	@echo "  openssl s_client -connect 127.0.0.1:8443 -CAfile $(DATA_DIR)/pki/demo-ca.pem -cert $(DATA_DIR)/pki/demo-lea.pem -key $(DATA_DIR)/pki/demo-lea.key -brief </dev/null"
 	@echo "  $(BUILD_DIR)/appliance/enclavectl --data-dir $(DATA_DIR) status"
+	@echo "  $(BUILD_DIR)/appliance/enclavectl --data-dir $(DATA_DIR) task list       (tasks: docs/tasks.md)"
+	@echo "  $(BUILD_DIR)/appliance/enclavectl --data-dir $(DATA_DIR) audit key       (auditors: docs/auditor-guide.md)"
 	@echo ""
 	$(BUILD_DIR)/appliance/enclaved --data-dir "$(DATA_DIR)"
 
