@@ -114,7 +114,8 @@ struct AdminSocketServer::Impl : std::enable_shared_from_this<AdminSocketServer:
     }
 
     void do_accept() {
-        acceptor.async_accept(net::make_strand(io),
+        net::io_context& target = options.connection_context ? options.connection_context() : io;
+        acceptor.async_accept(net::make_strand(target),
                               [self = shared_from_this()](error_code ec, local::socket socket) {
                                   self->on_accept(ec, std::move(socket));
                               });

@@ -3,9 +3,11 @@
 // only (no Beast, no SSL streams): the listeners live behind their pimpls.
 #include "appliance/server.hpp"
 
+#include <atomic>
 #include <csignal>
 #include <thread>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -44,7 +46,13 @@ struct Server::Impl {
     // objects die before it.
     ServerSetup setup;
     Metrics metrics;
-    net::io_context io;
+    net::io_context io;  ///< acceptors, the admin socket, signals, timers
+    /// One io_context per I/O thread for the TCP connections: a connection
+    /// lives on one of them from accept to close, so its handlers never hop
+    /// threads (one shared io_context made every completion a cross-thread
+    /// wake-up: slow at low concurrency). Declared after `io`: destroyed first.
+    std::vector<std::unique_ptr<net::io_context>> workers;
+    std::atomic<std::size_t> next_worker{0};
     net::strand<net::io_context::executor_type> control;
     net::signal_set signals;
     net::steady_timer timer;
@@ -54,6 +62,10 @@ struct Server::Impl {
     bool stopping = false;
     bool tcp_closed = false;
     Clock::time_point deadline;
+
+    net::io_context& pick_worker() {
+        return *workers[next_worker.fetch_add(1, std::memory_order_relaxed) % workers.size()];
+    }
 
     std::size_t thread_count() const {
         if (setup.threads != 0) return setup.threads;
@@ -211,6 +223,7 @@ crypto::Result<std::unique_ptr<Server>> Server::create(
         return spec.name == "lea" ? lea_router : ingest_router;
     };
 
+    const auto connection_context = [&s]() -> net::io_context& { return s.pick_worker(); };
     AdminSocketOptions admin_options{cfg.resolve(cfg.admin.socket),
                                      cfg.admin.socket_mode,
                                      cfg.admin.socket_group,
@@ -218,7 +231,11 @@ crypto::Result<std::unique_ptr<Server>> Server::create(
                                      cfg.admin.limits,
                                      admin_router,
                                      nullptr,
-                                     s.setup.events};
+                                     s.setup.events,
+                                     connection_context};
+    for (std::size_t i = 0; i < s.thread_count(); ++i) {
+        s.workers.push_back(std::make_unique<net::io_context>(1));
+    }
     for (const auto& spec : s.specs) s.metrics.add_listener(spec.name, true);
     admin_options.metrics = &s.metrics.add_listener("admin", false);
     auto admin = AdminSocketServer::bind(s.io, std::move(admin_options));
@@ -231,7 +248,8 @@ crypto::Result<std::unique_ptr<Server>> Server::create(
                              spec.admin ? RoleSet{Role::operator_} : RoleSet{},
                              router_of(spec),
                              s.metrics.listener(spec.name),
-                             s.setup.events};
+                             s.setup.events,
+                             connection_context};
         auto it = contexts.find(spec.name);
         if (it == contexts.end() || !it->second) {
             return crypto::fail(crypto::Errc::internal, "no SSL context for listener " + spec.name);
@@ -259,10 +277,10 @@ int Server::run() {
         log(LogLevel::warning, "server", n.error().message());
 
     // A handler that throws is a bug; log it and keep serving (STYLE.md 3).
-    const auto runner = [&s] {
+    const auto runner = [](net::io_context& io) {
         for (;;) {
             try {
-                s.io.run();
+                io.run();
                 return;
             } catch (const std::exception& e) {
                 log(LogLevel::error, "server", std::string("an I/O handler threw: ") + e.what());
@@ -271,11 +289,18 @@ int Server::run() {
             }
         }
     };
-    const std::size_t n = s.thread_count();
+    // Each worker io_context runs on its own thread until the control
+    // io_context (acceptors, signals, the shutdown sequence: this thread)
+    // has stopped; by then every connection is closed or aborted.
+    std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
     std::vector<std::thread> threads;
-    threads.reserve(n - 1);
-    for (std::size_t i = 1; i < n; ++i) threads.emplace_back(runner);
-    runner();
+    for (auto& w : s.workers) {
+        guards.push_back(net::make_work_guard(*w));
+        threads.emplace_back([&runner, &w] { runner(*w); });
+    }
+    runner(s.io);
+    for (auto& g : guards) g.reset();
+    for (auto& w : s.workers) w->stop();
     for (auto& t : threads) t.join();
     return 0;
 }

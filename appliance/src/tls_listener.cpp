@@ -170,7 +170,8 @@ struct TlsListener::Impl : std::enable_shared_from_this<TlsListener::Impl> {
     }
 
     void do_accept() {
-        acceptor.async_accept(net::make_strand(io),
+        net::io_context& target = options.connection_context ? options.connection_context() : io;
+        acceptor.async_accept(net::make_strand(target),
                               [self = shared_from_this()](error_code ec, tcp::socket socket) {
                                   self->on_accept(ec, std::move(socket));
                               });

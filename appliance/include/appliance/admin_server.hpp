@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -48,6 +49,9 @@ struct AdminSocketOptions {
     std::shared_ptr<const Router> router;
     ListenerMetrics* metrics = nullptr;  ///< required; outlives the server
     EventSink* events = nullptr;         ///< required; outlives the server
+    /// The io_context each accepted connection runs on (see
+    /// TlsListenerOptions::connection_context). Empty: the server's own.
+    std::function<boost::asio::io_context&()> connection_context;
 };
 
 class AdminSocketServer {

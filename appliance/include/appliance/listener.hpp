@@ -21,6 +21,7 @@
 // provider; the private key never enters this process's memory.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -44,6 +45,10 @@ struct TlsListenerOptions {
     std::shared_ptr<const Router> router;
     ListenerMetrics* metrics = nullptr;  ///< required; outlives the listener
     EventSink* events = nullptr;         ///< required; outlives the listener
+    /// The io_context each accepted connection runs on (the Server hands
+    /// them out round-robin, one per I/O thread, so a connection never hops
+    /// threads). Empty: the listener's own io_context.
+    std::function<boost::asio::io_context&()> connection_context;
 };
 
 class TlsListener {

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Server: everything enclaved serves, on one io_context run by N threads.
+// Server: everything enclaved serves. The calling thread runs the control
+// io_context (acceptors, signals, the shutdown sequence); N I/O threads each
+// run an io_context of their own, and every accepted connection (TLS or the
+// admin socket) lives on one of them, picked round-robin, from accept to
+// close.
 //
 // - the mutual-TLS listeners (LEA, ingest, and the admin port when enabled),
 // - the admin API on the Unix socket,
@@ -60,7 +64,7 @@ struct ServerSetup {
     std::shared_ptr<hsm::SessionPool> pool;  ///< logged in
     TlsContextFactory make_context;          ///< used again on SIGHUP
     EventSink* events = nullptr;             ///< required; outlives the Server
-    std::size_t threads = 0;                 ///< 0: max(2, hardware_concurrency)
+    std::size_t threads = 0;                 ///< I/O threads; 0: max(2, hardware_concurrency)
     RouteInstaller add_routes;               ///< optional: more endpoints
 };
 
