@@ -46,12 +46,14 @@ struct Server::Impl {
     // objects die before it.
     ServerSetup setup;
     Metrics metrics;
-    net::io_context io;  ///< acceptors, the admin socket, signals, timers
-    /// One io_context per I/O thread for the TCP connections: a connection
+    /// One io_context per I/O thread for the connections: a connection
     /// lives on one of them from accept to close, so its handlers never hop
     /// threads (one shared io_context made every completion a cross-thread
-    /// wake-up: slow at low concurrency). Declared after `io`: destroyed first.
+    /// wake-up: slow at low concurrency). Declared before `io`, so they
+    /// outlive it: an accept still pending on `io` holds a socket bound to a
+    /// worker, and destroying it needs that worker.
     std::vector<std::unique_ptr<net::io_context>> workers;
+    net::io_context io;  ///< acceptors, signals, timers, the shutdown sequence
     std::atomic<std::size_t> next_worker{0};
     net::strand<net::io_context::executor_type> control;
     net::signal_set signals;
