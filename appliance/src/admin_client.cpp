@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "admin_client_detail.hpp"
+#include "crypto/secret.hpp"
 
 namespace enclave::appliance {
 
@@ -202,6 +203,8 @@ namespace {
 Result<nlohmann::json> json_of(Result<HttpResponse> r, const std::string& what) {
     if (!r) return tl::unexpected(r.error());
     nlohmann::json body = nlohmann::json::parse(r->body, nullptr, /*allow_exceptions=*/false);
+    // The raw answer may carry a revealed value; the caller keeps only `body`.
+    crypto::wipe(r->body);
     if (r->status < 200 || r->status > 299) {
         std::string code = "error";
         std::string message;

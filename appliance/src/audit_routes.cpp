@@ -113,7 +113,7 @@ Response review(AuditServices::Impl& s, const Request& req) {
                        audit::format_utc_time(view->expires) + "\",\"value\":\"";
     body += value;
     body += "\"}";
-    crypto::wipe(crypto::MutableByteView(reinterpret_cast<std::uint8_t*>(value.data()), value.size()));
+    crypto::wipe(value);
     return Response::json(200, std::move(body));
 }
 

@@ -57,8 +57,7 @@ inline std::string_view text_of(const crypto::Secret& s) noexcept {
 /// it goes.
 inline void wipe_json(nlohmann::json& j) noexcept {
     if (j.is_string()) {
-        auto& s = j.get_ref<std::string&>();
-        crypto::wipe(crypto::MutableByteView(reinterpret_cast<std::uint8_t*>(s.data()), s.size()));
+        crypto::wipe(j.get_ref<std::string&>());
     } else if (j.is_structured()) {
         for (auto& item : j) wipe_json(item);
     }

@@ -223,13 +223,9 @@ private:
         // A body may have carried a value and salt (task intake,
         // re-verification): wipe it and the read buffer's used bytes now
         // rather than leave them to the heap.
-        wipe_string(req.body);
+        crypto::wipe(req.body);
         wipe_read_buffer();
         send(std::move(res), keep, version);
-    }
-
-    static void wipe_string(std::string& s) noexcept {
-        crypto::wipe(crypto::MutableByteView(reinterpret_cast<std::uint8_t*>(s.data()), s.size()));
     }
 
     /// Zeroes the read buffer's storage except the bytes not yet parsed
@@ -280,7 +276,7 @@ private:
 
     void on_write(beast::error_code ec, bool keep_alive) {
         // A response may have carried a value (reveal, review).
-        wipe_string(res_.body());
+        crypto::wipe(res_.body());
         end_request();
         if (aborted_) return;
         if (ec) return finish();

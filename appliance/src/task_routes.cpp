@@ -24,11 +24,6 @@ using nlohmann::json;
 const RoleSet kAnyRole = RoleSet::all();
 const RoleSet kTaskAdmins{Role::security_officer, Role::operator_};
 
-void wipe_string(std::string& s) noexcept {
-    crypto::wipe(crypto::MutableByteView(reinterpret_cast<std::uint8_t*>(s.data()), s.size()));
-    s.clear();
-}
-
 /// The `reference` query parameter, checked; or the error answer.
 tl::expected<std::string, Response> reference_of(const Request& req) {
     auto ref = query_param(req.query, "reference");
@@ -60,8 +55,8 @@ std::string revealed_body(std::string_view reference,
         body += "\",\"salt\":\"";
         body += salt;
         body += "\"}";
-        wipe_string(value);
-        wipe_string(salt);
+        crypto::wipe(value);
+        crypto::wipe(salt);
     }
     body += "]}";
     return body;

@@ -93,6 +93,11 @@ void wipe(MutableByteView bytes) noexcept {
     }
 }
 
+void wipe(std::string& text) noexcept {
+    if (!text.empty()) sodium_memzero(text.data(), text.size());
+    text.clear();
+}
+
 bool constant_time_equal(ByteView a, ByteView b) noexcept {
     if (a.size() != b.size()) {
         return false;

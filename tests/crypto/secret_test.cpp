@@ -100,3 +100,15 @@ TEST(DigestTest, NamesRoundTrip) {
 
 }  // namespace
 }  // namespace enclave::crypto
+
+TEST(WipeTest, StringIsZeroedInPlaceAndEmptied) {
+    std::string text(64, 'v');  // longer than the small-string buffer: heap storage
+    const char* storage = text.data();
+    enclave::crypto::wipe(text);
+    EXPECT_TRUE(text.empty());
+    ASSERT_EQ(text.data(), storage) << "clear() keeps the buffer: it is the one wiped";
+    for (std::size_t i = 0; i < 64; ++i) EXPECT_EQ(storage[i], '\0') << i;
+    std::string empty;
+    enclave::crypto::wipe(empty);  // no-op, no crash
+    EXPECT_TRUE(empty.empty());
+}

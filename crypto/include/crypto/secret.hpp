@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "crypto/bytes.hpp"
 #include "crypto/result.hpp"
@@ -64,5 +65,10 @@ private:
 
 /// Wipe a buffer the caller owns (sodium_memzero: not optimised away).
 void wipe(MutableByteView bytes) noexcept;
+
+/// Wipe the characters of a string that held a secret (an HTTP body with a
+/// value and salt, a JSON string), then empty it. Only the current buffer is
+/// wiped: copies made by earlier reallocations are the caller's concern.
+void wipe(std::string& text) noexcept;
 
 }  // namespace enclave::crypto
