@@ -8,6 +8,7 @@
 
 #include "audit/task.hpp"
 #include "crypto/encoding.hpp"
+#include "support/d4_vectors.hpp"
 #include "support/paths.hpp"
 #include "task_test_util.hpp"
 
@@ -15,6 +16,7 @@ namespace enclave::audit {
 namespace {
 
 using crypto::Errc;
+using enclave::testing::d4_must_reject_code;
 using enclave::testing::load_shared_json;
 using nlohmann::json;
 using test::field;
@@ -93,14 +95,6 @@ TEST(TaskIntakeTest, AcceptsAllVectorsAsFieldsOfOneTask) {
     EXPECT_EQ(t->endpoint, "lea1");
 }
 
-Errc expected_code_for(const std::string& why) {
-    if (why.find("shorter") != std::string::npos) return Errc::salt_too_short;
-    if (why.find("does not match") != std::string::npos) return Errc::hash_mismatch;
-    if (why.find("unknown algorithm") != std::string::npos) return Errc::unsupported_algorithm;
-    ADD_FAILURE() << "unclassified must_reject case: " << why;
-    return Errc::internal;
-}
-
 TEST(TaskIntakeTest, RefusesEveryMustRejectCaseNamingTheField) {
     const auto doc = load_shared_json("test-vectors/d4-salted-hash.json");
     ASSERT_GE(doc.at("must_reject").size(), 3u);
@@ -113,7 +107,7 @@ TEST(TaskIntakeTest, RefusesEveryMustRejectCaseNamingTheField) {
         json bad{{"formatName", "InternationalE164"}, {"value", c.at("value")}, {"salt", c.at("salt_hex")},
                  {"hash", c.value("hash", std::string(64, 'a'))}, {"algorithm", c.at("algorithm")}};
         json fields = json::array({field("IMSI", "001010123456789", "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"), bad});
-        const Errc code = expected_code_for(why);
+        const Errc code = d4_must_reject_code(why);
         const std::string member = code == Errc::salt_too_short      ? "fields[1].salt"
                                    : code == Errc::hash_mismatch      ? "fields[1].hash"
                                                                       : "fields[1].algorithm";

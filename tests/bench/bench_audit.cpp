@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "audit/audit_log.hpp"
+#include "bench/bench_raw_sha256.hpp"
 #include "bench/bench_util.hpp"
 #include "crypto/merkle.hpp"
 #include "crypto/sealed_db.hpp"
@@ -213,26 +214,7 @@ void bench_appends(const fs::path& dir, crypto::KeyWrapper& kek) {
                 many >= 20000 ? "met" : "MISSED", more >= 20000 ? "met" : "MISSED");
 }
 
-class RawSha256 {
-public:
-    RawSha256() : md_(EVP_MD_fetch(nullptr, "SHA2-256", nullptr)), ctx_(EVP_MD_CTX_new()) {}
-    ~RawSha256() {
-        EVP_MD_CTX_free(ctx_);
-        EVP_MD_free(md_);
-    }
-    RawSha256(const RawSha256&) = delete;
-    RawSha256& operator=(const RawSha256&) = delete;
-    void hash(const std::uint8_t* data, std::size_t len, std::uint8_t* out) {
-        unsigned int n = 0;
-        EVP_DigestInit_ex2(ctx_, md_, nullptr);
-        EVP_DigestUpdate(ctx_, data, len);
-        EVP_DigestFinal_ex(ctx_, out, &n);
-    }
-
-private:
-    EVP_MD* md_;
-    EVP_MD_CTX* ctx_;
-};
+using bench::RawSha256;
 
 /// Fills a fresh log with `entries` entries through AuditLog (group commit).
 void build_log(const fs::path& db_path, crypto::KeyWrapper& kek, std::uint64_t entries) {

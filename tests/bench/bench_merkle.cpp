@@ -23,6 +23,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "bench/bench_raw_sha256.hpp"
 #include "bench/bench_util.hpp"
 #include "crypto/merkle.hpp"
 
@@ -43,31 +44,7 @@ volatile std::uint8_t g_sink = 0;  // keeps results alive
 using bench::best_of;
 using bench::Pair;
 
-// Raw SHA-256 through EVP with a reused context: the fastest plain use of the
-// library, which is what the Merkle code should get close to.
-class RawSha256 {
-public:
-    RawSha256() : md_(EVP_MD_fetch(nullptr, "SHA2-256", nullptr)), ctx_(EVP_MD_CTX_new()) {
-        if (md_ == nullptr || ctx_ == nullptr) throw std::runtime_error("OpenSSL SHA-256");
-    }
-    ~RawSha256() {
-        EVP_MD_CTX_free(ctx_);
-        EVP_MD_free(md_);
-    }
-    RawSha256(const RawSha256&) = delete;
-    RawSha256& operator=(const RawSha256&) = delete;
-
-    void hash(const std::uint8_t* data, std::size_t len, std::uint8_t* out) {
-        unsigned int n = 0;
-        EVP_DigestInit_ex2(ctx_, md_, nullptr);
-        EVP_DigestUpdate(ctx_, data, len);
-        EVP_DigestFinal_ex(ctx_, out, &n);
-    }
-
-private:
-    EVP_MD* md_;
-    EVP_MD_CTX* ctx_;
-};
+using bench::RawSha256;
 
 void bench_appends() {
     // 0x00 || record, and 0x01 || left || right, laid out for the raw hashes.
