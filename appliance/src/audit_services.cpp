@@ -137,8 +137,6 @@ void AuditServices::stop() {
     }
 }
 
-audit::AuditSink& AuditServices::sink() { return *impl_->audit_log; }
-
 EventSink& AuditServices::event_bridge(EventSink& next) {
     impl_->bridge = std::make_unique<AuditEventBridge>(*impl_->audit_log, next);
     return *impl_->bridge;

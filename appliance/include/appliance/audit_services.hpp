@@ -32,7 +32,6 @@
 #include "appliance/config.hpp"
 #include "appliance/event_sink.hpp"
 #include "appliance/server.hpp"
-#include "audit/audit_sink.hpp"
 #include "crypto/result.hpp"
 #include "hsm/session_pool.hpp"
 
@@ -58,9 +57,6 @@ public:
     void start();
     /// Stops it (joins); records "daemon.stopping". Idempotent.
     void stop();
-
-    /// The audit log, for other parts of the daemon that record events.
-    [[nodiscard]] audit::AuditSink& sink();
 
     /// An EventSink that passes every event to `next` and records the
     /// certificate events (SIGHUP reloads: "certificates.reloaded" with the
