@@ -28,6 +28,7 @@ std::string_view errc_name(Errc code) noexcept {
         case Errc::invalid_state: return "invalid_state";
         case Errc::expired: return "expired";
         case Errc::permission_denied: return "permission_denied";
+        case Errc::resource_exhausted: return "resource_exhausted";
         case Errc::internal: return "internal";
     }
     return "unknown";

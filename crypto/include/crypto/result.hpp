@@ -40,6 +40,7 @@ enum class Errc {
     invalid_state,          ///< the object is not in a state that allows this (closing a closed task)
     expired,                ///< a time-bounded thing (review window, URL) has run out
     permission_denied,      ///< the caller lacks the role or ownership this needs
+    resource_exhausted,     ///< a bounded queue or store is full now (retry later)
     internal,               ///< a broken invariant surfaced as a value
 };
 
