@@ -15,6 +15,7 @@
 
 #include "crypto/c_handle.hpp"
 #include "crypto/result.hpp"
+#include "delivery/handover_item.hpp"
 
 namespace enclave::delivery::detail {
 
@@ -86,5 +87,9 @@ crypto::Result<xmlNode*> import_element(xmlNode* parent, const xmlNode* src);
 crypto::Result<std::string> serialise_element(const xmlNode* node);
 /// Serialises a whole document, UTF-8, with the XML declaration.
 crypto::Result<std::string> serialise_document(xmlDoc* doc);
+
+/// Reads the items under a schema-validated handoverItem or
+/// handoverItemCollection element (xml_handover_reader.cpp).
+crypto::Result<std::vector<HandoverItem>> read_handover_items(xmlNode* root);
 
 }  // namespace enclave::delivery::detail
