@@ -21,15 +21,7 @@ constexpr const char* kNs = kTs103707Namespace;
 constexpr const char* kTaskNs = "http://uri.etsi.org/03120/common/2020/09/Task";
 
 // xs:boolean, xs:anyURI, xs:dateTime collapse whitespace.
-std::string trimmed(const xmlNode* n) {
-    std::string s = text_of(n);
-    const auto first = s.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos) {
-        return {};
-    }
-    const auto last = s.find_last_not_of(" \t\r\n");
-    return s.substr(first, last - first + 1);
-}
+std::string trimmed(const xmlNode* n) { return text_trimmed(n); }
 
 bool read_bool(const xmlNode* n) {
     const std::string v = trimmed(n);

@@ -217,6 +217,16 @@ std::string text_of(const xmlNode* node) {
     return out;
 }
 
+std::string text_trimmed(const xmlNode* node) {
+    std::string s = text_of(node);
+    const auto first = s.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) {
+        return {};
+    }
+    const auto last = s.find_last_not_of(" \t\r\n");
+    return s.substr(first, last - first + 1);
+}
+
 crypto::Result<std::uint64_t> parse_u64(std::string_view text, std::string_view field) {
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t' || text.front() == '\n' ||
                              text.front() == '\r')) {

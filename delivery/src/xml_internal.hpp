@@ -66,6 +66,8 @@ xmlNode* first_element(xmlNode* parent) noexcept;
 xmlNode* next_element(xmlNode* node) noexcept;
 /// The text content of an element (all descendant text).
 std::string text_of(const xmlNode* node);
+/// text_of without leading/trailing XML whitespace (token, boolean, dateTime, anyURI).
+std::string text_trimmed(const xmlNode* node);
 /// Parses a base-10 unsigned integer as xs:nonNegativeInteger allows it
 /// (whitespace collapsed already by validation), bounded to 64 bits.
 crypto::Result<std::uint64_t> parse_u64(std::string_view text, std::string_view field);
