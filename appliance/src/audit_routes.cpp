@@ -188,9 +188,12 @@ Response consistency(AuditServices::Impl& s, const Request& req) {
 bool lea_owns(AuditServices::Impl& s, const Request& req, const std::string& reference) {
     auto owner = s.tasks->owner_endpoint(reference);
     if (!owner || !*owner) return false;
-    const auto it = s.config.endpoints.find(**owner);
-    if (it == s.config.endpoints.end()) return false;
-    const auto& subjects = it->second.client_subjects;
+    std::vector<std::string> subjects;
+    if (const auto it = s.config.endpoints.find(**owner); it != s.config.endpoints.end()) {
+        subjects = it->second.client_subjects;
+    } else if (s.endpoint_subjects) {
+        subjects = s.endpoint_subjects(**owner);
+    }
     return std::find(subjects.begin(), subjects.end(), req.peer.cert_subject) != subjects.end();
 }
 

@@ -75,6 +75,13 @@ Result<void> open_stores(AuditServices::Impl& s, const std::filesystem::path& di
 
 AuditServices::AuditServices(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
+crypto::KeyWrapper& AuditServices::kek() noexcept { return *impl_->kek; }
+audit::AuditSink& AuditServices::audit_sink() noexcept { return *impl_->audit_log; }
+audit::TaskStore& AuditServices::tasks() noexcept { return *impl_->tasks; }
+void AuditServices::set_endpoint_subjects(SubjectLookup lookup) {
+    impl_->endpoint_subjects = std::move(lookup);
+}
+
 AuditServices::~AuditServices() {
     stop();
     // The reverify service and the store refer to the log: they go first.

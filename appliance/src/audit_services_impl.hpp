@@ -40,6 +40,7 @@ struct AuditServices::Impl {
     std::unique_ptr<audit::TaskStore> tasks;
     std::unique_ptr<audit::ReverifyService> reverify;
     std::unique_ptr<AuditEventBridge> bridge;
+    AuditServices::SubjectLookup endpoint_subjects;  ///< endpoints not in the config file
 
     std::mutex mu;
     std::condition_variable wake;

@@ -256,6 +256,17 @@ void read_root(const toml::table& table, Config& c, Problems& problems) {
     Section tasks = root.sub("tasks");
     tasks.seconds("expiry_check_interval_s", c.tasks.expiry_check_interval, 1, 60);
     tasks.finish();
+    Section ingest = root.sub("ingest");
+    ingest.integer("max_blob_bytes", c.ingest_limits.max_blob_bytes, 1, std::int64_t{1} << 40);
+    ingest.seconds("unattached_blob_ttl_s", c.ingest_limits.unattached_blob_ttl, 60,
+                   30 * 24 * 3600);
+    ingest.finish();
+    Section delivery = root.sub("delivery");
+    delivery.integer("outbox_max_items", c.delivery.outbox_max_items, 1, 100'000'000);
+    delivery.integer("outbox_max_bytes", c.delivery.outbox_max_bytes, 1024, std::int64_t{1} << 40);
+    delivery.millis("retry_initial_ms", c.delivery.retry_initial, 10, 3'600'000);
+    delivery.millis("retry_max_ms", c.delivery.retry_max, 10, 24 * 3'600'000);
+    delivery.finish();
     Section endpoints = root.sub("endpoints");
     for (const std::string& name : endpoints.table_names()) {
         Section e = endpoints.sub(name);

@@ -164,6 +164,21 @@ std::string render_config(const Config& c) {
     w.num("expiry_check_interval_s",
           static_cast<std::uint64_t>(c.tasks.expiry_check_interval.count()),
           "Tasks past their end time are closed within this many seconds (1..60).");
+    w.section("ingest", "Collector ingest on listeners.ingest (docs/ingest.md).");
+    w.num("max_blob_bytes", c.ingest_limits.max_blob_bytes,
+          "Largest binary a collector may upload (1..2^40 bytes).");
+    w.num("unattached_blob_ttl_s",
+          static_cast<std::uint64_t>(c.ingest_limits.unattached_blob_ttl.count()),
+          "An upload no item names within this long is erased (60..2592000 s).");
+    w.section("delivery", "The durable outbox and delivery to LEA endpoints (docs/delivery.md).");
+    w.num("outbox_max_items", c.delivery.outbox_max_items,
+          "Items waiting at most; beyond, ingest answers 429 (1..100000000).");
+    w.num("outbox_max_bytes", c.delivery.outbox_max_bytes,
+          "Item bytes waiting at most; beyond, ingest answers 429.");
+    w.num("retry_initial_ms", static_cast<std::uint64_t>(c.delivery.retry_initial.count()),
+          "First retry of a failed delivery after about this long (10..3600000 ms).");
+    w.num("retry_max_ms", static_cast<std::uint64_t>(c.delivery.retry_max.count()),
+          "Retries back off exponentially, with full jitter, up to this (10..86400000 ms).");
     for (const auto& [name, e] : c.endpoints) {
         w.section("endpoints." + name, "An LEA endpoint, named by tasks' \"endpoint\".");
         w.strs("client_subjects", e.client_subjects,

@@ -9,6 +9,7 @@
 #include "appliance/admin_api.hpp"
 #include "appliance/admin_server.hpp"
 #include "appliance/audit_services.hpp"
+#include "appliance/delivery_services.hpp"
 #include "appliance/config.hpp"
 #include "appliance/event_sink.hpp"
 #include "appliance/log.hpp"
@@ -193,14 +194,22 @@ Step<int> start(const DaemonOptions& options, EventSink& events) {
     auto services = AuditServices::open(*cfg, *pool);
     if (!services) return failure(ExitCode::store, "audit", services.error().message());
     AuditServices& svc = **services;
+    auto delivery = DeliveryServices::open(*cfg, svc);
+    if (!delivery) return failure(ExitCode::store, "delivery", delivery.error().message());
+    DeliveryServices& dsvc = **delivery;
 
     ServerSetup setup{std::move(*cfg), *pool, std::move(factory), &svc.event_bridge(events), 0,
-                      [&svc](Routers& routers) { svc.add_routes(routers); }};
+                      [&svc, &dsvc](Routers& routers) {
+                          svc.add_routes(routers);
+                          dsvc.add_routes(routers);
+                      }};
     auto server = Server::create(std::move(setup), std::move(*contexts));
     if (!server) return failure(ExitCode::bind, "server", server.error().message());
     svc.start();
+    dsvc.start();
     const int rc = (*server)->run();
     // After the listeners stopped: no request is in flight any more.
+    dsvc.stop();
     svc.stop();
     return rc;
 }

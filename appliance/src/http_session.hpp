@@ -25,6 +25,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
@@ -177,35 +179,154 @@ private:
     void read_request() {
         phase_ = Phase::reading;
         begin_request();
-        parser_.emplace();
-        parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+        head_parser_.emplace();
+        head_parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
             env_->limits.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
-        parser_->body_limit(env_->limits.max_body_bytes);
+        // No limit here: the route decides (a streaming route has its own);
+        // on_header() checks a declared Content-Length against it and the
+        // body parser enforces it for chunked bodies.
+        head_parser_->body_limit(boost::none);
         self().lowest().expires_after(env_->limits.read_timeout);
-        http::async_read(
-            self().stream(), buffer_, *parser_,
-            [s = self().shared_from_this()](beast::error_code ec, std::size_t) { s->on_read(ec); });
+        http::async_read_header(self().stream(), buffer_, *head_parser_,
+                                [s = self().shared_from_this()](beast::error_code ec, std::size_t) {
+                                    s->on_header(ec);
+                                });
+    }
+
+    /// Maps a read error to its answer; true when the session went on
+    /// (answered or closed) and the caller must stop.
+    bool read_failed(beast::error_code ec) {
+        if (!ec) return false;
+        if (ec == http::error::end_of_stream) {
+            do_close();
+        } else if (ec == http::error::header_limit) {
+            send(Response::error(431, "too_large", "request header fields too large"), false, 11);
+        } else if (ec == http::error::body_limit) {
+            send(Response::error(413, "too_large", "request body too large"), false, 11);
+        } else if (ec == beast::error::timeout) {
+            log(LogLevel::info, env_->listener, "read timeout, closing " + peer_.address);
+            finish();
+        } else if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
+            send(Response::error(400, "malformed_input", "malformed HTTP request"), false, 11);
+        } else {
+            finish();  // I/O error, reset, abort
+        }
+        return true;
+    }
+
+    void on_header(beast::error_code ec) {
+        if (aborted_ || read_failed(ec)) return;
+        Request head = to_request(head_parser_->get());
+        if (auto plan = env_->router->begin_stream(head)) {
+            if (auto* res = std::get_if<Response>(&plan->start)) {
+                // Refused before the body: answer and close (the body is not read).
+                head_parser_.reset();
+                return send(std::move(*res), false, 11);
+            }
+            if (declared_too_large(plan->max_body_bytes)) return;
+            sink_ = std::move(std::get<std::unique_ptr<BodySink>>(plan->start));
+            stream_parser_.emplace(std::move(*head_parser_));
+            head_parser_.reset();
+            stream_parser_->body_limit(plan->max_body_bytes);
+            return continue_then([s = self().shared_from_this()] { s->read_chunk(); });
+        }
+        if (declared_too_large(env_->limits.max_body_bytes)) return;
+        parser_.emplace(std::move(*head_parser_));
+        head_parser_.reset();
+        parser_->body_limit(env_->limits.max_body_bytes);
+        continue_then([s = self().shared_from_this()] {
+            s->self().lowest().expires_after(s->env_->limits.read_timeout);
+            http::async_read(s->self().stream(), s->buffer_, *s->parser_,
+                             [s](beast::error_code e, std::size_t) { s->on_read(e); });
+        });
+    }
+
+    /// A Content-Length over `limit`: answers 413 (and closes) at once.
+    bool declared_too_large(std::uint64_t limit) {
+        const auto length = head_parser_->content_length();
+        if (!length || *length <= limit) return false;
+        head_parser_.reset();
+        send(Response::error(413, "too_large", "request body too large"), false, 11);
+        return true;
+    }
+
+    /// Sends "100 Continue" first when the client asked for it (RFC 9110
+    /// 10.1.1), then goes on with `next`.
+    template <class Next>
+    void continue_then(Next next) {
+        const auto& h = stream_parser_ ? stream_parser_->get().base() : parser_->get().base();
+        const auto expect = h[http::field::expect];
+        if (!beast::iequals(expect, "100-continue") || h.version() < 11) return next();
+        continue_ = {http::status::continue_, 11};
+        self().lowest().expires_after(env_->limits.write_timeout);
+        http::async_write(self().stream(), continue_,
+                          [s = self().shared_from_this(), next = std::move(next)](
+                              beast::error_code ec, std::size_t) mutable {
+                              if (s->aborted_) return;
+                              if (ec) return s->finish();
+                              next();
+                          });
+    }
+
+    void read_chunk() {
+        if (stream_parser_->is_done()) return finish_stream();
+        chunk_.resize(kChunk);
+        stream_parser_->get().body().data = chunk_.data();
+        stream_parser_->get().body().size = chunk_.size();
+        self().lowest().expires_after(env_->limits.read_timeout);
+        http::async_read(self().stream(), buffer_, *stream_parser_,
+                         [s = self().shared_from_this()](beast::error_code ec, std::size_t) {
+                             s->on_chunk(ec);
+                         });
+    }
+
+    void on_chunk(beast::error_code ec) {
+        if (aborted_) return;
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) {
+            sink_.reset();  // an unfinished upload is discarded
+            stream_parser_.reset();
+            wipe_chunk();
+            read_failed(ec);
+            return;
+        }
+        const std::size_t got = chunk_.size() - stream_parser_->get().body().size;
+        if (got > 0) {
+            if (auto stop = sink_->write(std::string_view(chunk_.data(), got))) {
+                sink_.reset();
+                stream_parser_.reset();
+                wipe_chunk();
+                return send(std::move(*stop), false, 11);
+            }
+        }
+        read_chunk();
+    }
+
+    void finish_stream() {
+        phase_ = Phase::handling;
+        const bool keep = stream_parser_->get().keep_alive();
+        const unsigned version = stream_parser_->get().version();
+        stream_parser_.reset();
+        Response res;
+        try {
+            res = sink_->finish();
+        } catch (const std::exception& e) {
+            log(LogLevel::error, env_->listener, std::string("upload handler failed: ") + e.what());
+            res = Response::error(500, "internal", "internal error");
+        }
+        sink_.reset();
+        wipe_chunk();
+        wipe_read_buffer();
+        send(std::move(res), keep, version);
+    }
+
+    void wipe_chunk() noexcept {
+        crypto::wipe(crypto::MutableByteView(reinterpret_cast<std::uint8_t*>(chunk_.data()),
+                                             chunk_.size()));
     }
 
     void on_read(beast::error_code ec) {
-        if (aborted_) return;
-        if (ec == http::error::end_of_stream) return do_close();
-        if (ec == http::error::header_limit) {
-            return send(Response::error(431, "too_large", "request header fields too large"), false,
-                        11);
-        }
-        if (ec == http::error::body_limit) {
-            return send(Response::error(413, "too_large", "request body too large"), false, 11);
-        }
-        if (ec == beast::error::timeout) {
-            log(LogLevel::info, env_->listener, "read timeout, closing " + peer_.address);
-            return finish();
-        }
-        if (ec && ec.category() == http::make_error_code(http::error::bad_method).category()) {
-            return send(Response::error(400, "malformed_input", "malformed HTTP request"), false,
-                        11);
-        }
-        if (ec) return finish();  // I/O error, reset, abort
+        if (aborted_ || read_failed(ec)) return;
         handle();
     }
 
@@ -215,7 +336,8 @@ private:
         parser_.reset();
         const bool keep = msg.keep_alive();
         const unsigned version = msg.version();
-        Request req = to_request(std::move(msg));
+        Request req = to_request(msg);
+        req.body = std::move(msg.body());
         Response res = env_->router->handle(req);
         if (res.status == 403) {
             env_->events->emit(events::AdminAccessDenied{peer_.uid, req.method, req.path});
@@ -239,7 +361,11 @@ private:
                                              region.size()));
     }
 
-    Request to_request(http::request<http::string_body>&& msg) {
+    template <class Body>
+    Request to_request(const http::request<Body>& msg) {
+        return to_request_head(msg.base());
+    }
+    Request to_request_head(const http::request_header<>& msg) {
         Request req;
         req.method = std::string(msg.method_string());
         const std::string_view target = msg.target();
@@ -249,7 +375,6 @@ private:
         for (const auto& f : msg) {
             req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
         }
-        req.body = std::move(msg.body());
         req.peer = peer_;
         return req;
     }
@@ -288,7 +413,13 @@ private:
     bool draining_ = false;
     bool in_request_ = false;
     beast::flat_buffer buffer_;
+    static constexpr std::size_t kChunk = 64 * 1024;
+    std::optional<http::request_parser<http::empty_body>> head_parser_;
     std::optional<http::request_parser<http::string_body>> parser_;
+    std::optional<http::request_parser<http::buffer_body>> stream_parser_;
+    std::unique_ptr<BodySink> sink_;
+    std::vector<char> chunk_;
+    http::response<http::empty_body> continue_;
     http::response<http::string_body> res_;
 };
 

@@ -108,18 +108,28 @@ std::string json_escape(std::string_view text) {
 }
 
 void Router::add(std::string method, std::string path, RoleSet allowed, Handler handler) {
+    add_route({std::move(method), std::move(path), allowed, std::move(handler), {}, 0});
+}
+
+void Router::add_stream(std::string method, std::string path, RoleSet allowed,
+                        std::uint64_t max_body_bytes, StreamHandler handler) {
+    add_route({std::move(method), std::move(path), allowed, {}, std::move(handler), max_body_bytes});
+}
+
+void Router::add_route(Route route) {
     for (const auto& r : routes_) {
-        if (r.method == method && r.path == path) {
-            throw std::logic_error("Router: duplicate route " + method + " " + path);
+        if (r.method == route.method && r.path == route.path) {
+            throw std::logic_error("Router: duplicate route " + route.method + " " + route.path);
         }
     }
-    routes_.push_back({std::move(method), std::move(path), allowed, std::move(handler)});
+    routes_.push_back(std::move(route));
 }
 
 Response Router::handle(const Request& request) const {
     std::string allow;
+    std::vector<std::string> params;
     for (const auto& r : routes_) {
-        if (r.path != request.path) continue;
+        if (!match_route(r.path, request.path, params)) continue;
         if (r.method != request.method) {
             if (!allow.empty()) allow += ", ";
             allow += r.method;
@@ -128,8 +138,15 @@ Response Router::handle(const Request& request) const {
         if (!r.allowed.empty() && !r.allowed.intersects(request.peer.roles)) {
             return Response::error(403, "forbidden", "the caller holds no role allowed here");
         }
+        if (!r.handler) {
+            log(LogLevel::error, "http", "streaming route " + r.path + " reached without a stream");
+            return Response::error(500, "internal", "internal error");
+        }
         try {
-            return r.handler(request);
+            if (params.empty()) return r.handler(request);
+            Request with_params = request;
+            with_params.path_params = std::move(params);
+            return r.handler(with_params);
         } catch (const std::exception& e) {
             log(LogLevel::error, "http", "handler for " + r.path + " failed: " + e.what());
         } catch (...) {
@@ -143,6 +160,29 @@ Response Router::handle(const Request& request) const {
         return res;
     }
     return Response::error(404, "not_found", "no such resource");
+}
+
+std::optional<StreamPlan> Router::begin_stream(Request& head) const {
+    std::vector<std::string> params;
+    for (const auto& r : routes_) {
+        if (!r.stream || r.method != head.method || !match_route(r.path, head.path, params)) {
+            continue;
+        }
+        if (!r.allowed.empty() && !r.allowed.intersects(head.peer.roles)) {
+            return StreamPlan{0, Response::error(403, "forbidden",
+                                                 "the caller holds no role allowed here")};
+        }
+        head.path_params = std::move(params);
+        try {
+            return StreamPlan{r.max_body_bytes, r.stream(head)};
+        } catch (const std::exception& e) {
+            log(LogLevel::error, "http", "stream handler for " + r.path + " failed: " + e.what());
+        } catch (...) {
+            log(LogLevel::error, "http", "stream handler for " + r.path + " failed");
+        }
+        return StreamPlan{0, Response::error(500, "internal", "internal error")};
+    }
+    return std::nullopt;
 }
 
 void add_identity_routes(Router& router) {
@@ -182,6 +222,32 @@ std::optional<std::string> percent_decode(std::string_view text) {
 }
 
 }  // namespace
+
+bool match_route(std::string_view pattern, std::string_view path,
+                 std::vector<std::string>& params) {
+    params.clear();
+    if (pattern.find('{') == std::string_view::npos) return pattern == path;
+    while (!pattern.empty() || !path.empty()) {
+        if (pattern.empty() || path.empty() || pattern[0] != '/' || path[0] != '/') return false;
+        pattern.remove_prefix(1);
+        path.remove_prefix(1);
+        const std::string_view pseg = pattern.substr(0, pattern.find('/'));
+        const std::string_view seg = path.substr(0, path.find('/'));
+        pattern.remove_prefix(pseg.size());
+        path.remove_prefix(seg.size());
+        if (pseg.size() >= 2 && pseg.front() == '{' && pseg.back() == '}') {
+            auto value = percent_decode(seg);
+            if (seg.empty() || !value || value->find('/') != std::string::npos ||
+                value->find('\0') != std::string::npos) {
+                return false;
+            }
+            params.push_back(std::move(*value));
+        } else if (pseg != seg) {
+            return false;
+        }
+    }
+    return true;
+}
 
 std::optional<std::string> query_param(std::string_view query, std::string_view name) {
     std::optional<std::string> found;

@@ -232,6 +232,41 @@ int main(int argc, char** argv) {
     verify->add_option("--since-checkpoint", since,
                        "A checkpoint you kept earlier (file): the bundle must extend it");
 
+    // LEA endpoints
+    appliance::ctl::EndpointAddOptions eo;
+    std::string endpoint_name;
+    CLI::App* endpoint = app.add_subcommand("endpoint", "LEA endpoints deliveries go to");
+    endpoint->require_subcommand(1);
+    CLI::App* ep_add = endpoint->add_subcommand("add", "Add an endpoint (security officers)");
+    ep_add->add_option("name", eo.name, "Endpoint name, as tasks name it")->required();
+    ep_add->add_option("--url", eo.url, "https URL DeliveryObjects are POSTed to")->required();
+    ep_add->add_option("--ca", eo.ca_file, "PEM trust anchors for the LEA's server certificate")
+        ->required();
+    ep_add->add_option("--pin-spki", eo.spki_sha256,
+                       "SHA-256 (hex) of the LEA server key's SubjectPublicKeyInfo");
+    ep_add->add_option("--binary-url-scheme", eo.binary_url_scheme,
+                       "Model B: https://lea.example/binaryData/{id}/");
+    ep_add->add_option("--models", eo.models, "Delivery models, e.g. B or A,B,C (default B)");
+    ep_add->add_option("--sender-country", eo.sender_country, "Header sender CountryCode (XX)");
+    ep_add->add_option("--sender-id", eo.sender_unique_id, "Header sender UniqueIdentifier");
+    ep_add->add_option("--receiver-country", eo.receiver_country, "Header receiver CountryCode (XX)");
+    ep_add->add_option("--receiver-id", eo.receiver_unique_id,
+                       "Header receiver UniqueIdentifier (Not specified)");
+    ep_add->add_option("--client-subject", eo.client_subjects,
+                       "The LEA's client certificate subject on our LEA listener (repeatable)");
+    ep_add->add_option("--client-cert", eo.client_certificate,
+                       "Client certificate to present (default: [lea_client])");
+    ep_add->add_option("--client-key", eo.client_key, "Its token key (pkcs11: URI)");
+    ep_add->add_option("--max-connections", eo.max_connections, "Connections at most (2)");
+    ep_add->add_option("--connect-timeout-ms", eo.connect_timeout_ms, "Connect + handshake (10000)");
+    ep_add->add_option("--response-timeout-ms", eo.response_timeout_ms, "Per request (30000)");
+    ep_add->add_option("--batch-items", eo.batch_items, "Items per DeliveryObject at most (100)");
+    CLI::App* ep_list = endpoint->add_subcommand("list", "List endpoints");
+    CLI::App* ep_show = endpoint->add_subcommand("show", "Show one endpoint");
+    ep_show->add_option("name", endpoint_name, "Endpoint name")->required();
+    CLI::App* ep_remove = endpoint->add_subcommand("remove", "Remove an endpoint (security officers)");
+    ep_remove->add_option("name", endpoint_name, "Endpoint name")->required();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -267,6 +302,10 @@ int main(int argc, char** argv) {
         if (consistency->parsed()) return appliance::ctl::audit_proof_consistency(g, old_size, new_size);
         if (export_cmd->parsed()) return appliance::ctl::audit_export(g, out_file, force);
         if (verify->parsed()) return appliance::ctl::audit_verify(g, file, key, since);
+        if (ep_add->parsed()) return appliance::ctl::endpoint_add(g, eo);
+        if (ep_list->parsed()) return appliance::ctl::endpoint_list(g);
+        if (ep_show->parsed()) return appliance::ctl::endpoint_show(g, endpoint_name);
+        if (ep_remove->parsed()) return appliance::ctl::endpoint_remove(g, endpoint_name);
     } catch (const std::exception& e) {
         return report_error(g, "internal", std::string("unexpected failure: ") + e.what(),
                             kExitFailure);

@@ -27,13 +27,22 @@
 // Holds no secret itself: per-task keys, values and salts live in the task
 // store and the re-verification service (Secrets), database keys inside
 // SealedDb, the signing key on the token.
+#include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "appliance/config.hpp"
 #include "appliance/event_sink.hpp"
 #include "appliance/server.hpp"
+#include "audit/audit_sink.hpp"
+#include "crypto/key_wrapper.hpp"
 #include "crypto/result.hpp"
 #include "hsm/session_pool.hpp"
+
+namespace enclave::audit {
+class TaskStore;
+}
 
 namespace enclave::appliance {
 
@@ -63,6 +72,17 @@ public:
     /// listener and whether it worked) in the audit log. Lives as long as
     /// the services.
     [[nodiscard]] EventSink& event_bridge(EventSink& next);
+
+    /// For the delivery services (same daemon, same token): the KEK that
+    /// wraps every database key, the audit log, and the task store.
+    [[nodiscard]] crypto::KeyWrapper& kek() noexcept;
+    [[nodiscard]] audit::AuditSink& audit_sink() noexcept;
+    [[nodiscard]] audit::TaskStore& tasks() noexcept;
+
+    /// The LEA client subjects of an endpoint that is not in the config file
+    /// (the endpoint store's), for LEA re-verification. Set before start().
+    using SubjectLookup = std::function<std::vector<std::string>(const std::string& endpoint)>;
+    void set_endpoint_subjects(SubjectLookup lookup);
 
     struct Impl;
 

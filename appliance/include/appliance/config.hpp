@@ -133,6 +133,22 @@ struct TasksConfig {
     bool operator==(const TasksConfig&) const = default;
 };
 
+/// Collector ingest (issue #5; docs/ingest.md).
+struct IngestConfig {
+    std::uint64_t max_blob_bytes = 4ULL << 30;      ///< largest binary upload
+    std::chrono::seconds unattached_blob_ttl{24 * 3600};  ///< uploads no item names are removed after this
+    bool operator==(const IngestConfig&) const = default;
+};
+
+/// The outbox and Model B delivery (issue #5; docs/delivery.md).
+struct DeliveryConfig {
+    std::uint64_t outbox_max_items = 1'000'000;  ///< beyond: ingest answers 429
+    std::uint64_t outbox_max_bytes = 1ULL << 30;  ///< item payload bytes; beyond: 429
+    std::chrono::milliseconds retry_initial{1000};   ///< first retry after a failed delivery
+    std::chrono::milliseconds retry_max{300'000};    ///< backoff cap (full jitter below it)
+    bool operator==(const DeliveryConfig&) const = default;
+};
+
 /// One LEA endpoint, by the name tasks use in "endpoint". Issue #4 needs
 /// only who the LEA is on our LEA listener (for re-verification of the
 /// records of tasks it owns); delivery settings come with issue #5.
@@ -159,6 +175,8 @@ struct Config {
     LogConfig log;
     AuditConfig audit;
     TasksConfig tasks;
+    IngestConfig ingest_limits;
+    DeliveryConfig delivery;
     std::map<std::string, EndpointConfig> endpoints;  ///< by endpoint name
     std::chrono::milliseconds shutdown_grace{10'000};  ///< SIGTERM: in-flight requests get this long
 

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -76,5 +77,25 @@ int audit_export(const Globals& g, const std::string& out, bool overwrite);
 /// audit verify FILE [--key KEYFILE|KEY] [--since-checkpoint OLD] (offline).
 int audit_verify(const Globals& g, const std::string& bundle, const std::string& key,
                  const std::string& since_checkpoint);
+
+// ---- LEA endpoints (ctl_endpoint.cpp)
+struct EndpointAddOptions {
+    std::string name;
+    std::string url;
+    std::string ca_file;  ///< PEM trust anchors for the LEA's server certificate
+    std::string spki_sha256;
+    std::string binary_url_scheme;
+    std::string models = "B";
+    std::string sender_country, sender_unique_id, receiver_country, receiver_unique_id;
+    std::vector<std::string> client_subjects;
+    std::string client_certificate, client_key;
+    std::optional<std::uint32_t> max_connections, connect_timeout_ms, response_timeout_ms,
+        batch_items;
+};
+/// endpoint add NAME --url URL --ca FILE [options] (security officers).
+int endpoint_add(const Globals& g, const EndpointAddOptions& o);
+int endpoint_list(const Globals& g);
+int endpoint_show(const Globals& g, const std::string& name);
+int endpoint_remove(const Globals& g, const std::string& name);
 
 }  // namespace enclave::appliance::ctl

@@ -15,9 +15,11 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace enclave::appliance {
@@ -77,8 +79,11 @@ struct Request {
     std::string path;    ///< the target before '?'
     std::string query;   ///< the target after '?' ("" when none)
     std::vector<Header> headers;
-    std::string body;
+    std::string body;  ///< empty for a streamed request (the BodySink gets the bytes)
     Peer peer;
+    /// The percent-decoded values of the route's "{name}" segments, in order
+    /// (set by the Router).
+    std::vector<std::string> path_params;
 
     /// First header with this name (case-insensitive); nullptr when absent.
     [[nodiscard]] const std::string* header(std::string_view name) const noexcept;
@@ -106,8 +111,37 @@ std::string json_escape(std::string_view text);
 
 using Handler = std::function<Response(const Request&)>;
 
-/// Routes by method and exact path. No normalisation, no prefix matching:
-/// "/v1/../healthz" is simply an unknown path.
+/// Takes a request body too large to hold in memory (uploads), chunk by
+/// chunk, on the connection's I/O thread. The listener calls write() for
+/// each received chunk, then finish() once the body is complete; when the
+/// connection fails first, the sink is destroyed without finish() and must
+/// discard what it received.
+class BodySink {
+public:
+    virtual ~BodySink() = default;
+    /// The next bytes of the body. A Response stops the upload: it is sent
+    /// and the connection is closed.
+    virtual std::optional<Response> write(std::string_view chunk) = 0;
+    /// The body is complete: the answer.
+    virtual Response finish() = 0;
+};
+
+/// What a streaming route makes of a request head: a sink for the body, or
+/// an immediate answer (a refusal; the body is then not read).
+using StreamStart = std::variant<std::unique_ptr<BodySink>, Response>;
+using StreamHandler = std::function<StreamStart(const Request& head)>;
+
+/// A streaming route matched for a request head.
+struct StreamPlan {
+    std::uint64_t max_body_bytes = 0;  ///< the route's own body limit
+    StreamStart start;
+};
+
+/// Routes by method and path. A route's path is exact, except for segments
+/// written "{name}", which match one non-empty segment (percent-decoded into
+/// Request::path_params; a decoded value with '/' or NUL does not match). No
+/// normalisation and no prefix matching: "/v1/../healthz" is simply an
+/// unknown path.
 class Router {
 public:
     /// Registers a handler. `allowed` empty: any caller that reached the
@@ -115,11 +149,23 @@ public:
     /// hold at least one of these roles, else 403. A duplicate method+path is
     /// a programming error (std::logic_error).
     void add(std::string method, std::string path, RoleSet allowed, Handler handler);
+    /// Registers a streaming route (its body goes to a BodySink, up to
+    /// `max_body_bytes`, instead of Request::body).
+    void add_stream(std::string method, std::string path, RoleSet allowed,
+                    std::uint64_t max_body_bytes, StreamHandler handler);
 
     /// 404 JSON for an unknown path, 405 (with Allow) for a known path and
     /// another method, 403 for a caller without a required role, 500 when the
-    /// handler throws. HEAD is not mapped to GET.
+    /// handler throws. HEAD is not mapped to GET. A streaming route reached
+    /// here (its body already read whole) answers 500: listeners ask
+    /// begin_stream() first.
     [[nodiscard]] Response handle(const Request& request) const;
+
+    /// For a request head (no body yet): std::nullopt when it does not target
+    /// a streaming route with its method (then read the body and handle());
+    /// otherwise the plan: the stream handler's answer, or a 403 for a caller
+    /// without a required role. Fills `head.path_params`.
+    [[nodiscard]] std::optional<StreamPlan> begin_stream(Request& head) const;
 
     [[nodiscard]] std::size_t size() const noexcept { return routes_.size(); }
 
@@ -129,9 +175,16 @@ private:
         std::string path;
         RoleSet allowed;
         Handler handler;
+        StreamHandler stream;  ///< set for a streaming route
+        std::uint64_t max_body_bytes = 0;
     };
+    void add_route(Route route);
     std::vector<Route> routes_;
 };
+
+/// Whether `path` matches the route template `pattern` ("/a/{x}/b"); the
+/// decoded "{x}" values go to `params` (cleared first).
+bool match_route(std::string_view pattern, std::string_view path, std::vector<std::string>& params);
 
 /// Routes every mutual-TLS data listener serves for now: GET /v1/whoami
 /// (the verified client certificate's subject and SHA-256 fingerprint).

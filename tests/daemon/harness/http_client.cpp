@@ -82,6 +82,7 @@ std::optional<std::size_t> parse_reply(std::string_view raw, bool at_eof, HttpRe
         pos = next + 2;
     }
     const std::size_t body_start = end + 4;
+    if (out.status / 100 == 1 || out.status == 204 || out.status == 304) return body_start;  // no body
     if (auto it = out.headers.find("content-length"); it != out.headers.end()) {
         const std::size_t len = std::stoul(it->second);
         if (raw.size() < body_start + len) return std::nullopt;

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// DeliveryServices: the daemon's delivery side (issue #5; docs/delivery.md,
+// docs/ingest.md): LEA endpoints, collector ingest, the blob store.
+//
+//   DIR/state/endpoints.db   LEA endpoints (EndpointStore)
+//   DIR/state/ingest.db      uploaded binaries: id, media type, size, SHA-256,
+//                            the collector that uploaded it (SQLCipher)
+//   DIR/state/blobs/         the binaries themselves (crypto::BlobStore)
+// All keys are wrapped by the token KEK (AuditServices::kek()).
+//
+// Routes:
+//   admin   GET  /v1/endpoints                 list (any role)
+//           GET  /v1/endpoint?name=N           show (any role)
+//           POST /v1/endpoints                 add (security-officer; audited)
+//           POST /v1/endpoint/remove?name=N    remove (security-officer; audited)
+//   ingest  PUT  /ingest/v1/blobs              upload one binary (streamed)
+//
+// Holds no secret itself: uploaded binaries are content (sensitive) and are
+// only ever in the encrypted blob store; the request bytes pass through a
+// fixed buffer that the listener wipes.
+#include <memory>
+
+#include "appliance/audit_services.hpp"
+#include "appliance/config.hpp"
+#include "appliance/endpoint_store.hpp"
+#include "appliance/server.hpp"
+#include "crypto/result.hpp"
+
+namespace enclave::appliance {
+
+class DeliveryServices {
+public:
+    /// Opens the endpoint store, the ingest catalogue and the blob store
+    /// with the audit services' KEK. Errors name the part that failed.
+    static crypto::Result<std::unique_ptr<DeliveryServices>> open(const Config& config,
+                                                                  AuditServices& audit);
+    ~DeliveryServices();
+    DeliveryServices(const DeliveryServices&) = delete;
+    DeliveryServices& operator=(const DeliveryServices&) = delete;
+
+    /// Adds the endpoint (admin) and ingest routes. The services must outlive
+    /// the routers' use (the Server).
+    void add_routes(Routers& routers);
+    /// Starts / stops the background work. stop() is idempotent.
+    void start();
+    void stop();
+
+    [[nodiscard]] EndpointStore& endpoints() noexcept;
+
+    struct Impl;
+
+private:
+    explicit DeliveryServices(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace enclave::appliance

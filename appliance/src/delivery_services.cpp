@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+// DeliveryServices: opening the endpoint store, the ingest catalogue and the
+// blob store; the ingest catalogue itself.
+#include <array>
+#include <filesystem>
+#include <system_error>
+
+#include "appliance/log.hpp"
+#include "delivery_services_impl.hpp"
+
+namespace enclave::appliance {
+
+using crypto::Errc;
+using crypto::Result;
+
+namespace {
+
+constexpr std::string_view kCatalogV1 = R"sql(
+CREATE TABLE blobs (
+    id           TEXT PRIMARY KEY NOT NULL,
+    content_type TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    sha256       TEXT NOT NULL,
+    uploader     TEXT NOT NULL,
+    created      INTEGER NOT NULL,
+    attached     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX blobs_unattached ON blobs(attached, created);
+)sql";
+constexpr std::array<crypto::Migration, 1> kCatalogSchema{{{1, kCatalogV1}}};
+
+template <class T>
+tl::unexpected<crypto::Error> err(const Result<T>& r) {
+    return tl::unexpected(r.error());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BlobCatalog>> BlobCatalog::open(const std::filesystem::path& db,
+                                                       crypto::KeyWrapper& kek) {
+    auto sealed = crypto::SealedDb::open_or_create(db, kek);
+    if (!sealed) return tl::unexpected(sealed.error().wrap("ingest catalogue"));
+    if (auto v = sealed->migrate(kCatalogSchema); !v) {
+        return tl::unexpected(v.error().wrap("ingest catalogue schema"));
+    }
+    return std::unique_ptr<BlobCatalog>(new BlobCatalog(std::move(*sealed)));
+}
+
+Result<void> BlobCatalog::insert(const UploadedBlob& b) {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(
+        "INSERT INTO blobs(id, content_type, size, sha256, uploader, created, attached) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0)");
+    if (!st) return err(st);
+    for (auto r : {st->bind_text(1, b.id), st->bind_text(2, b.content_type),
+                   st->bind_int64(3, static_cast<std::int64_t>(b.size)),
+                   st->bind_text(4, b.sha256), st->bind_text(5, b.uploader),
+                   st->bind_int64(6, b.created)}) {
+        if (!r) return r;
+    }
+    return st->run();
+}
+
+Result<std::optional<UploadedBlob>> BlobCatalog::find(std::string_view id) {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(
+        "SELECT id, content_type, size, sha256, uploader, created, attached FROM blobs "
+        "WHERE id = ?1");
+    if (!st) return err(st);
+    if (auto r = st->bind_text(1, id); !r) return tl::unexpected(r.error());
+    auto row = st->step();
+    if (!row) return err(row);
+    if (!*row) return std::optional<UploadedBlob>{};
+    UploadedBlob b;
+    b.id = st->column_text(0);
+    b.content_type = st->column_text(1);
+    b.size = static_cast<std::uint64_t>(st->column_int64(2));
+    b.sha256 = st->column_text(3);
+    b.uploader = st->column_text(4);
+    b.created = st->column_int64(5);
+    b.attached = st->column_int64(6) != 0;
+    return std::optional<UploadedBlob>(std::move(b));
+}
+
+Result<void> BlobCatalog::attach(const std::vector<std::string>& ids) {
+    if (ids.empty()) return {};
+    std::lock_guard lock(mu_);
+    auto tx = db_.begin();
+    if (!tx) return err(tx);
+    auto st = db_.prepare("UPDATE blobs SET attached = 1 WHERE id = ?1");
+    if (!st) return err(st);
+    for (const auto& id : ids) {
+        st->reset();
+        if (auto r = st->bind_text(1, id); !r) return r;
+        if (auto r = st->run(); !r) return r;
+    }
+    return tx->commit();
+}
+
+Result<std::vector<std::string>> BlobCatalog::unattached_before(std::int64_t cutoff) {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare("SELECT id FROM blobs WHERE attached = 0 AND created < ?1 LIMIT 1000");
+    if (!st) return err(st);
+    if (auto r = st->bind_int64(1, cutoff); !r) return tl::unexpected(r.error());
+    std::vector<std::string> out;
+    for (;;) {
+        auto row = st->step();
+        if (!row) return err(row);
+        if (!*row) break;
+        out.push_back(st->column_text(0));
+    }
+    return out;
+}
+
+Result<void> BlobCatalog::erase(std::string_view id) {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare("DELETE FROM blobs WHERE id = ?1");
+    if (!st) return err(st);
+    if (auto r = st->bind_text(1, id); !r) return r;
+    return st->run();
+}
+
+DeliveryServices::DeliveryServices(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+DeliveryServices::~DeliveryServices() {
+    stop();
+    impl_->audit->set_endpoint_subjects({});  // the lookup points into this object
+}
+
+EndpointStore& DeliveryServices::endpoints() noexcept { return *impl_->endpoints; }
+
+Result<std::unique_ptr<DeliveryServices>> DeliveryServices::open(const Config& config,
+                                                                 AuditServices& audit) {
+    auto impl = std::make_unique<Impl>();
+    impl->config = config;
+    impl->audit = &audit;
+    const auto dir = config.data_dir / "state";  // made (0700) by AuditServices
+    auto endpoints = EndpointStore::open(dir / "endpoints.db", audit.kek());
+    if (!endpoints) {
+        return tl::unexpected(endpoints.error().wrap((dir / "endpoints.db").string()));
+    }
+    impl->endpoints = std::move(*endpoints);
+    auto catalog = BlobCatalog::open(dir / "ingest.db", audit.kek());
+    if (!catalog) return tl::unexpected(catalog.error().wrap((dir / "ingest.db").string()));
+    impl->catalog = std::move(*catalog);
+    auto blobs = crypto::BlobStore::open(dir / "blobs", audit.kek());
+    if (!blobs) return tl::unexpected(blobs.error().wrap("blob store " + (dir / "blobs").string()));
+    impl->blobs.emplace(std::move(*blobs));
+    EndpointStore* store = impl->endpoints.get();
+    audit.set_endpoint_subjects([store](const std::string& name) {
+        auto e = store->get(name);
+        return e && *e ? (*e)->client_subjects : std::vector<std::string>{};
+    });
+    return std::unique_ptr<DeliveryServices>(new DeliveryServices(std::move(impl)));
+}
+
+void DeliveryServices::add_routes(Routers& routers) {
+    detail::add_endpoint_routes(*impl_, routers.admin);
+    detail::add_ingest_routes(*impl_, routers.ingest);
+}
+
+void DeliveryServices::start() {}
+
+void DeliveryServices::stop() {}
+
+}  // namespace enclave::appliance
