@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+// kill -9 of a process that is enqueueing or has just formed a delivery:
+// everything it acknowledged is there after reopening, all or nothing per
+// call, and a formed delivery comes back unchanged.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "outbox_test_util.hpp"
+#include "support/in_child.hpp"
+
+namespace enclave::delivery::test {
+namespace {
+
+using OutboxDurabilityTest = OutboxFixture;
+
+void append_line(int fd, const std::string& line) {
+    const std::string l = line + "\n";
+    ASSERT_EQ(::write(fd, l.data(), l.size()), static_cast<ssize_t>(l.size()));
+}
+
+std::vector<std::string> read_lines(const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::vector<std::string> out;
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+}
+
+/// The payload of unit `key`, item `i`.
+std::string payload(const std::string& key, int i) { return "<handoverItem>" + key + "/" + std::to_string(i) + "</handoverItem>"; }
+
+/// In a child: 4 threads enqueue 3-item units under fresh keys, logging each
+/// acknowledged key; the child kills itself (SIGKILL) after `ms`.
+int enqueue_until_killed(const std::filesystem::path& db, crypto::KeyWrapper& kek, const std::filesystem::path& log,
+                         int round, int ms) {
+    auto box = Outbox::open(db, kek);
+    if (!box) return 10;
+    const int fd = ::open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return 11;
+    std::thread killer([ms] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        std::raise(SIGKILL);
+    });
+    std::vector<std::thread> pool;
+    for (int t = 0; t < 4; ++t) {
+        pool.emplace_back([&, t] {
+            for (int n = 0;; ++n) {
+                const std::string key = "r" + std::to_string(round) + "t" + std::to_string(t) + "n" + std::to_string(n);
+                std::vector<OutboxItem> v;
+                for (int i = 0; i < 3; ++i) v.push_back(item(payload(key, i)));
+                auto r = (*box)->enqueue("e", "REF-" + std::to_string(t % 2), key, std::move(v));
+                if (!r) continue;
+                std::ostringstream line;
+                line << key << ' ' << r->item_ids[0] << ' ' << r->item_ids[1] << ' ' << r->item_ids[2];
+                const std::string l = line.str() + "\n";
+                if (::write(fd, l.data(), l.size()) != static_cast<ssize_t>(l.size())) std::abort();
+            }
+        });
+    }
+    killer.join();  // never returns: SIGKILL
+    return 12;
+}
+
+TEST_F(OutboxDurabilityTest, AcknowledgedEnqueuesSurviveKill9AtRandomMoments) {
+    const auto log = dir_.path() / "acked.log";
+    std::mt19937 rng(std::random_device{}());
+    for (int round = 0; round < 4; ++round) {
+        const int ms = std::uniform_int_distribution<int>(80, 400)(rng);
+        const int status = testing::in_child([&] { return enqueue_until_killed(db_path(), kek_, log, round, ms); });
+        ASSERT_EQ(status, -1) << "the child should die by SIGKILL (status " << status << ")";
+    }
+    const auto acked = read_lines(log);
+    ASSERT_FALSE(acked.empty()) << "the children acknowledged nothing: the test proves nothing";
+    auto box = open();
+    ASSERT_TRUE(box);
+    // Every acknowledged key is remembered with the same ids.
+    for (const std::string& line : acked) {
+        std::istringstream in(line);
+        std::string key;
+        std::uint64_t a = 0, b = 0, c = 0;
+        in >> key >> a >> b >> c;
+        const int t = key[key.find('t') + 1] - '0';
+        auto r = box->enqueue("e", "REF-" + std::to_string(t % 2), key, items("retry", 1));
+        ASSERT_TRUE(r) << r.error().message();
+        EXPECT_TRUE(r->duplicate) << key;
+        EXPECT_EQ(r->item_ids, (std::vector<std::uint64_t>{a, b, c})) << key;
+    }
+    // Drain: each acknowledged payload once; every unit whole (all 3 or none).
+    std::map<std::string, std::set<int>> units;
+    std::size_t total = 0;
+    for (;;) {
+        auto d = box->next_delivery("e", Outbox::Clock::now());
+        ASSERT_TRUE(d) << d.error().message();
+        if (!*d) break;
+        for (const std::string& p : (*d)->items) {
+            const std::string body = p.substr(14, p.size() - 14 - 15);
+            const auto slash = body.find('/');
+            EXPECT_TRUE(units[body.substr(0, slash)].insert(std::stoi(body.substr(slash + 1))).second) << p;
+            ++total;
+        }
+        ASSERT_TRUE(box->delivered((*d)->delivery_id));
+    }
+    for (const std::string& line : acked) EXPECT_EQ(units[line.substr(0, line.find(' '))].size(), 3u) << line;
+    for (const auto& [key, idx] : units) EXPECT_EQ(idx.size(), 3u) << key << " is not whole";
+    EXPECT_EQ(total, 3 * units.size());
+}
+
+TEST_F(OutboxDurabilityTest, AFormedDeliveryComesBackUnchangedAfterKill9) {
+    const auto log = dir_.path() / "formed.log";
+    const int status = testing::in_child([&] {
+        auto box = Outbox::open(db_path(), kek_);
+        if (!box) return 10;
+        if (!(*box)->enqueue("e", "R", std::nullopt, items("x", 4))) return 11;
+        if (!(*box)->close_reference("e", "R")) return 12;
+        auto d = (*box)->next_delivery("e", Outbox::Clock::now());
+        if (!d || !*d) return 13;
+        const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        append_line(fd, (*d)->delivery_id + " " + std::to_string((*d)->sequence_number) + " " +
+                            std::to_string((*d)->items.size()) + " " + ((*d)->last_sequence ? "last" : "more"));
+        std::raise(SIGKILL);
+        return 14;
+    });
+    ASSERT_EQ(status, -1);
+    const auto lines = read_lines(log);
+    ASSERT_EQ(lines.size(), 1u);
+    auto box = open();
+    ASSERT_TRUE(box);
+    Delivery d = next(*box, "e");
+    EXPECT_EQ(d.delivery_id + " " + std::to_string(d.sequence_number) + " " + std::to_string(d.items.size()) + " " +
+                  (d.last_sequence ? "last" : "more"),
+              lines[0]);
+    EXPECT_EQ(d.items.front(), "<handoverItem>x0</handoverItem>");
+    EXPECT_TRUE(d.last_sequence);
+    auto refused = box->enqueue("e", "R", std::nullopt, items("late", 1));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), crypto::Errc::invalid_state) << "the close survived too";
+}
+
+}  // namespace
+}  // namespace enclave::delivery::test
