@@ -164,7 +164,11 @@ Result<std::unique_ptr<Outbox>> Outbox::open(const std::filesystem::path& path, 
 }
 
 Outbox::Outbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Outbox::~Outbox() = default;
+Outbox::~Outbox() {
+    if (!impl_) return;
+    std::lock_guard lock(impl_->mu);
+    (void)impl_->flush_deferred();  // best effort: what is lost is only resent
+}
 
 Result<void> Outbox::Impl::load() {
     auto rs = db.prepare("SELECT id, endpoint, reference, next_seq, closing, final_formed, finished FROM refs");
@@ -353,6 +357,7 @@ Result<std::size_t> Outbox::purge_idempotency(TimePoint now) {
 
 Result<void> Outbox::checkpoint() {
     std::lock_guard lock(impl_->mu);
+    if (auto ok = impl_->flush_deferred(); !ok) return ok;
     return impl_->db.checkpoint_truncate();
 }
 

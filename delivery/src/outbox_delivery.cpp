@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Outbox: closing references, forming and handing out deliveries, progress,
 // acknowledgement and retries (docs/outbox.md).
+#include <algorithm>
 #include <limits>
 
 #include "outbox_impl.hpp"
@@ -104,6 +105,46 @@ Result<Delivery> Outbox::Impl::read_delivery(const DeliveryState& d) {
     return out;
 }
 
+Result<void> Outbox::Impl::apply_deferred() {
+    using Kind = outbox_detail::Deferred::Kind;
+    for (const outbox_detail::Deferred& op : deferred) {
+        Result<void> ok = {};
+        switch (op.kind) {
+            case Kind::delivered:
+                ok = run_with(db, "DELETE FROM binaries WHERE ref_id = ?1 AND item_id BETWEEN ?2 AND ?3",
+                              {op.ref_id, op.first_item, op.last_item});
+                if (ok) ok = run_with(db, "DELETE FROM items WHERE ref_id = ?1 AND id BETWEEN ?2 AND ?3",
+                                      {op.ref_id, op.first_item, op.last_item});
+                if (ok) ok = run_with(db, "DELETE FROM deliveries WHERE id = ?1", {}, op.delivery_id);
+                if (ok && op.last) ok = run_with(db, "UPDATE refs SET finished = 1 WHERE id = ?1", {op.ref_id});
+                break;
+            case Kind::object_done:
+                ok = run_with(db, "UPDATE deliveries SET object_done = 1 WHERE id = ?1", {}, op.delivery_id);
+                break;
+            case Kind::binary_done:
+                ok = run_with(db, "UPDATE binaries SET done = 1 WHERE ref_id = ?1 AND item_id BETWEEN ?2 AND ?3 AND url = ?4",
+                              {op.ref_id, op.first_item, op.last_item}, op.url);
+                break;
+            case Kind::retry:
+                ok = run_with(db, "UPDATE deliveries SET attempts = ?1, due_ms = ?2 WHERE id = ?3",
+                              {op.attempts, op.due_ms}, op.delivery_id);
+                break;
+        }
+        if (!ok) return tl::unexpected(ok.error().wrap("recording progress of delivery " + op.delivery_id));
+    }
+    return {};
+}
+
+Result<void> Outbox::Impl::flush_deferred() {
+    if (deferred.empty()) return {};
+    auto tx = db.begin(crypto::TransactionMode::immediate);
+    if (!tx) return tl::unexpected(tx.error());
+    if (auto ok = apply_deferred(); !ok) return ok;
+    if (auto ok = tx->commit(); !ok) return ok;
+    deferred.clear();
+    return {};
+}
+
 Result<std::optional<Delivery>> Outbox::Impl::form_delivery(RefState& ref, std::int64_t /*now_ms*/) {
     DeliveryState d;
     d.id = outbox_detail::uuid_v4();
@@ -151,7 +192,7 @@ Result<std::optional<Delivery>> Outbox::Impl::form_delivery(RefState& ref, std::
             "INSERT INTO deliveries(id, ref_id, seq, last, first_item, last_item, item_count, bytes) "
             "VALUES(?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)");
         if (!st) return tl::unexpected(st.error());
-        Result<void> ok = {};
+        Result<void> ok = apply_deferred();
         int i = 1;
         for (std::int64_t v : {d.ref_id, d.seq, std::int64_t{d.last}, d.first_item, d.last_item, d.item_count, d.bytes}) {
             if (ok) ok = st->bind_int64(i++, v);
@@ -162,6 +203,7 @@ Result<std::optional<Delivery>> Outbox::Impl::form_delivery(RefState& ref, std::
                               {d.seq + 1, std::int64_t{d.last || ref.final_formed}, ref.id});
         if (ok) ok = tx->commit();
         if (!ok) return tl::unexpected(ok.error().wrap("forming a delivery of " + ref.reference));
+        deferred.clear();
     }
     ref.next_seq = d.seq + 1;
     ref.final_formed = ref.final_formed || d.last;
@@ -179,6 +221,7 @@ Result<std::optional<Delivery>> Outbox::Impl::form_delivery(RefState& ref, std::
         ref.oldest_pending = *row ? st->column_int64(0) : 0;
     }
     d.in_flight = true;
+    for (const DeliveryBinary& b : out.binaries) d.binary_urls.push_back(b.binary.url);
     deliveries[d.id] = std::move(d);
     return out;
 }
@@ -204,9 +247,15 @@ Result<std::optional<Delivery>> Outbox::next_delivery(std::string_view endpoint,
         auto out = impl_->read_delivery(*retry);
         if (!out) return tl::unexpected(out.error());
         retry->in_flight = true;
+        retry->binary_urls.clear();
+        for (const DeliveryBinary& b : out->binaries) retry->binary_urls.push_back(b.binary.url);
         return std::optional<Delivery>(std::move(*out));
     }
-    if (fresh == nullptr) return std::optional<Delivery>();
+    if (fresh == nullptr) {
+        // Idle: write the acknowledgements that are waiting for a transaction.
+        if (auto ok = impl_->flush_deferred(); !ok) return tl::unexpected(ok.error());
+        return std::optional<Delivery>();
+    }
     return impl_->form_delivery(*fresh, now_ms);
 }
 
@@ -246,10 +295,8 @@ Result<void> Outbox::object_delivered(std::string_view delivery_id) {
     DeliveryState* d = impl_->find_delivery(delivery_id);
     if (d == nullptr) return crypto::fail(Errc::not_found, "no formed delivery " + std::string(delivery_id));
     if (d->object_done) return {};
-    if (auto ok = run_with(impl_->db, "UPDATE deliveries SET object_done = 1 WHERE id = ?1", {}, delivery_id); !ok) {
-        return ok;
-    }
     d->object_done = true;
+    impl_->deferred.push_back({outbox_detail::Deferred::Kind::object_done, d->id});
     return {};
 }
 
@@ -257,15 +304,15 @@ Result<void> Outbox::binary_delivered(std::string_view delivery_id, std::string_
     std::lock_guard lock(impl_->mu);
     DeliveryState* d = impl_->find_delivery(delivery_id);
     if (d == nullptr) return crypto::fail(Errc::not_found, "no formed delivery " + std::string(delivery_id));
-    if (auto ok = run_with(impl_->db,
-                           "UPDATE binaries SET done = 1 WHERE ref_id = ?1 AND item_id BETWEEN ?2 AND ?3 AND url = ?4",
-                           {d->ref_id, d->first_item, d->last_item}, url);
-        !ok) {
-        return ok;
+    if (std::find(d->binary_urls.begin(), d->binary_urls.end(), url) == d->binary_urls.end()) {
+        return crypto::fail(Errc::not_found, "delivery " + d->id + " (as handed out) has no binary with that url");
     }
-    if (impl_->db.changes() == 0) {
-        return crypto::fail(Errc::not_found, "delivery " + d->id + " has no binary with that url");
-    }
+    outbox_detail::Deferred op{outbox_detail::Deferred::Kind::binary_done, d->id};
+    op.ref_id = d->ref_id;
+    op.first_item = d->first_item;
+    op.last_item = d->last_item;
+    op.url = url;
+    impl_->deferred.push_back(std::move(op));
     return {};
 }
 
@@ -273,19 +320,12 @@ Result<void> Outbox::delivered(std::string_view delivery_id) {
     std::lock_guard lock(impl_->mu);
     DeliveryState* d = impl_->find_delivery(delivery_id);
     if (d == nullptr) return crypto::fail(Errc::not_found, "no formed delivery " + std::string(delivery_id));
-    crypto::SealedDb& db = impl_->db;
-    {
-        auto tx = db.begin(crypto::TransactionMode::immediate);
-        if (!tx) return tl::unexpected(tx.error());
-        Result<void> ok = run_with(db, "DELETE FROM binaries WHERE ref_id = ?1 AND item_id BETWEEN ?2 AND ?3",
-                                   {d->ref_id, d->first_item, d->last_item});
-        if (ok) ok = run_with(db, "DELETE FROM items WHERE ref_id = ?1 AND id BETWEEN ?2 AND ?3",
-                              {d->ref_id, d->first_item, d->last_item});
-        if (ok) ok = run_with(db, "DELETE FROM deliveries WHERE id = ?1", {}, delivery_id);
-        if (ok && d->last) ok = run_with(db, "UPDATE refs SET finished = 1 WHERE id = ?1", {d->ref_id});
-        if (ok) ok = tx->commit();
-        if (!ok) return tl::unexpected(ok.error().wrap("acknowledging delivery " + d->id));
-    }
+    outbox_detail::Deferred op{outbox_detail::Deferred::Kind::delivered, d->id};
+    op.ref_id = d->ref_id;
+    op.first_item = d->first_item;
+    op.last_item = d->last_item;
+    op.last = d->last;
+    impl_->deferred.push_back(std::move(op));
     RefState& ref = impl_->refs.at(d->ref_id);
     ref.outstanding.clear();
     ref.finished = ref.finished || d->last;
@@ -294,6 +334,11 @@ Result<void> Outbox::delivered(std::string_view delivery_id) {
     impl_->deliveries.erase(impl_->deliveries.find(delivery_id));
     impl_->work_cv.notify_all();
     return {};
+}
+
+Result<void> Outbox::flush() {
+    std::lock_guard lock(impl_->mu);
+    return impl_->flush_deferred();
 }
 
 Result<Outbox::TimePoint> Outbox::retry_later(std::string_view delivery_id, TimePoint now) {
@@ -307,14 +352,13 @@ Result<Outbox::TimePoint> Outbox::retry_later(std::string_view delivery_id, Time
     cap = std::min(cap, max_ms);
     const std::int64_t due = outbox_detail::to_ms(now) +
                              static_cast<std::int64_t>(outbox_detail::random_below_or_equal(static_cast<std::uint64_t>(cap)));
-    if (auto ok = run_with(impl_->db, "UPDATE deliveries SET attempts = ?1, due_ms = ?2 WHERE id = ?3",
-                           {std::int64_t{attempts}, due}, delivery_id);
-        !ok) {
-        return tl::unexpected(ok.error());
-    }
     d->attempts = attempts;
     d->due_ms = due;
     d->in_flight = false;
+    outbox_detail::Deferred op{outbox_detail::Deferred::Kind::retry, d->id};
+    op.attempts = attempts;
+    op.due_ms = due;
+    impl_->deferred.push_back(std::move(op));
     impl_->work_cv.notify_all();
     return outbox_detail::from_ms(due);
 }

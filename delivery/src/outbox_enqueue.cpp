@@ -323,6 +323,7 @@ Result<void> run_transaction(Group& g, Outbox::Impl& box, std::vector<Request*>&
     auto tx = g.db.begin(crypto::TransactionMode::immediate);
     if (!tx) return tl::unexpected(tx.error());
     if (auto ok = g.prepare(); !ok) return ok;
+    if (auto ok = box.apply_deferred(); !ok) return ok;
     if (purge) {
         if (auto ok = purge_old_keys(g); !ok) return ok;
     }
@@ -350,6 +351,7 @@ void Outbox::Impl::run_group(std::vector<Request*>& batch) {
         return;
     }
     if (purge) last_purge_ms = g.now_ms;
+    deferred.clear();
     for (auto& [k, id] : g.new_refs) ref_index[k] = id;
     for (auto& [id, r] : g.touched) refs[id] = std::move(r);
     total_items = g.items;

@@ -52,6 +52,26 @@ struct DeliveryState {
     std::int64_t due_ms = 0;
     bool object_done = false;
     bool in_flight = false;  ///< handed out, not yet acknowledged or retried (memory only)
+    std::vector<std::string> binary_urls;  ///< known once handed out
+};
+
+/// A worker's acknowledgement not yet written: applied at the start of the
+/// next transaction (an enqueue group, forming a delivery, or a flush when
+/// there is nothing else to do). Losing one to a crash only makes the
+/// delivery (same id) or the part go out again: at-least-once.
+struct Deferred {
+    enum class Kind { delivered, object_done, binary_done, retry };
+    Deferred(Kind k, std::string id) : kind(k), delivery_id(std::move(id)) {}
+
+    Kind kind;
+    std::string delivery_id;
+    std::int64_t ref_id = 0;
+    std::int64_t first_item = 0;
+    std::int64_t last_item = -1;
+    bool last = false;
+    std::string url;              ///< binary_done
+    std::int64_t attempts = 0;    ///< retry
+    std::int64_t due_ms = 0;      ///< retry
 };
 
 /// One waiting enqueue_batch() call.
@@ -93,6 +113,7 @@ struct Outbox::Impl {
     std::uint64_t total_items = 0;
     std::uint64_t total_bytes = 0;
     std::int64_t last_purge_ms = 0;
+    std::vector<outbox_detail::Deferred> deferred;
 
     // Group commit: callers queue here; one leader at a time runs the batch.
     std::mutex queue_mu;
@@ -114,6 +135,10 @@ struct Outbox::Impl {
     crypto::Result<Delivery> read_delivery(const outbox_detail::DeliveryState& d);
     crypto::Result<std::optional<Delivery>> form_delivery(outbox_detail::RefState& ref, std::int64_t now_ms);
     outbox_detail::DeliveryState* find_delivery(std::string_view id);
+    /// Writes `deferred` inside the caller's open transaction. Requires mu.
+    crypto::Result<void> apply_deferred();
+    /// apply_deferred() in a transaction of its own, when there is any.
+    crypto::Result<void> flush_deferred();
 };
 
 }  // namespace enclave::delivery

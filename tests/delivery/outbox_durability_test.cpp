@@ -143,5 +143,73 @@ TEST_F(OutboxDurabilityTest, AFormedDeliveryComesBackUnchangedAfterKill9) {
     EXPECT_EQ(refused.error().code(), crypto::Errc::invalid_state) << "the close survived too";
 }
 
+TEST_F(OutboxDurabilityTest, AnAcknowledgementIsDurableAfterFlushAndAtLeastOnceBefore) {
+    const auto log = dir_.path() / "acks.log";
+    const int status = testing::in_child([&] {
+        auto box = Outbox::open(db_path(), kek_);
+        if (!box) return 10;
+        if (!(*box)->enqueue("e", "A", std::nullopt, items("a", 2))) return 11;
+        if (!(*box)->enqueue("e", "B", std::nullopt, {item("<b/>", {binary("https://lea/b/1/")})})) return 12;
+        auto a = (*box)->next_delivery("e", Outbox::Clock::now());
+        auto b = (*box)->next_delivery("e", Outbox::Clock::now());
+        if (!a || !*a || !b || !*b) return 13;
+        // A: acknowledged and flushed. B: progress recorded, not flushed.
+        if (!(*box)->delivered((*a)->delivery_id) || !(*box)->flush()) return 14;
+        if (!(*box)->object_delivered((*b)->delivery_id)) return 15;
+        if (!(*box)->binary_delivered((*b)->delivery_id, "https://lea/b/1/")) return 16;
+        const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        append_line(fd, (*a)->delivery_id);
+        append_line(fd, (*b)->delivery_id);
+        std::raise(SIGKILL);
+        return 17;
+    });
+    ASSERT_EQ(status, -1);
+    const auto ids = read_lines(log);
+    ASSERT_EQ(ids.size(), 2u);
+    auto box = open();
+    ASSERT_TRUE(box);
+    EXPECT_EQ(box->stats().items, 1u) << "A's items are gone for good";
+    Delivery b = next(*box, "e");
+    EXPECT_EQ(b.delivery_id, ids[1]) << "B goes out again with the same id";
+    EXPECT_FALSE(b.object_delivered) << "its unflushed progress was lost: resent (at-least-once)";
+    ASSERT_EQ(b.binaries.size(), 1u);
+    EXPECT_FALSE(b.binaries[0].done);
+    auto none = box->next_delivery("e", Outbox::Clock::now());
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->has_value()) << "A is not resent";
+}
+
+TEST_F(OutboxDurabilityTest, ProgressAndAcknowledgementsSurviveACleanReopen) {
+    std::string id;
+    const auto t0 = Outbox::Clock::now();
+    Outbox::TimePoint due;
+    {
+        auto box = open();
+        ASSERT_TRUE(box);
+        ASSERT_TRUE(box->enqueue("e", "A", std::nullopt, items("a", 1)));
+        ASSERT_TRUE(box->enqueue("e", "B", std::nullopt, {item("<b/>", {binary("https://lea/b/1/"), binary("https://lea/b/2/")})}));
+        Delivery a = next(*box, "e", t0);
+        Delivery b = next(*box, "e", t0);
+        ASSERT_TRUE(box->delivered(a.delivery_id));
+        ASSERT_TRUE(box->object_delivered(b.delivery_id));
+        ASSERT_TRUE(box->binary_delivered(b.delivery_id, "https://lea/b/2/"));
+        auto r = box->retry_later(b.delivery_id, t0);
+        ASSERT_TRUE(r);
+        due = *r;
+        id = b.delivery_id;
+    }  // the destructor writes the acknowledgements
+    auto box = open();
+    ASSERT_TRUE(box);
+    EXPECT_EQ(box->stats().items, 1u);
+    EXPECT_EQ(box->next_due("e"), std::optional<Outbox::TimePoint>(std::chrono::time_point_cast<std::chrono::milliseconds>(due)));
+    Delivery b = next(*box, "e", due);
+    EXPECT_EQ(b.delivery_id, id);
+    EXPECT_EQ(b.attempts, 1u);
+    EXPECT_TRUE(b.object_delivered);
+    ASSERT_EQ(b.binaries.size(), 2u);
+    EXPECT_FALSE(b.binaries[0].done);
+    EXPECT_TRUE(b.binaries[1].done);
+}
+
 }  // namespace
 }  // namespace enclave::delivery::test

@@ -155,7 +155,16 @@ public:
     /// out is not handed out again until retry_later() (or a restart).
     crypto::Result<std::optional<Delivery>> next_delivery(std::string_view endpoint, TimePoint now);
 
-    /// Progress a retry skips (persisted): the DeliveryObject was accepted / one binary was.
+    // Acknowledgements. They take effect in memory at once and are written
+    // to the database with the next transaction (the next enqueue group or
+    // delivery formed, next_delivery() finding nothing to do, flush(),
+    // checkpoint() or the destructor), so a worker pays no fsync of its own
+    // for them. A crash before that write only makes the delivery (same id,
+    // sequence and items) or the part go out again: at-least-once, which the
+    // LEA absorbs by DeliveryID.
+
+    /// Progress a retry skips: the DeliveryObject was accepted / one binary
+    /// was (`url` as in the Delivery last handed out; not_found otherwise).
     crypto::Result<void> object_delivered(std::string_view delivery_id);
     crypto::Result<void> binary_delivered(std::string_view delivery_id, std::string_view url);
     /// Done: the delivery and its items are deleted (secure_delete); the
@@ -165,6 +174,8 @@ public:
     /// with full jitter (uniform in [0, min(max, initial * 2^(attempts-1))]).
     /// Returns when it is due.
     crypto::Result<TimePoint> retry_later(std::string_view delivery_id, TimePoint now);
+    /// Writes the acknowledgements not yet written (one transaction).
+    crypto::Result<void> flush();
 
     /// When next_delivery(endpoint) will have something: a time <= now means
     /// now; nullopt: nothing stored for it (wait for an enqueue).
