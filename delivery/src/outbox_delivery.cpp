@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: Apache-2.0
+// Outbox: closing references, forming and handing out deliveries, progress,
+// acknowledgement and retries (docs/outbox.md).
+#include <algorithm>
+#include <limits>
+
+#include "outbox_impl.hpp"
+
+namespace enclave::delivery {
+
+using crypto::Errc;
+using crypto::Result;
+using outbox_detail::DeliveryState;
+using outbox_detail::RefState;
+
+namespace {
+
+/// Binds int64 parameters 1..n in order and runs the statement.
+Result<void> run_with(crypto::SealedDb& db, std::string_view sql, std::initializer_list<std::int64_t> ints,
+                      std::optional<std::string_view> text_last = std::nullopt) {
+    auto st = db.prepare(sql);
+    if (!st) return tl::unexpected(st.error());
+    int i = 1;
+    for (std::int64_t v : ints) {
+        if (auto ok = st->bind_int64(i++, v); !ok) return ok;
+    }
+    if (text_last) {
+        if (auto ok = st->bind_text(i, *text_last); !ok) return ok;
+    }
+    return st->run();
+}
+
+std::string take_payload(const crypto::Statement& st, int col) {
+    crypto::Bytes b = st.column_blob(col);
+    std::string s(b.begin(), b.end());
+    crypto::wipe(b);
+    return s;
+}
+
+Result<std::vector<DeliveryBinary>> read_binaries(crypto::SealedDb& db, std::int64_t ref_id, std::int64_t first,
+                                                  std::int64_t last) {
+    std::vector<DeliveryBinary> out;
+    if (last < first) return out;
+    auto st = db.prepare(
+        "SELECT blob_id, url, size, content_type, sha256, done FROM binaries "
+        "WHERE ref_id = ?1 AND item_id BETWEEN ?2 AND ?3 ORDER BY item_id, ord");
+    if (!st) return tl::unexpected(st.error());
+    Result<void> ok = st->bind_int64(1, ref_id);
+    if (ok) ok = st->bind_int64(2, first);
+    if (ok) ok = st->bind_int64(3, last);
+    if (!ok) return tl::unexpected(ok.error());
+    for (;;) {
+        auto row = st->step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) break;
+        DeliveryBinary b;
+        b.binary.blob_id = st->column_text(0);
+        b.binary.url = st->column_text(1);
+        b.binary.size = static_cast<std::uint64_t>(st->column_int64(2));
+        b.binary.content_type = st->column_text(3);
+        b.binary.sha256_hex = st->column_text(4);
+        b.done = st->column_int64(5) != 0;
+        out.push_back(std::move(b));
+    }
+    return out;
+}
+
+Delivery header_of(const DeliveryState& d, const RefState& r) {
+    Delivery out;
+    out.delivery_id = d.id;
+    out.endpoint = r.endpoint;
+    out.reference = r.reference;
+    out.sequence_number = static_cast<std::uint64_t>(d.seq);
+    out.last_sequence = d.last;
+    out.object_delivered = d.object_done;
+    out.attempts = d.attempts;
+    return out;
+}
+
+}  // namespace
+
+Result<Delivery> Outbox::Impl::read_delivery(const DeliveryState& d) {
+    Delivery out = header_of(d, refs.at(d.ref_id));
+    if (d.item_count > 0) {
+        auto st = db.prepare("SELECT payload FROM items WHERE ref_id = ?1 AND id BETWEEN ?2 AND ?3 ORDER BY id");
+        if (!st) return tl::unexpected(st.error());
+        Result<void> ok = st->bind_int64(1, d.ref_id);
+        if (ok) ok = st->bind_int64(2, d.first_item);
+        if (ok) ok = st->bind_int64(3, d.last_item);
+        if (!ok) return tl::unexpected(ok.error());
+        out.items.reserve(static_cast<std::size_t>(d.item_count));
+        for (;;) {
+            auto row = st->step();
+            if (!row) return tl::unexpected(row.error());
+            if (!*row) break;
+            out.items.push_back(take_payload(*st, 0));
+        }
+    }
+    if (static_cast<std::int64_t>(out.items.size()) != d.item_count) {
+        return crypto::fail(Errc::integrity_failure, "delivery " + d.id + " lost items");
+    }
+    auto bins = read_binaries(db, d.ref_id, d.first_item, d.last_item);
+    if (!bins) return tl::unexpected(bins.error());
+    out.binaries = std::move(*bins);
+    return out;
+}
+
+Result<void> Outbox::Impl::apply_deferred() {
+    using Kind = outbox_detail::Deferred::Kind;
+    for (const outbox_detail::Deferred& op : deferred) {
+        Result<void> ok = {};
+        switch (op.kind) {
+            case Kind::delivered:
+                ok = run_with(db, "DELETE FROM binaries WHERE ref_id = ?1 AND item_id BETWEEN ?2 AND ?3",
+                              {op.ref_id, op.first_item, op.last_item});
+                if (ok) ok = run_with(db, "DELETE FROM items WHERE ref_id = ?1 AND id BETWEEN ?2 AND ?3",
+                                      {op.ref_id, op.first_item, op.last_item});
+                if (ok) ok = run_with(db, "DELETE FROM deliveries WHERE id = ?1", {}, op.delivery_id);
+                if (ok && op.last) ok = run_with(db, "UPDATE refs SET finished = 1 WHERE id = ?1", {op.ref_id});
+                break;
+            case Kind::object_done:
+                ok = run_with(db, "UPDATE deliveries SET object_done = 1 WHERE id = ?1", {}, op.delivery_id);
+                break;
+            case Kind::binary_done:
+                ok = run_with(db, "UPDATE binaries SET done = 1 WHERE ref_id = ?1 AND item_id BETWEEN ?2 AND ?3 AND url = ?4",
+                              {op.ref_id, op.first_item, op.last_item}, op.url);
+                break;
+            case Kind::retry:
+                ok = run_with(db, "UPDATE deliveries SET attempts = ?1, due_ms = ?2 WHERE id = ?3",
+                              {op.attempts, op.due_ms}, op.delivery_id);
+                break;
+        }
+        if (!ok) return tl::unexpected(ok.error().wrap("recording progress of delivery " + op.delivery_id));
+    }
+    return {};
+}
+
+Result<void> Outbox::Impl::flush_deferred() {
+    if (deferred.empty()) return {};
+    auto tx = db.begin(crypto::TransactionMode::immediate);
+    if (!tx) return tl::unexpected(tx.error());
+    if (auto ok = apply_deferred(); !ok) return ok;
+    if (auto ok = tx->commit(); !ok) return ok;
+    deferred.clear();
+    return {};
+}
+
+Result<std::optional<Delivery>> Outbox::Impl::form_delivery(RefState& ref, std::int64_t /*now_ms*/) {
+    DeliveryState d;
+    d.id = outbox_detail::uuid_v4();
+    d.ref_id = ref.id;
+    d.seq = ref.next_seq;
+    Delivery out = header_of(d, ref);
+    std::int64_t next_oldest = 0;
+    if (ref.pending > 0) {
+        auto st = db.prepare("SELECT id, size, payload FROM items WHERE ref_id = ?1 AND id >= ?2 ORDER BY id LIMIT ?3");
+        if (!st) return tl::unexpected(st.error());
+        Result<void> ok = st->bind_int64(1, ref.id);
+        if (ok) ok = st->bind_int64(2, ref.oldest_pending);
+        if (ok) ok = st->bind_int64(3, static_cast<std::int64_t>(options.max_delivery_items) + 1);
+        if (!ok) return tl::unexpected(ok.error());
+        for (;;) {
+            auto row = st->step();
+            if (!row) return tl::unexpected(row.error());
+            if (!*row) break;
+            const std::int64_t size = st->column_int64(1);
+            const bool fits = d.item_count == 0 ||
+                              (static_cast<std::size_t>(d.item_count) < options.max_delivery_items &&
+                               static_cast<std::uint64_t>(d.bytes + size) <= options.max_delivery_bytes);
+            if (!fits) {
+                next_oldest = st->column_int64(0);  // the row after the batch: no payload read
+                break;
+            }
+            if (d.item_count == 0) d.first_item = st->column_int64(0);
+            d.last_item = st->column_int64(0);
+            d.item_count += 1;
+            d.bytes += size;
+            out.items.push_back(take_payload(*st, 2));
+        }
+        if (d.item_count == 0) return crypto::fail(Errc::integrity_failure, "pending items of " + ref.reference + " are gone");
+        auto bins = read_binaries(db, ref.id, d.first_item, d.last_item);
+        if (!bins) return tl::unexpected(bins.error());
+        out.binaries = std::move(*bins);
+    }
+    const std::int64_t remaining = ref.pending - d.item_count;
+    d.last = ref.closing && remaining == 0;
+    out.last_sequence = d.last;
+    {
+        auto tx = db.begin(crypto::TransactionMode::immediate);
+        if (!tx) return tl::unexpected(tx.error());
+        auto st = db.prepare(
+            "INSERT INTO deliveries(id, ref_id, seq, last, first_item, last_item, item_count, bytes) "
+            "VALUES(?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        if (!st) return tl::unexpected(st.error());
+        Result<void> ok = apply_deferred();
+        int i = 1;
+        for (std::int64_t v : {d.ref_id, d.seq, std::int64_t{d.last}, d.first_item, d.last_item, d.item_count, d.bytes}) {
+            if (ok) ok = st->bind_int64(i++, v);
+        }
+        if (ok) ok = st->bind_text(8, d.id);
+        if (ok) ok = st->run();
+        if (ok) ok = run_with(db, "UPDATE refs SET next_seq = ?1, final_formed = ?2 WHERE id = ?3",
+                              {d.seq + 1, std::int64_t{d.last || ref.final_formed}, ref.id});
+        if (ok) ok = tx->commit();
+        if (!ok) return tl::unexpected(ok.error().wrap("forming a delivery of " + ref.reference));
+        deferred.clear();
+    }
+    ref.next_seq = d.seq + 1;
+    ref.final_formed = ref.final_formed || d.last;
+    ref.pending = remaining;
+    ref.oldest_pending = next_oldest;
+    ref.outstanding = d.id;
+    if (remaining > 0 && next_oldest == 0) {
+        // The batch stopped on its item count: find the next pending id (index only).
+        auto st = db.prepare("SELECT MIN(id) FROM items WHERE ref_id = ?1 AND id > ?2");
+        if (!st) return tl::unexpected(st.error());
+        Result<void> ok = st->bind_int64(1, ref.id);
+        if (ok) ok = st->bind_int64(2, d.last_item);
+        auto row = ok ? st->step() : Result<bool>(tl::unexpected(ok.error()));
+        if (!row) return tl::unexpected(row.error());
+        ref.oldest_pending = *row ? st->column_int64(0) : 0;
+    }
+    d.in_flight = true;
+    for (const DeliveryBinary& b : out.binaries) d.binary_urls.push_back(b.binary.url);
+    deliveries[d.id] = std::move(d);
+    return out;
+}
+
+Result<std::optional<Delivery>> Outbox::next_delivery(std::string_view endpoint, TimePoint now) {
+    std::lock_guard lock(impl_->mu);
+    const std::int64_t now_ms = outbox_detail::to_ms(now);
+    DeliveryState* retry = nullptr;
+    RefState* fresh = nullptr;
+    for (auto& [id, r] : impl_->refs) {
+        if (r.endpoint != endpoint) continue;
+        if (!r.outstanding.empty()) {
+            DeliveryState& d = impl_->deliveries.at(r.outstanding);
+            if (!d.in_flight && d.due_ms <= now_ms && (retry == nullptr || d.due_ms < retry->due_ms)) retry = &d;
+        } else if (r.formable()) {
+            // The reference whose oldest pending item is the oldest; a bare
+            // closing marker (nothing pending) goes first.
+            const std::int64_t key = r.pending > 0 ? r.oldest_pending : 0;
+            if (fresh == nullptr || key < (fresh->pending > 0 ? fresh->oldest_pending : 0)) fresh = &r;
+        }
+    }
+    if (retry != nullptr) {
+        auto out = impl_->read_delivery(*retry);
+        if (!out) return tl::unexpected(out.error());
+        retry->in_flight = true;
+        retry->binary_urls.clear();
+        for (const DeliveryBinary& b : out->binaries) retry->binary_urls.push_back(b.binary.url);
+        return std::optional<Delivery>(std::move(*out));
+    }
+    if (fresh == nullptr) {
+        // Idle: write the acknowledgements that are waiting for a transaction.
+        if (auto ok = impl_->flush_deferred(); !ok) return tl::unexpected(ok.error());
+        return std::optional<Delivery>();
+    }
+    return impl_->form_delivery(*fresh, now_ms);
+}
+
+Result<void> Outbox::close_reference(std::string_view endpoint, std::string_view reference) {
+    if (endpoint.empty() || endpoint.size() > 128 || reference.empty() || reference.size() > 256) {
+        return crypto::fail(Errc::invalid_argument, "close_reference: bad endpoint or reference");
+    }
+    std::lock_guard lock(impl_->mu);
+    RefState* ref = impl_->find_ref(endpoint, reference);
+    if (ref != nullptr && ref->closing) return {};
+    if (ref == nullptr) {
+        auto st = impl_->db.prepare("INSERT INTO refs(endpoint, reference, closing) VALUES(?1, ?2, 1)");
+        if (!st) return tl::unexpected(st.error());
+        Result<void> ok = st->bind_text(1, endpoint);
+        if (ok) ok = st->bind_text(2, reference);
+        if (ok) ok = st->run();
+        if (!ok) return tl::unexpected(ok.error().wrap("closing " + std::string(reference)));
+        RefState r;
+        r.id = impl_->db.last_insert_rowid();
+        r.endpoint = endpoint;
+        r.reference = reference;
+        r.closing = true;
+        impl_->ref_index[{r.endpoint, r.reference}] = r.id;
+        impl_->refs[r.id] = std::move(r);
+    } else {
+        if (auto ok = run_with(impl_->db, "UPDATE refs SET closing = 1 WHERE id = ?1", {ref->id}); !ok) {
+            return tl::unexpected(ok.error().wrap("closing " + std::string(reference)));
+        }
+        ref->closing = true;
+    }
+    impl_->work_cv.notify_all();
+    return {};
+}
+
+Result<void> Outbox::object_delivered(std::string_view delivery_id) {
+    std::lock_guard lock(impl_->mu);
+    DeliveryState* d = impl_->find_delivery(delivery_id);
+    if (d == nullptr) return crypto::fail(Errc::not_found, "no formed delivery " + std::string(delivery_id));
+    if (d->object_done) return {};
+    d->object_done = true;
+    impl_->deferred.push_back({outbox_detail::Deferred::Kind::object_done, d->id});
+    return {};
+}
+
+Result<void> Outbox::binary_delivered(std::string_view delivery_id, std::string_view url) {
+    std::lock_guard lock(impl_->mu);
+    DeliveryState* d = impl_->find_delivery(delivery_id);
+    if (d == nullptr) return crypto::fail(Errc::not_found, "no formed delivery " + std::string(delivery_id));
+    if (std::find(d->binary_urls.begin(), d->binary_urls.end(), url) == d->binary_urls.end()) {
+        return crypto::fail(Errc::not_found, "delivery " + d->id + " (as handed out) has no binary with that url");
+    }
+    outbox_detail::Deferred op{outbox_detail::Deferred::Kind::binary_done, d->id};
+    op.ref_id = d->ref_id;
+    op.first_item = d->first_item;
+    op.last_item = d->last_item;
+    op.url = url;
+    impl_->deferred.push_back(std::move(op));
+    return {};
+}
+
+Result<void> Outbox::delivered(std::string_view delivery_id) {
+    std::lock_guard lock(impl_->mu);
+    DeliveryState* d = impl_->find_delivery(delivery_id);
+    if (d == nullptr) return crypto::fail(Errc::not_found, "no formed delivery " + std::string(delivery_id));
+    outbox_detail::Deferred op{outbox_detail::Deferred::Kind::delivered, d->id};
+    op.ref_id = d->ref_id;
+    op.first_item = d->first_item;
+    op.last_item = d->last_item;
+    op.last = d->last;
+    impl_->deferred.push_back(std::move(op));
+    RefState& ref = impl_->refs.at(d->ref_id);
+    ref.outstanding.clear();
+    ref.finished = ref.finished || d->last;
+    impl_->total_items -= static_cast<std::uint64_t>(d->item_count);
+    impl_->total_bytes -= static_cast<std::uint64_t>(d->bytes);
+    impl_->deliveries.erase(impl_->deliveries.find(delivery_id));
+    impl_->work_cv.notify_all();
+    return {};
+}
+
+Result<void> Outbox::flush() {
+    std::lock_guard lock(impl_->mu);
+    return impl_->flush_deferred();
+}
+
+Result<Outbox::TimePoint> Outbox::retry_later(std::string_view delivery_id, TimePoint now) {
+    std::lock_guard lock(impl_->mu);
+    DeliveryState* d = impl_->find_delivery(delivery_id);
+    if (d == nullptr) return crypto::fail(Errc::not_found, "no formed delivery " + std::string(delivery_id));
+    const std::uint32_t attempts = d->attempts == std::numeric_limits<std::uint32_t>::max() ? d->attempts : d->attempts + 1;
+    const std::int64_t max_ms = impl_->options.backoff_max.count();
+    std::int64_t cap = impl_->options.backoff_initial.count();
+    for (std::uint32_t i = 1; i < attempts && cap < max_ms; ++i) cap *= 2;
+    cap = std::min(cap, max_ms);
+    const std::int64_t due = outbox_detail::to_ms(now) +
+                             static_cast<std::int64_t>(outbox_detail::random_below_or_equal(static_cast<std::uint64_t>(cap)));
+    d->attempts = attempts;
+    d->due_ms = due;
+    d->in_flight = false;
+    outbox_detail::Deferred op{outbox_detail::Deferred::Kind::retry, d->id};
+    op.attempts = attempts;
+    op.due_ms = due;
+    impl_->deferred.push_back(std::move(op));
+    impl_->work_cv.notify_all();
+    return outbox_detail::from_ms(due);
+}
+
+}  // namespace enclave::delivery
