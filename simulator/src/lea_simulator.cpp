@@ -117,6 +117,8 @@ private:
         const std::string_view target = req.target();
         const std::string_view path = target.substr(0, target.find('?'));
         keep_ = req.keep_alive();
+        // Read now: the header parser is moved into the body parser later.
+        expect_continue_ = beast::iequals(req[http::field::expect], "100-continue");
         if (req.method() == http::verb::get && path == "/status") {
             return respond(200, "application/json", status_to_json(st_.status()), true);
         }
@@ -138,8 +140,7 @@ private:
     /// Sends 100 Continue when the client asked for it, then runs `next`.
     template <class Next>
     void continue_then(Next next) {
-        const auto expect = hp_->get()[http::field::expect];
-        if (!beast::iequals(expect, "100-continue")) return next();
+        if (!expect_continue_) return next();
         cont_ = {http::status::continue_, 11};
         lowest().expires_after(opt().write_timeout);
         http::async_write(stream_, cont_,
@@ -350,6 +351,7 @@ private:
     std::string uuid_;
     Fault fault_;
     bool keep_ = true;
+    bool expect_continue_ = false;
 };
 
 crypto::Result<std::shared_ptr<ssl::context>> adopt(hsm::SslCtxPtr ctx) {
