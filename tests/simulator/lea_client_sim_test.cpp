@@ -304,13 +304,13 @@ TEST(LeaClientSimTest, ReconnectsAfterTheServerRestarts) {
 TEST(LeaClientSimTest, ConnectionClosedByTheServerIsReplaced) {
     SimFixture f;
     auto options = f.sim_options();
-    options.idle_timeout = std::chrono::milliseconds(1);  // closes right after each answer
+    options.idle_timeout = std::chrono::milliseconds(300);  // closes idle connections soon
     auto sim = must(simulator::LeaSimulator::start(std::move(options)));
     auto client = f.client(*sim);
     for (int i = 0; i < 3; ++i) {
         // Give the server time to close the idle connection (not a timing
         // assertion: the outcome is the same however long this takes).
-        if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(800));
         auto r = client->post_xml(example_delivery_with_id(simulator::random_uuid()));
         ASSERT_TRUE(r) << r.error().message();
         EXPECT_EQ(r->status, 200u);
