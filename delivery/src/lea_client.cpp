@@ -9,14 +9,10 @@
 // threads at once, so no strand is needed.
 #include "delivery/lea_client.hpp"
 
+#include <openssl/x509.h>
 #include <poll.h>
 
-#include <openssl/x509.h>
-
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -25,6 +21,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <condition_variable>
+#include <mutex>
 
 #include "crypto/digest.hpp"
 #include "crypto/secret.hpp"
@@ -128,7 +126,8 @@ crypto::Result<std::shared_ptr<ssl::context>> adopt_client_context(hsm::SslCtxPt
     // SSL_CTX that uses either slot for something else cannot be handed over.
     if (SSL_CTX_get_app_data(ctx.get()) != nullptr ||
         SSL_CTX_get_default_passwd_cb_userdata(ctx.get()) != nullptr) {
-        return fail(Errc::internal, "LEA client: the SSL context carries callback data asio would take over");
+        return fail(Errc::internal,
+                    "LEA client: the SSL context carries callback data asio would take over");
     }
     return std::make_shared<ssl::context>(ctx.release());  // takes ownership, frees it
 }
@@ -138,8 +137,8 @@ crypto::Result<std::shared_ptr<ssl::context>> adopt_client_context(hsm::SslCtxPt
 /// The outcome of one exchange on one connection.
 struct Outcome {
     crypto::Result<Reply> result = fail(Errc::internal, "no outcome");
-    bool keep = false;             ///< the connection may go back to the pool
-    bool retry_fresh = false;      ///< failed before any response byte: may resend once
+    bool keep = false;         ///< the connection may go back to the pool
+    bool retry_fresh = false;  ///< failed before any response byte: may resend once
 };
 
 struct LeaClient::Impl {
@@ -188,9 +187,9 @@ crypto::Result<std::unique_ptr<Connection>> LeaClient::Impl::acquire() {
     const bool ok = cv.wait_for(lock, options.pool_wait_timeout,
                                 [&] { return !idle.empty() || total < options.max_connections; });
     if (!ok) {
-        return tl::unexpected(error(Errc::unavailable, "waiting for a free connection",
-                                    "all " + std::to_string(options.max_connections) +
-                                        " connections stayed busy"));
+        return tl::unexpected(
+            error(Errc::unavailable, "waiting for a free connection",
+                  "all " + std::to_string(options.max_connections) + " connections stayed busy"));
     }
     while (!idle.empty()) {
         std::unique_ptr<Connection> c = std::move(idle.back());
@@ -252,10 +251,12 @@ crypto::Result<void> LeaClient::Impl::connect(Connection& c) {
     c.ioc.restart();
     c.ioc.run();
     if (ec) {
-        return tl::unexpected(error(Errc::unavailable, "resolve",
-                                    ec == net::error::operation_aborted ? "timed out" : ec.message()));
+        return tl::unexpected(
+            error(Errc::unavailable, "resolve",
+                  ec == net::error::operation_aborted ? "timed out" : ec.message()));
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     ec = run_op(c, std::max(left, std::chrono::milliseconds(1)),
                 [&](auto handler) { c.lowest().async_connect(results, std::move(handler)); });
     if (ec) return tl::unexpected(error(Errc::unavailable, "connect", describe(ec)));
@@ -275,9 +276,9 @@ crypto::Result<void> LeaClient::Impl::handshake(Connection& c) {
     if (!ec) return {};
     const long verify = SSL_get_verify_result(c.stream.native_handle());
     if (verify != X509_V_OK) {
-        return tl::unexpected(error(Errc::integrity_failure, "TLS handshake",
-                                    std::string("server certificate: ") +
-                                        X509_verify_cert_error_string(verify)));
+        return tl::unexpected(
+            error(Errc::integrity_failure, "TLS handshake",
+                  std::string("server certificate: ") + X509_verify_cert_error_string(verify)));
     }
     return tl::unexpected(error(Errc::unavailable, "TLS handshake", describe(ec)));
 }
@@ -291,14 +292,16 @@ crypto::Result<void> LeaClient::Impl::check_pin(Connection& c) {
     unsigned char* der = nullptr;
     const int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
     if (len <= 0) {
-        return tl::unexpected(error(Errc::integrity_failure, "pin", "cannot encode the server key"));
+        return tl::unexpected(
+            error(Errc::integrity_failure, "pin", "cannot encode the server key"));
     }
     const crypto::Bytes hash =
         crypto::digest(crypto::HashAlg::sha256, {der, static_cast<std::size_t>(len)});
     OPENSSL_free(der);
     if (!crypto::constant_time_equal(hash, *options.spki_sha256_pin)) {
-        return tl::unexpected(error(Errc::integrity_failure, "pin",
-                                    "the server key does not match the configured SPKI SHA-256 pin"));
+        return tl::unexpected(
+            error(Errc::integrity_failure, "pin",
+                  "the server key does not match the configured SPKI SHA-256 pin"));
     }
     return {};
 }
@@ -368,9 +371,9 @@ Outcome LeaClient::Impl::read_final(Connection& c, bool body_started) {
     });
     Outcome out;
     if (ec == http::error::body_limit) {
-        out.result = tl::unexpected(error(Errc::too_large, "read response",
-                                          "body over " + std::to_string(options.max_response_bytes) +
-                                              " bytes"));
+        out.result = tl::unexpected(
+            error(Errc::too_large, "read response",
+                  "body over " + std::to_string(options.max_response_bytes) + " bytes"));
         return out;
     }
     if (ec) {

@@ -21,13 +21,12 @@ bool is_dns_char(char c) {
 bool is_target_char(char c) {
     const auto u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u >= 0x7f) return false;
-    return c != '#' && c != '"' && c != '<' && c != '>' && c != '\\' && c != '^' &&
-           c != '`' && c != '{' && c != '|' && c != '}';
+    return c != '#' && c != '"' && c != '<' && c != '>' && c != '\\' && c != '^' && c != '`' &&
+           c != '{' && c != '|' && c != '}';
 }
 
 bool iequal(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                return std::tolower(static_cast<unsigned char>(x)) ==
                       std::tolower(static_cast<unsigned char>(y));
            });
@@ -52,7 +51,8 @@ crypto::Result<void> parse_authority(std::string_view auth, HttpsUrl& out) {
     std::string_view port;
     if (!auth.empty() && auth.front() == '[') {
         const auto close = auth.find(']');
-        if (close == std::string_view::npos) return fail(Errc::malformed_input, "URL: bad IPv6 host");
+        if (close == std::string_view::npos)
+            return fail(Errc::malformed_input, "URL: bad IPv6 host");
         host = auth.substr(1, close - 1);
         const auto rest = auth.substr(close + 1);
         if (!rest.empty()) {
@@ -72,8 +72,9 @@ crypto::Result<void> parse_authority(std::string_view auth, HttpsUrl& out) {
             port = auth.substr(colon + 1);
             if (port.empty()) return fail(Errc::malformed_input, "URL: bad port");
         }
-        if (host.empty() || host.size() > 253 || !std::all_of(host.begin(), host.end(), is_dns_char) ||
-            host.front() == '.' || host.front() == '-') {
+        if (host.empty() || host.size() > 253 ||
+            !std::all_of(host.begin(), host.end(), is_dns_char) || host.front() == '.' ||
+            host.front() == '-') {
             return fail(Errc::malformed_input, "URL: bad host");
         }
     }
@@ -99,7 +100,8 @@ bool HttpsUrl::same_origin(const HttpsUrl& other) const {
 std::string HttpsUrl::to_string() const { return "https://" + authority() + target; }
 
 crypto::Result<HttpsUrl> parse_https_url(std::string_view url) {
-    if (url.size() > kMaxUrlLength) return fail(Errc::too_large, "URL: longer than 8192 characters");
+    if (url.size() > kMaxUrlLength)
+        return fail(Errc::too_large, "URL: longer than 8192 characters");
     constexpr std::string_view kScheme = "https://";
     if (url.size() < kScheme.size() || !iequal(url.substr(0, kScheme.size()), kScheme)) {
         return fail(Errc::malformed_input, "URL: the scheme must be https");

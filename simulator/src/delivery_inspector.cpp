@@ -68,8 +68,8 @@ void read_header(const xmlNode* header, DeliveryFacts& f) {
     f.receiver_country = text(child(r, "CountryCode", kHi1CoreNamespace));
     f.receiver_id = text(child(r, "UniqueIdentifier", kHi1CoreNamespace));
     f.transaction_id = text(child(header, "TransactionIdentifier", kHi1CoreNamespace));
-    f.etsi_version = text(child(child(header, "Version", kHi1CoreNamespace), "ETSIVersion",
-                                kHi1CoreNamespace));
+    f.etsi_version =
+        text(child(child(header, "Version", kHi1CoreNamespace), "ETSIVersion", kHi1CoreNamespace));
 }
 
 /// Walks the XMLData subtree: counts handoverItems, collects binary URLs.
@@ -98,7 +98,8 @@ crypto::Result<void> read_delivery_object(const xmlNode* obj, DeliveryFacts& f) 
     if (!is_uuid(f.delivery_id)) {
         return fail(Errc::malformed_input, "DeliveryObject: DeliveryID is not a UUID");
     }
-    for (auto& ch : f.delivery_id) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (auto& ch : f.delivery_id)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     if (!parse_u64(text(child(obj, "SequenceNumber", d)), f.sequence_number)) {
         return fail(Errc::malformed_input, "DeliveryObject: bad SequenceNumber");
     }
@@ -117,11 +118,20 @@ std::string escape(std::string_view s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
@@ -130,8 +140,7 @@ std::string escape(std::string_view s) {
 std::string now_microseconds() {
     const auto now = std::chrono::system_clock::now();
     const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
-    const auto micros =
-        std::chrono::duration_cast<std::chrono::microseconds>(now - secs).count();
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now - secs).count();
     const std::time_t t = std::chrono::system_clock::to_time_t(secs);
     std::tm tm{};
     gmtime_r(&t, &tm);
@@ -150,8 +159,9 @@ std::string header_xml(const DeliveryFacts& f) {
     // The answer goes from the LEA (the request's receiver) to the CSP.
     std::string tid = is_uuid(f.transaction_id) ? f.transaction_id : random_uuid();
     std::string version = f.etsi_version.empty() ? "V1.13.1" : f.etsi_version;
-    return "<Header><SenderIdentifier><CountryCode>" + escape(or_default(f.receiver_country, "XX")) +
-           "</CountryCode><UniqueIdentifier>" + escape(or_default(f.receiver_id, "Not specified")) +
+    return "<Header><SenderIdentifier><CountryCode>" +
+           escape(or_default(f.receiver_country, "XX")) + "</CountryCode><UniqueIdentifier>" +
+           escape(or_default(f.receiver_id, "Not specified")) +
            "</UniqueIdentifier></SenderIdentifier><ReceiverIdentifier><CountryCode>" +
            escape(or_default(f.sender_country, "XX")) + "</CountryCode><UniqueIdentifier>" +
            escape(or_default(f.sender_id, "Not specified")) +
@@ -177,8 +187,10 @@ crypto::Result<DeliveryFacts> inspect_delivery(std::string_view xml) {
     ParserCtxtPtr ctxt(xmlNewParserCtxt());
     if (!ctxt) throw std::bad_alloc();
     DocPtr doc(xmlCtxtReadMemory(ctxt.get(), xml.data(), static_cast<int>(xml.size()), nullptr,
-                                 nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
-    if (!doc || !ctxt->wellFormed) return fail(Errc::malformed_input, "XML document: not well-formed");
+                                 nullptr,
+                                 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+    if (!doc || !ctxt->wellFormed)
+        return fail(Errc::malformed_input, "XML document: not well-formed");
     if (doc->intSubset != nullptr) return fail(Errc::malformed_input, "XML document: DTD present");
     const xmlNode* root = xmlDocGetRootElement(doc.get());
     if (!named(root, "HI1Message", kHi1CoreNamespace)) {
@@ -186,15 +198,16 @@ crypto::Result<DeliveryFacts> inspect_delivery(std::string_view xml) {
     }
     DeliveryFacts f;
     read_header(child(root, "Header", kHi1CoreNamespace), f);
-    const xmlNode* requests = child(child(child(root, "Payload", kHi1CoreNamespace),
-                                          "RequestPayload", kHi1CoreNamespace),
-                                    "ActionRequests", kHi1CoreNamespace);
+    const xmlNode* requests =
+        child(child(child(root, "Payload", kHi1CoreNamespace), "RequestPayload", kHi1CoreNamespace),
+              "ActionRequests", kHi1CoreNamespace);
     if (requests == nullptr) return fail(Errc::malformed_input, "HI1Message: no ActionRequests");
     for (const xmlNode* ar = requests->children; ar != nullptr; ar = ar->next) {
         if (!named(ar, "ActionRequest", kHi1CoreNamespace)) continue;
         const xmlNode* deliver = child(ar, "DELIVER", kHi1CoreNamespace);
         if (deliver == nullptr) continue;
-        if (!parse_u64(text(child(ar, "ActionIdentifier", kHi1CoreNamespace)), f.action_identifier)) {
+        if (!parse_u64(text(child(ar, "ActionIdentifier", kHi1CoreNamespace)),
+                       f.action_identifier)) {
             return fail(Errc::malformed_input, "ActionRequest: bad ActionIdentifier");
         }
         f.object_identifier = text(child(deliver, "Identifier", kHi1CoreNamespace));
@@ -210,8 +223,8 @@ std::string minimal_deliver_response(const DeliveryFacts& f) {
     const std::string id = is_uuid(f.object_identifier) ? f.object_identifier : f.delivery_id;
     return std::string(kOpen) + header_xml(f) +
            "<Payload><ResponsePayload><ActionResponses><ActionResponse><ActionIdentifier>" +
-           std::to_string(f.action_identifier) + "</ActionIdentifier><DELIVERResponse><Identifier>" +
-           escape(id) +
+           std::to_string(f.action_identifier) +
+           "</ActionIdentifier><DELIVERResponse><Identifier>" + escape(id) +
            "</Identifier></DELIVERResponse></ActionResponse></ActionResponses></ResponsePayload>"
            "</Payload></HI1Message>\n";
 }

@@ -10,9 +10,6 @@
 #include "simulator/lea_simulator.hpp"
 
 #include <atomic>
-#include <thread>
-#include <vector>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -23,6 +20,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <thread>
+#include <vector>
 
 #include "sim_control.hpp"
 
@@ -104,15 +103,15 @@ private:
         hp_->header_limit(static_cast<std::uint32_t>(opt().max_header_bytes));
         hp_->body_limit(boost::none);
         lowest().expires_after(opt().idle_timeout);
-        http::async_read_header(stream_, buffer_, *hp_,
-                                [s = shared_from_this()](beast::error_code ec, std::size_t) {
-                                    s->on_header(ec);
-                                });
+        http::async_read_header(
+            stream_, buffer_, *hp_,
+            [s = shared_from_this()](beast::error_code ec, std::size_t) { s->on_header(ec); });
     }
 
     void on_header(beast::error_code ec) {
         if (ec == http::error::header_limit) return respond(431, "text/plain", "", false);
-        if (ec == http::error::end_of_stream || ec) return ec == http::error::end_of_stream ? close() : drop();
+        if (ec == http::error::end_of_stream || ec)
+            return ec == http::error::end_of_stream ? close() : drop();
         const auto& req = hp_->get();
         const std::string_view target = req.target();
         const std::string_view path = target.substr(0, target.find('?'));
@@ -124,7 +123,8 @@ private:
         }
         if (req.method() == http::verb::post && path == "/control/fault") return read_control();
         if (req.method() == http::verb::post && path == opt().delivery_path) return begin_xml();
-        if (req.method() == http::verb::post && path.substr(0, kBinaryPrefix.size()) == kBinaryPrefix) {
+        if (req.method() == http::verb::post &&
+            path.substr(0, kBinaryPrefix.size()) == kBinaryPrefix) {
             return begin_binary(path.substr(kBinaryPrefix.size()));
         }
         respond(404, "text/plain", "", false);
@@ -162,12 +162,14 @@ private:
     void read_control() {
         sp_.emplace(std::move(*hp_));
         sp_->body_limit(4096);
-        continue_then([this] { read_string_body([this] {
-            auto f = parse_fault_json(sp_->get().body());
-            if (!f) return respond(400, "text/plain", f.error().message(), true);
-            st_.fault.set(*f);
-            respond(200, "application/json", "{}", true);
-        }); });
+        continue_then([this] {
+            read_string_body([this] {
+                auto f = parse_fault_json(sp_->get().body());
+                if (!f) return respond(400, "text/plain", f.error().message(), true);
+                st_.fault.set(*f);
+                respond(200, "application/json", "{}", true);
+            });
+        });
     }
 
     template <class Next>
@@ -190,10 +192,12 @@ private:
         if (fault_.kind == FaultKind::refuse) return refuse();
         sp_.emplace(std::move(*hp_));
         sp_->body_limit(opt().max_xml_bytes);
-        continue_then([this] { read_string_body([this] {
-            if (fault_.kind == FaultKind::close_mid_body) return drop();
-            after_delay([this] { handle_xml(); });
-        }); });
+        continue_then([this] {
+            read_string_body([this] {
+                if (fault_.kind == FaultKind::close_mid_body) return drop();
+                after_delay([this] { handle_xml(); });
+            });
+        });
     }
 
     void handle_xml() {
@@ -201,7 +205,8 @@ private:
         auto facts = inspect_delivery(xml);
         if (!facts) return reject(DeliveryFacts{}, 400, facts.error().context());
         if (opt().validator) {
-            if (auto ok = opt().validator(xml); !ok) return reject(*facts, 400, ok.error().context());
+            if (auto ok = opt().validator(xml); !ok)
+                return reject(*facts, 400, ok.error().context());
         }
         auto stored = st_.store->store_delivery(*facts, xml);
         if (!stored) return reject(*facts, 500, "the LEA could not store the delivery");
@@ -233,8 +238,10 @@ private:
             case SimStore::BinaryState::stored:
                 st_.store->count_binary_duplicate();
                 return respond(200, "application/json", "{\"duplicate\":true}", false);
-            case SimStore::BinaryState::in_progress: return respond(409, "text/plain", "", false);
-            case SimStore::BinaryState::absent: break;
+            case SimStore::BinaryState::in_progress:
+                return respond(409, "text/plain", "", false);
+            case SimStore::BinaryState::absent:
+                break;
         }
         const auto length = hp_->content_length();
         if (!length) return respond(411, "text/plain", "", false);
@@ -254,10 +261,9 @@ private:
         bp_->get().body().data = chunk_.data();
         bp_->get().body().size = chunk_.size();
         lowest().expires_after(opt().read_timeout);
-        http::async_read(stream_, buffer_, *bp_,
-                         [s = shared_from_this()](beast::error_code ec, std::size_t) {
-                             s->on_chunk(ec);
-                         });
+        http::async_read(
+            stream_, buffer_, *bp_,
+            [s = shared_from_this()](beast::error_code ec, std::size_t) { s->on_chunk(ec); });
     }
 
     void on_chunk(beast::error_code ec) {
@@ -324,8 +330,8 @@ private:
 
     /// Orderly close: TLS close_notify, then the socket.
     void close() {
-        lowest().expires_after(std::min<std::chrono::milliseconds>(opt().write_timeout,
-                                                                   std::chrono::seconds(5)));
+        lowest().expires_after(
+            std::min<std::chrono::milliseconds>(opt().write_timeout, std::chrono::seconds(5)));
         stream_.async_shutdown([s = shared_from_this()](beast::error_code) { s->drop(); });
     }
 

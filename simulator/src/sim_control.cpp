@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The simulator's control and status forms (JSON), without Beast.
+#include "sim_control.hpp"
+
 #include <nlohmann/json.hpp>
 
-#include "sim_control.hpp"
 #include "simulator/lea_simulator.hpp"
 
 namespace enclave::simulator {
@@ -13,24 +14,35 @@ using crypto::fail;
 crypto::Result<Fault> parse_fault_json(std::string_view text) {
     if (text.size() > 4096) return fail(Errc::too_large, "fault: over 4096 bytes");
     const auto j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return fail(Errc::malformed_input, "fault: not a JSON object");
+    if (j.is_discarded() || !j.is_object())
+        return fail(Errc::malformed_input, "fault: not a JSON object");
     Fault f;
     for (const auto& [key, value] : j.items()) {
         if (key == "kind") {
             if (!value.is_string()) return fail(Errc::malformed_input, "fault.kind: not a string");
             const auto& k = value.get_ref<const std::string&>();
-            if (k == "none") f.kind = FaultKind::none;
-            else if (k == "refuse") f.kind = FaultKind::refuse;
-            else if (k == "close_mid_body") f.kind = FaultKind::close_mid_body;
-            else if (k == "delay") f.kind = FaultKind::delay;
-            else return fail(Errc::malformed_input, "fault.kind: unknown kind");
+            if (k == "none")
+                f.kind = FaultKind::none;
+            else if (k == "refuse")
+                f.kind = FaultKind::refuse;
+            else if (k == "close_mid_body")
+                f.kind = FaultKind::close_mid_body;
+            else if (k == "delay")
+                f.kind = FaultKind::delay;
+            else
+                return fail(Errc::malformed_input, "fault.kind: unknown kind");
         } else if (key == "target") {
-            if (!value.is_string()) return fail(Errc::malformed_input, "fault.target: not a string");
+            if (!value.is_string())
+                return fail(Errc::malformed_input, "fault.target: not a string");
             const auto& t = value.get_ref<const std::string&>();
-            if (t == "all") f.target = FaultTarget::all;
-            else if (t == "xml") f.target = FaultTarget::xml;
-            else if (t == "binary") f.target = FaultTarget::binary;
-            else return fail(Errc::malformed_input, "fault.target: unknown target");
+            if (t == "all")
+                f.target = FaultTarget::all;
+            else if (t == "xml")
+                f.target = FaultTarget::xml;
+            else if (t == "binary")
+                f.target = FaultTarget::binary;
+            else
+                return fail(Errc::malformed_input, "fault.target: unknown target");
         } else if (key == "delay_ms") {
             if (!value.is_number_unsigned() || value.get<std::uint64_t>() > 600'000) {
                 return fail(Errc::malformed_input, "fault.delay_ms: 0..600000");

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "crypto/encoding.hpp"
@@ -99,7 +98,10 @@ crypto::Result<bool> SimStore::store_delivery(const DeliveryFacts& f, std::strin
                            {"items", f.items},
                            {"bytes", xml.size()},
                            {"binary_urls", f.binary_urls}};
-    if (auto appended = append_line("deliveries.jsonl", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); !appended) {
+    if (auto appended =
+            append_line("deliveries.jsonl",
+                        line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        !appended) {
         return tl::unexpected(appended.error());
     }
     delivery_ids_.insert(f.delivery_id);
@@ -182,7 +184,9 @@ crypto::Result<BinaryRecord> SimStore::BinaryUpload::commit() {
                            {"size", written_},
                            {"sha256", rec.sha256_hex},
                            {"content_type", content_type_}};
-    if (auto ok = store_.append_line("binaries.jsonl", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); !ok) {
+    if (auto ok = store_.append_line(
+            "binaries.jsonl", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        !ok) {
         return tl::unexpected(ok.error());
     }
     return rec;

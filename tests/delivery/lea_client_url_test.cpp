@@ -3,10 +3,9 @@
 // connection. (The client against a real server: tests/simulator.)
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <openssl/ssl.h>
 
 #include "delivery/lea_client.hpp"
 

@@ -2,13 +2,14 @@
 // The simulator's stand-in XML reader and its minimal HI1 answers: the
 // official example, hostile input, and the answers validated by xmllint
 // against the ETSI schema set.
+#include "simulator/delivery_inspector.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
 
 #include "sim_fixture.hpp"
-#include "simulator/delivery_inspector.hpp"
 #include "simulator/lea_simulator.hpp"
 
 namespace enclave::simulator {

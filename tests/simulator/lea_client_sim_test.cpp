@@ -98,9 +98,9 @@ TEST(LeaClientSimTest, HostileXmlIsRefusedWith400AndNothingStored) {
     const std::string laughs =
         "<?xml version=\"1.0\"?><!DOCTYPE l [<!ENTITY a \"aaaaaaaa\"><!ENTITY b "
         "\"&a;&a;&a;&a;&a;&a;&a;&a;\">]><HI1Message>&b;</HI1Message>";
-    for (const std::string& bad : {std::string("<HI1Message"), laughs,
-                                   std::string("<x xmlns=\"urn:other\"/>"),
-                                   example_delivery_with_id("not-a-uuid-not-a-uuid-not-a-uuid-xx")}) {
+    for (const std::string& bad :
+         {std::string("<HI1Message"), laughs, std::string("<x xmlns=\"urn:other\"/>"),
+          example_delivery_with_id("not-a-uuid-not-a-uuid-not-a-uuid-xx")}) {
         auto r = client->post_xml(bad);
         ASSERT_TRUE(r) << r.error().message();
         EXPECT_EQ(r->status, 400u);
@@ -376,8 +376,8 @@ TEST(LeaClientSimTest, OversizedResponsesAndForeignUrlsAreRefused) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code(), Errc::too_large);
     PatternSource source(9);
-    auto foreign = client->post_binary("https://lea.example:1/binaryData/x/", "a/b", 1,
-                                       source_of(source));
+    auto foreign =
+        client->post_binary("https://lea.example:1/binaryData/x/", "a/b", 1, source_of(source));
     ASSERT_FALSE(foreign);
     EXPECT_EQ(foreign.error().code(), Errc::invalid_argument);
     EXPECT_EQ(source.calls_, 0u);

@@ -54,7 +54,8 @@ private:
 /// Waits (bounded) for the port file; 0 when it never appears.
 std::uint16_t wait_for_port(const std::filesystem::path& file) {
     for (int i = 0; i < 300; ++i) {
-        if (std::filesystem::exists(file)) return static_cast<std::uint16_t>(std::stoi(read_file(file)));
+        if (std::filesystem::exists(file))
+            return static_cast<std::uint16_t>(std::stoi(read_file(file)));
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return 0;

@@ -60,7 +60,8 @@ inline crypto::Bytes spki_sha256_of_cert_file(const std::filesystem::path& pem) 
     if (cert == nullptr) throw std::runtime_error("PEM_read_X509");
     unsigned char* der = nullptr;
     const int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
-    crypto::Bytes out = crypto::digest(crypto::HashAlg::sha256, {der, static_cast<std::size_t>(len)});
+    crypto::Bytes out =
+        crypto::digest(crypto::HashAlg::sha256, {der, static_cast<std::size_t>(len)});
     OPENSSL_free(der);
     X509_free(cert);
     return out;
@@ -74,26 +75,33 @@ struct SimFixture {
 
     SimFixture() {
         pki.issue_file_key("sim", TestKeyType::ec_p256, server_spec());
-        auto ref = must(hsm::generate_ec_key_pair(*token.pool(), hsm::EcCurve::p256,
-                                                  {"lea-client", {}}));
+        auto ref =
+            must(hsm::generate_ec_key_pair(*token.pool(), hsm::EcCurve::p256, {"lea-client", {}}));
         pki.issue_spki("client", must(hsm::export_public_key_spki(*token.pool(), ref)),
                        client_spec("enclave-lea-client"));
     }
 
     simulator::LeaSimulatorOptions sim_options() const {
         simulator::LeaSimulatorOptions o;
-        o.tls = {pki.path("sim.pem"), pki.path("sim.key").string(), pki.path("ca.pem"), {},
+        o.tls = {pki.path("sim.pem"),
+                 pki.path("sim.key").string(),
+                 pki.path("ca.pem"),
+                 {},
                  TLS1_2_VERSION};
         o.store = store.path();
         return o;
     }
 
-    std::unique_ptr<simulator::LeaSimulator> start_sim() { return must(simulator::LeaSimulator::start(sim_options())); }
+    std::unique_ptr<simulator::LeaSimulator> start_sim() {
+        return must(simulator::LeaSimulator::start(sim_options()));
+    }
 
     hsm::SslCtxPtr client_ctx() {
         return must(hsm::make_client_context({pki.path("client.pem"),
                                               "pkcs11:object=lea-client;type=private",
-                                              pki.path("ca.pem"), {}, TLS1_2_VERSION},
+                                              pki.path("ca.pem"),
+                                              {},
+                                              TLS1_2_VERSION},
                                              *resolver));
     }
 

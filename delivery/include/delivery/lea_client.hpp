@@ -62,15 +62,15 @@ struct LeaClientOptions {
     std::chrono::milliseconds pool_wait_timeout{30'000};  ///< for a free connection
     std::chrono::milliseconds connect_timeout{5'000};     ///< resolve + TCP connect
     std::chrono::milliseconds handshake_timeout{10'000};
-    std::chrono::milliseconds write_timeout{30'000};  ///< each write (header, one body chunk)
-    std::chrono::milliseconds read_timeout{30'000};   ///< the whole response after the request
+    std::chrono::milliseconds write_timeout{30'000};     ///< each write (header, one body chunk)
+    std::chrono::milliseconds read_timeout{30'000};      ///< the whole response after the request
     std::chrono::milliseconds continue_timeout{10'000};  ///< waiting for 100 Continue
     /// A pooled connection idle longer than this is closed instead of reused
     /// (servers close idle connections; this avoids racing them).
     std::chrono::milliseconds idle_timeout{30'000};
     std::size_t max_response_bytes = 1024 * 1024;  ///< response body limit
     std::size_t max_header_bytes = 16 * 1024;      ///< response header limit
-    std::size_t chunk_size = 64 * 1024;  ///< BodySource chunk (the memory a binary uses)
+    std::size_t chunk_size = 64 * 1024;            ///< BodySource chunk (the memory a binary uses)
     std::string user_agent = "enclave";
 };
 
@@ -98,9 +98,9 @@ using BodySource = std::function<crypto::Result<std::size_t>(crypto::MutableByte
 /// Counters for tests and metrics.
 struct LeaClientStats {
     std::uint64_t connections_opened = 0;
-    std::uint64_t requests = 0;        ///< requests that got a final response
-    std::uint64_t reused = 0;          ///< requests sent on a pooled connection
-    std::uint64_t retried_stale = 0;   ///< requests resent after a stale pooled connection
+    std::uint64_t requests = 0;       ///< requests that got a final response
+    std::uint64_t reused = 0;         ///< requests sent on a pooled connection
+    std::uint64_t retried_stale = 0;  ///< requests resent after a stale pooled connection
     std::uint64_t open_connections = 0;
 };
 

@@ -16,9 +16,9 @@
 namespace enclave::delivery {
 
 struct HttpsUrl {
-    std::string host;      ///< without brackets for IPv6
+    std::string host;  ///< without brackets for IPv6
     std::uint16_t port = 443;
-    std::string target;    ///< path and query, "/" when the URL has none
+    std::string target;  ///< path and query, "/" when the URL has none
     bool ipv6 = false;
 
     /// "host:port" (IPv6 in brackets), the Host header value and log name.

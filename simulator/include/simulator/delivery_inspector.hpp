@@ -31,20 +31,20 @@ inline constexpr const char* kTs103707Namespace = "http://uri.etsi.org/03707/202
 
 /// Facts of one DELIVER request (the first ActionRequest with a DELIVER).
 struct DeliveryFacts {
-    std::string sender_country;    ///< Header/SenderIdentifier/CountryCode
-    std::string sender_id;         ///< Header/SenderIdentifier/UniqueIdentifier
+    std::string sender_country;  ///< Header/SenderIdentifier/CountryCode
+    std::string sender_id;       ///< Header/SenderIdentifier/UniqueIdentifier
     std::string receiver_country;
     std::string receiver_id;
-    std::string transaction_id;    ///< Header/TransactionIdentifier
-    std::string etsi_version;      ///< Header/Version/ETSIVersion
+    std::string transaction_id;  ///< Header/TransactionIdentifier
+    std::string etsi_version;    ///< Header/Version/ETSIVersion
     std::uint64_t action_identifier = 0;
     std::string object_identifier;  ///< DELIVER/Identifier
     std::string reference_kind;     ///< "LIID" or "LDID"
     std::string reference;
-    std::string delivery_id;        ///< DeliveryObject/DeliveryID (a UUID)
+    std::string delivery_id;  ///< DeliveryObject/DeliveryID (a UUID)
     std::uint64_t sequence_number = 0;
     bool last_sequence = false;
-    std::size_t items = 0;          ///< handoverItem elements under Delivery/XMLData
+    std::size_t items = 0;                 ///< handoverItem elements under Delivery/XMLData
     std::vector<std::string> binary_urls;  ///< TS 103 707 binaryObject/url values
 };
 

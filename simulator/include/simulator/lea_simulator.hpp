@@ -98,10 +98,10 @@ struct LeaSimulatorOptions {
 
 struct SimStatus {
     StoreCounts store;
-    std::uint64_t connections = 0;         ///< TLS connections accepted (handshake done)
+    std::uint64_t connections = 0;  ///< TLS connections accepted (handshake done)
     std::uint64_t handshake_failures = 0;
-    std::uint64_t requests = 0;            ///< requests answered or dropped
-    std::uint64_t deliveries_rejected = 0; ///< DELIVER messages answered 4xx
+    std::uint64_t requests = 0;             ///< requests answered or dropped
+    std::uint64_t deliveries_rejected = 0;  ///< DELIVER messages answered 4xx
     std::uint64_t faults_applied = 0;
     std::uint64_t active_connections = 0;
 };
