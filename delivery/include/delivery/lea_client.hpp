@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// LeaClient: the HTTPS/1.1 client of one LEA endpoint (TS 103 707 clause 7,
+// Annex C Model B), over a bounded set of persistent mutual-TLS connections.
+//
+// - TLS: the caller builds the SSL_CTX with hsm::make_client_context (token
+//   client key, the endpoint's trust anchors, CRL); the client names the
+//   expected host on every connection (hsm::set_expected_host) and, when a
+//   pin is configured, compares the SHA-256 of the server certificate's
+//   SubjectPublicKeyInfo (constant time) before sending a byte of HTTP.
+// - Connections: at most max_connections, reused while the server keeps them
+//   open. A pooled connection that the server closed meanwhile is detected
+//   (readable or idle too long) and replaced; a request that fails on a
+//   reused connection before any response byte arrived and before any body
+//   byte was taken from a BodySource is sent once more on a fresh one.
+// - Every phase (waiting for a free connection, resolve+connect, handshake,
+//   each write, waiting for 100 Continue, each read) has its own deadline.
+// - Blocking and thread-safe: delivery workers call it from their threads.
+//   One call holds one connection for its duration.
+//
+// Errors: unavailable (names the phase: "connect", "TLS handshake", "write
+// request", "100 Continue", "read response"...), integrity_failure for a
+// server certificate that fails verification ("server certificate: ...") or
+// a pin mismatch ("pin"), too_large for a response over max_response_bytes,
+// invalid_argument for a URL outside the endpoint's origin. An error never
+// carries a request or response body. Any HTTP status is a Reply, not an
+// error: the caller decides what 4xx/5xx means.
+//
+// Holds: no secret of its own. The SSL_CTX references the token client key
+// (a provider handle; the key never leaves the token). Request and response
+// bodies carry interception content: they are not logged, and the streaming
+// buffer is wiped after each binary.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto/bytes.hpp"
+#include "crypto/result.hpp"
+#include "delivery/lea_client_url.hpp"
+#include "hsm/tls_context.hpp"
+
+namespace enclave::delivery {
+
+struct LeaClientOptions {
+    /// The DeliveryObject URL: "https://host[:port]/path". Binaries go to
+    /// URLs with the same scheme, host and port.
+    std::string base_url;
+    /// From hsm::make_client_context; the client takes ownership.
+    hsm::SslCtxPtr tls;
+    /// SHA-256 of the server certificate's DER SubjectPublicKeyInfo (32
+    /// bytes), checked on every connection in addition to the chain.
+    std::optional<crypto::Bytes> spki_sha256_pin;
+    /// The name the server certificate must carry; "" = the URL's host.
+    std::string expected_host;
+    std::size_t max_connections = 4;
+    std::chrono::milliseconds pool_wait_timeout{30'000};  ///< for a free connection
+    std::chrono::milliseconds connect_timeout{5'000};     ///< resolve + TCP connect
+    std::chrono::milliseconds handshake_timeout{10'000};
+    std::chrono::milliseconds write_timeout{30'000};     ///< each write (header, one body chunk)
+    std::chrono::milliseconds read_timeout{30'000};      ///< the whole response after the request
+    std::chrono::milliseconds continue_timeout{10'000};  ///< waiting for 100 Continue
+    /// A pooled connection idle longer than this is closed instead of reused
+    /// (servers close idle connections; this avoids racing them).
+    std::chrono::milliseconds idle_timeout{30'000};
+    std::size_t max_response_bytes = 1024 * 1024;  ///< response body limit
+    std::size_t max_header_bytes = 16 * 1024;      ///< response header limit
+    std::size_t chunk_size = 64 * 1024;            ///< BodySource chunk (the memory a binary uses)
+    std::string user_agent = "enclave";
+};
+
+struct HttpHeader {
+    std::string name;
+    std::string value;
+};
+
+struct Reply {
+    unsigned status = 0;
+    std::vector<HttpHeader> headers;
+    std::string body;
+
+    /// The first header of that name (case-insensitive), if any.
+    [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
+};
+
+/// Supplies a streamed body: writes up to out.size() bytes into `out` and
+/// returns how many it wrote. It is called until the declared size has been
+/// supplied; returning 0 before that is an error (the source ran dry), as is
+/// an error value (e.g. the blob store failed to decrypt a chunk). Called on
+/// the caller's thread, inside post_binary.
+using BodySource = std::function<crypto::Result<std::size_t>(crypto::MutableByteView out)>;
+
+/// Counters for tests and metrics.
+struct LeaClientStats {
+    std::uint64_t connections_opened = 0;
+    std::uint64_t requests = 0;       ///< requests that got a final response
+    std::uint64_t reused = 0;         ///< requests sent on a pooled connection
+    std::uint64_t retried_stale = 0;  ///< requests resent after a stale pooled connection
+    std::uint64_t open_connections = 0;
+};
+
+class LeaClient {
+public:
+    /// Checks the options (URL, pin length, limits) and adopts the SSL_CTX.
+    /// Connects lazily, on the first request.
+    static crypto::Result<std::unique_ptr<LeaClient>> create(LeaClientOptions options);
+    ~LeaClient();
+    LeaClient(const LeaClient&) = delete;
+    LeaClient& operator=(const LeaClient&) = delete;
+
+    /// POST `body` (Content-Type application/xml) to the base URL.
+    crypto::Result<Reply> post_xml(std::string_view body);
+
+    /// POST `body` with `content_type` to `url` (same origin as the base URL).
+    crypto::Result<Reply> post(std::string_view url, std::string_view content_type,
+                               std::string_view body);
+
+    /// Model B: POST `size` bytes from `source` to `url` (same origin) with
+    /// Content-Length and Expect: 100-continue. The header goes first; the
+    /// body only after 100 Continue. A final status instead of 100 is
+    /// returned as the Reply and no body byte is sent (the connection is then
+    /// closed, not reused). Memory: one chunk_size buffer.
+    crypto::Result<Reply> post_binary(std::string_view url, std::string_view content_type,
+                                      std::uint64_t size, const BodySource& source);
+
+    /// GET `url` (same origin); for status pages and tests.
+    crypto::Result<Reply> get(std::string_view url);
+
+    /// Closes every pooled idle connection (e.g. after the endpoint's
+    /// configuration changed). Connections in use close when their call ends.
+    void close_idle();
+
+    [[nodiscard]] LeaClientStats stats() const;
+    [[nodiscard]] const HttpsUrl& base_url() const noexcept;
+
+    struct Impl;
+
+private:
+    explicit LeaClient(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace enclave::delivery
