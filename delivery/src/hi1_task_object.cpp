@@ -286,6 +286,25 @@ Read<void> read_status_and_hint(xmlNode* object, Hi1TaskObject& task, const std:
     return {};
 }
 
+// Task elements that ask for behaviour Enclave does not have: refused rather
+// than silently ignored (the LEA would believe them in force).
+Read<void> refuse_unsupported_elements(xmlNode* object, const std::string& path) {
+    static constexpr const char* kRefused[] = {
+        "ListOfTrafficPolicyReferences", "ListOfIRIPolicyReferences", "NationalLITaskingParameters",
+        "NationalLDTaskingParameters",   "HandlingProfile",           "Flags",
+    };
+    for (const char* name : kRefused) {
+        if (child(object, kTaskNs, name) != nullptr) {
+            return refuse(kUnsupported, Errc::invalid_argument, path + "/" + name + ": not supported by Enclave");
+        }
+    }
+    return {};
+}
+
+bool updates_something(const Hi1TaskObject& t) {
+    return t.reference || t.start || t.end || t.desired_status || t.delivery_hint || !t.fields.empty();
+}
+
 }  // namespace
 
 std::pair<std::string, std::string> xsi_type(xmlNode* node) {
@@ -309,6 +328,9 @@ Read<Hi1TaskObject> read_task_object(xmlNode* object, ReferenceKind kind, bool c
     Hi1TaskObject task;
     task.kind = kind;
     task.object_id = text_trimmed(child(object, kCoreNs, "ObjectIdentifier"));
+    if (auto ok = refuse_unsupported_elements(object, path); !ok) {
+        return tl::unexpected(ok.error());
+    }
     if (xmlNode* ref = child(object, kTaskNs, "Reference"); ref != nullptr) {
         task.reference = text_of(ref);
     } else if (create) {
@@ -325,6 +347,11 @@ Read<Hi1TaskObject> read_task_object(xmlNode* object, ReferenceKind kind, bool c
     }
     if (auto ok = read_status_and_hint(object, task, path); !ok) {
         return tl::unexpected(ok.error());
+    }
+    if (!create && !updates_something(task)) {
+        return refuse(kUnsupported, Errc::invalid_argument,
+                      path + ": the UPDATE changes nothing Enclave supports (Reference, validity, DesiredStatus, "
+                             "delivery destination, target values)");
     }
     return task;
 }

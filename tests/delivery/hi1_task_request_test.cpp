@@ -266,6 +266,25 @@ TEST(Hi1TaskRequestTest, UnsupportedObjectsAndActionsAreRefusedPerAction) {
     EXPECT_EQ(answer.error, req.actions[2].refusal);
 }
 
+TEST(Hi1TaskRequestTest, TaskElementsEnclaveCannotHonourAreRefused) {
+    const std::string id = "<ObjectIdentifier>2b36a78b-b628-416d-bd22-404e68a0cd36</ObjectIdentifier>";
+    const auto req = parse_ok(hi1_request(
+        action(0, "UPDATE", "<HI1Object xsi:type=\"task:LITaskObject\">" + id + "</HI1Object>") +
+        action(1, "UPDATE",
+               "<HI1Object xsi:type=\"task:LITaskObject\">" + id +
+                   "<task:ListOfIRIPolicyReferences/></HI1Object>")));
+    ASSERT_EQ(req.actions.size(), 2u);
+    ASSERT_TRUE(req.actions[0].refusal);
+    EXPECT_EQ(req.actions[0].refusal->description.rfind(
+                  "ActionRequest[0]/UPDATE/HI1Object: the UPDATE changes nothing Enclave supports", 0),
+              0u)
+        << req.actions[0].refusal->description;
+    ASSERT_TRUE(req.actions[1].refusal);
+    EXPECT_EQ(req.actions[1].refusal->description,
+              "ActionRequest[1]/UPDATE/HI1Object/ListOfIRIPolicyReferences: not supported by Enclave");
+    EXPECT_EQ(req.actions[1].refusal->code, hi1_error::kUnsupported);
+}
+
 TEST(Hi1TaskRequestTest, ListFiltersThatAreNotSupportedAreRefused) {
     const auto req = parse_ok(hi1_request(action(0, "LIST", "<LastChanged>2026-01-01T00:00:00Z</LastChanged>") +
                                           action(1, "LIST",
