@@ -223,7 +223,13 @@ Response error_response(const crypto::Error& e, bool expose) {
         case Errc::salt_too_short:
         case Errc::hash_mismatch: status = 400; break;
         case Errc::unavailable: status = 503; break;
+        case Errc::resource_exhausted: status = 429; break;
         default: status = 500;
+    }
+    if (status == 429) {
+        Response res = Response::error(status, crypto::errc_name(e.code()), e.context());
+        res.headers.push_back({"Retry-After", "5"});
+        return res;
     }
     if (status >= 500) {
         log(LogLevel::error, "audit", "request failed: " + e.message());

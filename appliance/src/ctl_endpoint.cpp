@@ -32,7 +32,6 @@ void print_endpoint(const json& e) {
               << text(e, "receiver_unique_id") << "\n"
               << "  client certificate: " << text(e, "client_certificate") << "\n"
               << "  max connections:    " << text(e, "max_connections") << "\n"
-              << "  batch items:        " << text(e, "batch_items") << "\n"
               << "  created:            " << text(e, "created") << "\n";
     if (e.contains("client_subjects") && e["client_subjects"].is_array()) {
         for (const json& s : e["client_subjects"]) {
@@ -65,7 +64,6 @@ int endpoint_add(const Globals& g, const EndpointAddOptions& o) {
     if (o.max_connections) body["max_connections"] = *o.max_connections;
     if (o.connect_timeout_ms) body["connect_timeout_ms"] = *o.connect_timeout_ms;
     if (o.response_timeout_ms) body["response_timeout_ms"] = *o.response_timeout_ms;
-    if (o.batch_items) body["batch_items"] = *o.batch_items;
     json out;
     if (int rc = call(g, "POST", "/v1/endpoints", body.dump(), out); rc != kExitOk) return rc;
     if (g.json) {

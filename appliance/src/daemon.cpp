@@ -194,7 +194,7 @@ Step<int> start(const DaemonOptions& options, EventSink& events) {
     auto services = AuditServices::open(*cfg, *pool);
     if (!services) return failure(ExitCode::store, "audit", services.error().message());
     AuditServices& svc = **services;
-    auto delivery = DeliveryServices::open(*cfg, svc);
+    auto delivery = DeliveryServices::open(*cfg, svc, *pool);
     if (!delivery) return failure(ExitCode::store, "delivery", delivery.error().message());
     DeliveryServices& dsvc = **delivery;
 

@@ -23,7 +23,8 @@ CREATE TABLE blobs (
     sha256       TEXT NOT NULL,
     uploader     TEXT NOT NULL,
     created      INTEGER NOT NULL,
-    attached     INTEGER NOT NULL DEFAULT 0
+    attached     INTEGER NOT NULL DEFAULT 0,
+    attached_by  TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX blobs_unattached ON blobs(attached, created);
 )sql";
@@ -64,7 +65,8 @@ Result<void> BlobCatalog::insert(const UploadedBlob& b) {
 Result<std::optional<UploadedBlob>> BlobCatalog::find(std::string_view id) {
     std::lock_guard lock(mu_);
     auto st = db_.prepare(
-        "SELECT id, content_type, size, sha256, uploader, created, attached FROM blobs "
+        "SELECT id, content_type, size, sha256, uploader, created, attached, attached_by "
+        "FROM blobs "
         "WHERE id = ?1");
     if (!st) return err(st);
     if (auto r = st->bind_text(1, id); !r) return tl::unexpected(r.error());
@@ -79,19 +81,21 @@ Result<std::optional<UploadedBlob>> BlobCatalog::find(std::string_view id) {
     b.uploader = st->column_text(4);
     b.created = st->column_int64(5);
     b.attached = st->column_int64(6) != 0;
+    b.attached_by = st->column_text(7);
     return std::optional<UploadedBlob>(std::move(b));
 }
 
-Result<void> BlobCatalog::attach(const std::vector<std::string>& ids) {
+Result<void> BlobCatalog::attach(const std::vector<std::pair<std::string, std::string>>& ids) {
     if (ids.empty()) return {};
     std::lock_guard lock(mu_);
     auto tx = db_.begin();
     if (!tx) return err(tx);
-    auto st = db_.prepare("UPDATE blobs SET attached = 1 WHERE id = ?1");
+    auto st = db_.prepare("UPDATE blobs SET attached = 1, attached_by = ?2 WHERE id = ?1");
     if (!st) return err(st);
-    for (const auto& id : ids) {
+    for (const auto& [id, by] : ids) {
         st->reset();
         if (auto r = st->bind_text(1, id); !r) return r;
+        if (auto r = st->bind_text(2, by); !r) return r;
         if (auto r = st->run(); !r) return r;
     }
     return tx->commit();
@@ -129,11 +133,12 @@ DeliveryServices::~DeliveryServices() {
 
 EndpointStore& DeliveryServices::endpoints() noexcept { return *impl_->endpoints; }
 
-Result<std::unique_ptr<DeliveryServices>> DeliveryServices::open(const Config& config,
-                                                                 AuditServices& audit) {
+Result<std::unique_ptr<DeliveryServices>> DeliveryServices::open(
+    const Config& config, AuditServices& audit, std::shared_ptr<hsm::SessionPool> pool) {
     auto impl = std::make_unique<Impl>();
     impl->config = config;
     impl->audit = &audit;
+    impl->pool = std::move(pool);
     const auto dir = config.data_dir / "state";  // made (0700) by AuditServices
     auto endpoints = EndpointStore::open(dir / "endpoints.db", audit.kek());
     if (!endpoints) {
@@ -146,6 +151,17 @@ Result<std::unique_ptr<DeliveryServices>> DeliveryServices::open(const Config& c
     auto blobs = crypto::BlobStore::open(dir / "blobs", audit.kek());
     if (!blobs) return tl::unexpected(blobs.error().wrap("blob store " + (dir / "blobs").string()));
     impl->blobs.emplace(std::move(*blobs));
+    delivery::OutboxOptions oo;
+    oo.max_items = config.delivery.outbox_max_items;
+    oo.max_bytes = config.delivery.outbox_max_bytes;
+    oo.backoff_initial = config.delivery.retry_initial;
+    oo.backoff_max = config.delivery.retry_max;
+    auto outbox = delivery::Outbox::open(dir / "outbox.db", audit.kek(), oo);
+    if (!outbox) return tl::unexpected(outbox.error().wrap("outbox " + (dir / "outbox.db").string()));
+    impl->outbox = std::move(*outbox);
+    auto schemas = delivery::SchemaSet::shared();
+    if (!schemas) return tl::unexpected(schemas.error().wrap("XML schemas"));
+    impl->schemas = *schemas;
     EndpointStore* store = impl->endpoints.get();
     audit.set_endpoint_subjects([store](const std::string& name) {
         auto e = store->get(name);
@@ -159,8 +175,5 @@ void DeliveryServices::add_routes(Routers& routers) {
     detail::add_ingest_routes(*impl_, routers.ingest);
 }
 
-void DeliveryServices::start() {}
-
-void DeliveryServices::stop() {}
 
 }  // namespace enclave::appliance

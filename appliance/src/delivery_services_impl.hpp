@@ -3,15 +3,25 @@
 // DeliveryServices internals shared by its translation units (wiring,
 // endpoint routes, ingest routes). Holds no secret itself (see
 // delivery_services.hpp).
+#include <atomic>
+#include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "appliance/delivery_services.hpp"
 #include "appliance/http_types.hpp"
 #include "crypto/blob_store.hpp"
 #include "crypto/sealed_db.hpp"
+#include "delivery/handover_item.hpp"
+#include "delivery/lea_client.hpp"
+#include "delivery/outbox.hpp"
+#include "hsm/session_pool.hpp"
+#include "delivery/xml_schema.hpp"
 
 namespace enclave::appliance {
 
@@ -24,6 +34,7 @@ struct UploadedBlob {
     std::string uploader;  ///< SHA-256 of the collector's certificate
     std::int64_t created = 0;  ///< Unix seconds
     bool attached = false;     ///< named by an accepted item
+    std::string attached_by;   ///< "<reference> <idempotency key>" of that item ("" = no key)
 };
 
 /// The ingest catalogue (DIR/state/ingest.db): one row per uploaded binary.
@@ -33,8 +44,9 @@ public:
                                                              crypto::KeyWrapper& kek);
     crypto::Result<void> insert(const UploadedBlob& blob);
     crypto::Result<std::optional<UploadedBlob>> find(std::string_view id);
-    /// Marks blobs as named by accepted items (they are no longer erased as unattached).
-    crypto::Result<void> attach(const std::vector<std::string>& ids);
+    /// Marks blobs (id, attached_by) as named by accepted items: they are no
+    /// longer erased as unattached, and no other item may name them.
+    crypto::Result<void> attach(const std::vector<std::pair<std::string, std::string>>& ids);
     /// Unattached blobs created before `cutoff` (Unix seconds).
     crypto::Result<std::vector<std::string>> unattached_before(std::int64_t cutoff);
     crypto::Result<void> erase(std::string_view id);
@@ -45,17 +57,54 @@ private:
     crypto::SealedDb db_;
 };
 
+/// One endpoint's client and worker threads (delivery_worker.cpp).
+struct EndpointWorkers {
+    std::string name;
+    EndpointSpec spec;
+    std::unique_ptr<delivery::LeaClient> client;
+    std::vector<std::thread> threads;
+};
+
 struct DeliveryServices::Impl {
     Config config;
     AuditServices* audit = nullptr;
+    std::shared_ptr<hsm::SessionPool> pool;
     std::unique_ptr<EndpointStore> endpoints;
     std::unique_ptr<BlobCatalog> catalog;
     std::optional<crypto::BlobStore> blobs;
+    std::unique_ptr<delivery::Outbox> outbox;
+    std::shared_ptr<const delivery::SchemaSet> schemas;
+
+    // Delivery (delivery_worker.cpp).
+    std::atomic<bool> stopping{false};
+    std::mutex wake_mu;
+    std::condition_variable wake;
+    bool poke = false;
+    std::thread supervisor;
+    std::mutex workers_mu;
+    std::map<std::string, std::unique_ptr<EndpointWorkers>> workers;
+
+    crypto::Result<std::unique_ptr<delivery::LeaClient>> make_client(const EndpointSpec& spec);
+    crypto::Result<void> send(EndpointWorkers& w, const delivery::Delivery& d);
+    void work(EndpointWorkers& w);
+    void supervise_once(std::set<std::string>& closed_seen);
+    void supervise();
+    /// New items for `endpoint`: start its workers if it has none yet.
+    void wake_workers(const std::string& endpoint);
 };
 
 namespace detail {
 
 void add_endpoint_routes(DeliveryServices::Impl& s, Router& admin);
+/// The outbox item of one accepted handover item: each binary it names (by
+/// blob_id; uploaded by `uploader`) gets its Model B URL, size, type and
+/// checksum, and the item its XML.
+crypto::Result<delivery::OutboxItem> outbox_item(DeliveryServices::Impl& s,
+                                                 const EndpointSpec& endpoint,
+                                                 delivery::HandoverItem item,
+                                                 const std::string& uploader,
+                                                 const std::string& attached_by);
+
 void add_ingest_routes(DeliveryServices::Impl& s, Router& ingest);
 
 /// Whether `text` is a media type "type/subtype" with optional parameters

@@ -187,7 +187,6 @@ crypto::Result<void> validate_endpoint(const EndpointSpec& s) {
     if (s.response_timeout_ms < 100 || s.response_timeout_ms > 3'600'000) {
         return bad("response_timeout_ms", "100..3600000");
     }
-    if (s.batch_items < 1 || s.batch_items > 10'000) return bad("batch_items", "1..10000");
     return {};
 }
 
@@ -208,17 +207,16 @@ json to_json(const EndpointSpec& s) {
                 {"max_connections", s.max_connections},
                 {"connect_timeout_ms", s.connect_timeout_ms},
                 {"response_timeout_ms", s.response_timeout_ms},
-                {"batch_items", s.batch_items},
                 {"created", s.created}};
 }
 
 crypto::Result<EndpointSpec> endpoint_from_json(const json& j) {
     if (!j.is_object()) return fail(Errc::malformed_input, "endpoint: a JSON object is required");
-    static const std::array<const char*, 18> known{
+    static const std::array<const char*, 17> known{
         "name", "url", "trust_anchors", "spki_sha256", "binary_url_scheme", "sender_country",
         "sender_unique_id", "receiver_country", "receiver_unique_id", "models", "client_subjects",
         "client_certificate", "client_key", "max_connections", "connect_timeout_ms",
-        "response_timeout_ms", "batch_items", "created"};
+        "response_timeout_ms", "created"};
     for (const auto& [key, value] : j.items()) {
         bool ok = false;
         for (const char* k : known) ok = ok || key == k;
@@ -240,7 +238,7 @@ crypto::Result<EndpointSpec> endpoint_from_json(const json& j) {
                    take(j, "max_connections", s.max_connections),
                    take(j, "connect_timeout_ms", s.connect_timeout_ms),
                    take(j, "response_timeout_ms", s.response_timeout_ms),
-                   take(j, "batch_items", s.batch_items), take(j, "created", s.created)}) {
+                   take(j, "created", s.created)}) {
         if (!r) return tl::unexpected(r.error());
     }
     auto bits = parse_models(models);

@@ -5,13 +5,24 @@
 //   PUT /ingest/v1/blobs     one binary, streamed into the blob store with its
 //                            SHA-256 computed on the way; 201
 //                            {"id","sha256","size"} once it is durable.
+//   POST /ingest/v1/tasks/{reference}/items
+//                            handover items for an active task (JSON form or
+//                            a handoverItem / handoverItemCollection
+//                            document); 202 once they are durably in the
+//                            outbox; 429 + Retry-After when it is full.
 //
 // The bytes go from the listener's fixed read buffer straight into the
 // encrypting blob writer: no copy of an upload is ever whole in memory. An
 // upload that fails or is cut off leaves nothing (the temp file goes).
 #include <chrono>
+#include <set>
 
 #include "appliance/log.hpp"
+#include "audit/task_store.hpp"
+#include "audit_services_impl.hpp"
+#include "delivery/ingest_json.hpp"
+#include "delivery/uuid.hpp"
+#include "delivery/xml_handover.hpp"
 #include "crypto/digest.hpp"
 #include "crypto/encoding.hpp"
 #include "delivery_services_impl.hpp"
@@ -105,7 +116,168 @@ StreamStart start_upload(DeliveryServices::Impl& s, const Request& head) {
     return std::make_unique<BlobUploadSink>(s, std::move(*writer), *type, head.peer.cert_sha256);
 }
 
+constexpr std::string_view kBlobUrn = "urn:enclave:blob:";
+
+bool has_prefix(const std::string* text, std::string_view prefix) {
+    return text != nullptr && text->size() >= prefix.size() &&
+           std::equal(prefix.begin(), prefix.end(), text->begin(), [](char a, char b) {
+               return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b + 32) : b);
+           });
+}
+
+/// The task's delivery endpoint, or the answer refusing the items.
+tl::expected<EndpointSpec, Response> endpoint_for(DeliveryServices::Impl& s,
+                                                  const std::string& reference) {
+    auto task = s.audit->tasks().show(reference);
+    if (!task) {
+        if (task.error().code() == crypto::Errc::not_found) {
+            return tl::unexpected(Response::error(404, "not_found", "no task with this reference"));
+        }
+        return tl::unexpected(error_response(task.error(), false));
+    }
+    if (task->state != audit::TaskState::active) {
+        return tl::unexpected(Response::error(409, "invalid_state", "the task is closed"));
+    }
+    if (!task->endpoint) {
+        return tl::unexpected(
+            Response::error(409, "invalid_state", "the task names no endpoint to deliver to"));
+    }
+    auto ep = s.endpoints->get(*task->endpoint);
+    if (!ep) return tl::unexpected(error_response(ep.error(), false));
+    if (!*ep) {
+        return tl::unexpected(Response::error(
+            409, "invalid_state", "the task's endpoint is not configured for delivery"));
+    }
+    return std::move(**ep);
+}
+
+/// Items of the native XML form: each binaryObject's url is
+/// "urn:enclave:blob:<id>" naming an upload.
+crypto::Result<std::vector<delivery::HandoverItem>> xml_items(DeliveryServices::Impl& s,
+                                                               std::string_view body) {
+    auto items = delivery::parse_handover_items(body, *s.schemas);
+    if (!items) return items;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+        for (auto& b : (*items)[i].associated_binary_data) {
+            if (b.url.rfind(kBlobUrn, 0) != 0) {
+                return crypto::fail(crypto::Errc::invalid_argument,
+                                    "handoverItem[" + std::to_string(i) +
+                                        "]: a binaryObject url must be urn:enclave:blob:<id> "
+                                        "naming an upload (docs/ingest.md)");
+            }
+            b.blob_id = b.url.substr(kBlobUrn.size());
+            b.url.clear();
+        }
+    }
+    return items;
+}
+
+Response post_items(DeliveryServices::Impl& s, const Request& req) {
+    const std::string& reference = req.path_params.at(0);
+    auto endpoint = endpoint_for(s, reference);
+    if (!endpoint) return endpoint.error();
+    const std::string* type = req.header("Content-Type");
+    const bool is_json = has_prefix(type, "application/json");
+    const bool is_xml = has_prefix(type, "application/xml") || has_prefix(type, "text/xml");
+    if (!is_json && !is_xml) {
+        return Response::error(415, "unsupported_media_type",
+                               "Content-Type: application/json or application/xml");
+    }
+    std::vector<delivery::EnqueueUnit> units;
+    std::vector<std::pair<std::string, std::string>> blob_ids;
+    auto add_unit = [&](std::optional<std::string> key, std::vector<delivery::HandoverItem> items)
+        -> crypto::Result<void> {
+        const std::string by = key ? reference + " " + *key : std::string();
+        delivery::EnqueueUnit unit{std::move(key), {}};
+        for (auto& item : items) {
+            for (const auto& b : item.associated_binary_data) blob_ids.emplace_back(b.blob_id, by);
+            auto out = outbox_item(s, *endpoint, std::move(item), req.peer.cert_sha256, by);
+            if (!out) return tl::unexpected(out.error());
+            unit.items.push_back(std::move(*out));
+        }
+        units.push_back(std::move(unit));
+        return {};
+    };
+    if (is_json) {
+        auto items = delivery::parse_ingest_items(req.body);
+        if (!items) return error_response(items.error());
+        for (auto& it : *items) {
+            std::vector<delivery::HandoverItem> one;
+            one.push_back(std::move(it.item));
+            if (auto r = add_unit(std::move(it.idempotency_key), std::move(one)); !r) {
+                return error_response(r.error());
+            }
+        }
+    } else {
+        auto items = xml_items(s, req.body);
+        if (!items) return error_response(items.error());
+        std::optional<std::string> key;
+        if (const std::string* k = req.header("Idempotency-Key")) key = *k;
+        if (auto r = add_unit(std::move(key), std::move(*items)); !r) return error_response(r.error());
+    }
+    {
+        std::set<std::string> seen;
+        for (const auto& [id, by] : blob_ids) seen.insert(id);
+        if (seen.size() != blob_ids.size()) {
+            return Response::error(400, "invalid_argument",
+                                   "binaries: an upload may belong to one item only");
+        }
+    }
+    auto results = s.outbox->enqueue_batch(endpoint->name, reference, std::move(units));
+    if (!results) return error_response(results.error(), false);
+    if (auto r = s.catalog->attach(blob_ids); !r) {
+        log(LogLevel::error, "ingest", "blob catalogue: " + r.error().message());
+    }
+    json out = json::array();
+    std::size_t accepted = 0;
+    for (const auto& r : *results) {
+        out.push_back(json{{"ids", r.item_ids}, {"duplicate", r.duplicate}});
+        if (!r.duplicate) accepted += r.item_ids.size();
+    }
+    s.wake_workers(endpoint->name);
+    return Response::json(202, json{{"reference", reference}, {"accepted", accepted}, {"units", out}}.dump());
+}
+
 }  // namespace
+
+crypto::Result<delivery::OutboxItem> outbox_item(DeliveryServices::Impl& s,
+                                                 const EndpointSpec& endpoint,
+                                                 delivery::HandoverItem item,
+                                                 const std::string& uploader,
+                                                 const std::string& attached_by) {
+    delivery::OutboxItem out;
+    if (!item.associated_binary_data.empty() && !endpoint.allows(DeliveryModel::b)) {
+        return crypto::fail(crypto::Errc::invalid_state,
+                            "binaries: the task's endpoint takes no Model B deliveries");
+    }
+    for (std::size_t i = 0; i < item.associated_binary_data.size(); ++i) {
+        auto& b = item.associated_binary_data[i];
+        const std::string where = "binaries[" + std::to_string(i) + "]";
+        auto blob = s.catalog->find(b.blob_id);
+        if (!blob) return tl::unexpected(blob.error());
+        // Another collector's upload answers as an unknown one.
+        if (!*blob || (*blob)->uploader != uploader) {
+            return crypto::fail(crypto::Errc::invalid_argument, where + ": no such upload");
+        }
+        // A retry of the same keyed submission may name its uploads again
+        // (the outbox answers it as a duplicate).
+        if ((*blob)->attached && (attached_by.empty() || (*blob)->attached_by != attached_by)) {
+            return crypto::fail(crypto::Errc::invalid_argument,
+                                where + ": this upload already belongs to an item");
+        }
+        b.url = endpoint.binary_url_scheme;
+        b.url.replace(b.url.find("{id}"), 4, delivery::uuid_v4());
+        b.content_length = (*blob)->size;
+        b.content_type = (*blob)->content_type;
+        b.checksum = (*blob)->sha256;
+        out.binaries.push_back({b.blob_id, b.url, (*blob)->size, (*blob)->content_type,
+                                (*blob)->sha256});
+    }
+    auto xml = delivery::write_handover_item(item);
+    if (!xml) return tl::unexpected(xml.error());
+    out.payload = std::move(*xml);
+    return out;
+}
 
 bool valid_media_type(std::string_view text) {
     if (text.empty() || text.size() > 255) return false;
@@ -132,6 +304,8 @@ bool valid_media_type(std::string_view text) {
 void add_ingest_routes(DeliveryServices::Impl& s, Router& ingest) {
     ingest.add_stream("PUT", "/ingest/v1/blobs", RoleSet{}, s.config.ingest_limits.max_blob_bytes,
                       [&s](const Request& head) { return start_upload(s, head); });
+    ingest.add("POST", "/ingest/v1/tasks/{reference}/items", RoleSet{},
+               [&s](const Request& req) { return post_items(s, req); });
 }
 
 }  // namespace enclave::appliance::detail

@@ -260,7 +260,6 @@ int main(int argc, char** argv) {
     ep_add->add_option("--max-connections", eo.max_connections, "Connections at most (2)");
     ep_add->add_option("--connect-timeout-ms", eo.connect_timeout_ms, "Connect + handshake (10000)");
     ep_add->add_option("--response-timeout-ms", eo.response_timeout_ms, "Per request (30000)");
-    ep_add->add_option("--batch-items", eo.batch_items, "Items per DeliveryObject at most (100)");
     CLI::App* ep_list = endpoint->add_subcommand("list", "List endpoints");
     CLI::App* ep_show = endpoint->add_subcommand("show", "Show one endpoint");
     ep_show->add_option("name", endpoint_name, "Endpoint name")->required();

@@ -38,22 +38,6 @@ void random_bytes(unsigned char* out, int n) {
 }
 }  // namespace
 
-std::string uuid_v4() {
-    std::array<unsigned char, 16> b{};
-    random_bytes(b.data(), static_cast<int>(b.size()));
-    b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
-    b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // variant 10
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string s;
-    s.reserve(36);
-    for (std::size_t i = 0; i < b.size(); ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
-        s += kHex[b[i] >> 4];
-        s += kHex[b[i] & 0x0f];
-    }
-    return s;
-}
-
 std::uint64_t random_below_or_equal(std::uint64_t bound) {
     if (bound == 0) return 0;
     const std::uint64_t range = bound + 1;  // bound < 2^63 here (milliseconds)

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "delivery/uuid.hpp"
 #include "outbox_impl.hpp"
 
 namespace enclave::delivery {
@@ -147,7 +148,7 @@ Result<void> Outbox::Impl::flush_deferred() {
 
 Result<std::optional<Delivery>> Outbox::Impl::form_delivery(RefState& ref, std::int64_t /*now_ms*/) {
     DeliveryState d;
-    d.id = outbox_detail::uuid_v4();
+    d.id = delivery::uuid_v4();
     d.ref_id = ref.id;
     d.seq = ref.next_seq;
     Delivery out = header_of(d, ref);

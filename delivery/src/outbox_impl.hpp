@@ -87,8 +87,6 @@ struct Request {
 
 std::int64_t to_ms(Outbox::TimePoint t) noexcept;
 Outbox::TimePoint from_ms(std::int64_t ms) noexcept;
-/// RFC 9562 version 4 UUID from the OpenSSL CSPRNG, lowercase.
-std::string uuid_v4();
 /// Uniform in [0, bound] from the CSPRNG.
 std::uint64_t random_below_or_equal(std::uint64_t bound);
 

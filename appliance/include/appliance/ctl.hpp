@@ -89,8 +89,7 @@ struct EndpointAddOptions {
     std::string sender_country, sender_unique_id, receiver_country, receiver_unique_id;
     std::vector<std::string> client_subjects;
     std::string client_certificate, client_key;
-    std::optional<std::uint32_t> max_connections, connect_timeout_ms, response_timeout_ms,
-        batch_items;
+    std::optional<std::uint32_t> max_connections, connect_timeout_ms, response_timeout_ms;
 };
 /// endpoint add NAME --url URL --ca FILE [options] (security officers).
 int endpoint_add(const Globals& g, const EndpointAddOptions& o);

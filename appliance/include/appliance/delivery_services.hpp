@@ -15,6 +15,12 @@
 //           POST /v1/endpoints                 add (security-officer; audited)
 //           POST /v1/endpoint/remove?name=N    remove (security-officer; audited)
 //   ingest  PUT  /ingest/v1/blobs              upload one binary (streamed)
+//           POST /ingest/v1/tasks/{ref}/items  handover items into the outbox
+//
+//   DIR/state/outbox.db      items waiting for delivery (delivery::Outbox)
+//
+// Delivery (Model B): per endpoint with work, max_connections worker
+// threads send DeliveryObjects and binaries (delivery_worker.cpp).
 //
 // Holds no secret itself: uploaded binaries are content (sensitive) and are
 // only ever in the encrypted blob store; the request bytes pass through a
@@ -26,6 +32,7 @@
 #include "appliance/endpoint_store.hpp"
 #include "appliance/server.hpp"
 #include "crypto/result.hpp"
+#include "hsm/session_pool.hpp"
 
 namespace enclave::appliance {
 
@@ -33,8 +40,8 @@ class DeliveryServices {
 public:
     /// Opens the endpoint store, the ingest catalogue and the blob store
     /// with the audit services' KEK. Errors name the part that failed.
-    static crypto::Result<std::unique_ptr<DeliveryServices>> open(const Config& config,
-                                                                  AuditServices& audit);
+    static crypto::Result<std::unique_ptr<DeliveryServices>> open(
+        const Config& config, AuditServices& audit, std::shared_ptr<hsm::SessionPool> pool);
     ~DeliveryServices();
     DeliveryServices(const DeliveryServices&) = delete;
     DeliveryServices& operator=(const DeliveryServices&) = delete;

@@ -54,7 +54,6 @@ struct EndpointSpec {
     std::uint32_t max_connections = 2;            ///< 1..64
     std::uint32_t connect_timeout_ms = 10'000;    ///< 100..600000
     std::uint32_t response_timeout_ms = 30'000;   ///< 100..3600000
-    std::uint32_t batch_items = 100;              ///< items per DeliveryObject, 1..10000
     std::string created;                          ///< set by the store (UTC)
 
     [[nodiscard]] bool allows(DeliveryModel m) const noexcept {

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: Apache-2.0
+// Model B delivery (docs/delivery.md, "Delivery"): per endpoint, up to
+// max_connections worker threads take deliveries from the outbox, POST the
+// DeliveryObject (HI1 DELIVER), then each binary it names (Expect:
+// 100-continue, streamed from the blob store), record the delivery in the
+// audit log and only then mark it delivered. Any failure schedules a retry
+// (exponential backoff, full jitter); the DeliveryID stays, so the LEA can
+// drop a duplicate. A supervisor thread starts the workers of endpoints with
+// work and turns closed tasks into their final LastSequence delivery.
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <system_error>
+
+#include "appliance/log.hpp"
+#include "audit/task_store.hpp"
+#include "crypto/digest.hpp"
+#include "crypto/encoding.hpp"
+#include "delivery/hi1_deliver.hpp"
+#include "delivery_services_impl.hpp"
+
+namespace enclave::appliance {
+
+using crypto::Errc;
+using crypto::Result;
+
+namespace {
+
+constexpr auto kSupervisorTick = std::chrono::seconds(2);
+constexpr auto kIdleWait = std::chrono::seconds(1);
+
+}  // namespace
+
+Result<std::unique_ptr<delivery::LeaClient>> DeliveryServices::Impl::make_client(
+    const EndpointSpec& spec) {
+    const auto dir = config.data_dir / "state" / "endpoint-anchors";
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    const auto anchors = dir / (spec.name + ".pem");
+    {
+        std::ofstream out(anchors, std::ios::binary | std::ios::trunc);
+        out << spec.trust_anchors_pem;
+        if (!out) return crypto::fail(Errc::io_error, "writing " + anchors.string());
+    }
+    std::filesystem::permissions(anchors, std::filesystem::perms::owner_read |
+                                              std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace, ec);
+    hsm::TlsEndpoint tls;
+    tls.certificate = spec.client_certificate.empty() ? config.resolve(config.lea_client.certificate)
+                                                      : config.resolve(spec.client_certificate);
+    tls.private_key = spec.client_key.empty() ? config.lea_client.private_key : spec.client_key;
+    tls.trust_anchors = anchors;
+    auto resolver = hsm::make_key_resolver(pool, false);
+    auto ctx = hsm::make_client_context(tls, *resolver);
+    if (!ctx) return tl::unexpected(ctx.error().wrap("endpoint " + spec.name + " client TLS"));
+    delivery::LeaClientOptions o;
+    o.base_url = spec.url;
+    o.tls = std::move(*ctx);
+    if (!spec.spki_sha256.empty()) {
+        auto pin = crypto::hex_decode(spec.spki_sha256);
+        if (!pin) return tl::unexpected(pin.error().wrap("endpoint " + spec.name + " pin"));
+        o.spki_sha256_pin = std::move(*pin);
+    }
+    o.max_connections = spec.max_connections;
+    o.connect_timeout = std::chrono::milliseconds(spec.connect_timeout_ms);
+    o.handshake_timeout = std::chrono::milliseconds(spec.connect_timeout_ms);
+    o.read_timeout = std::chrono::milliseconds(spec.response_timeout_ms);
+    o.write_timeout = std::chrono::milliseconds(spec.response_timeout_ms);
+    return delivery::LeaClient::create(std::move(o));
+}
+
+namespace {
+
+/// Streams a blob into a BodySource, chunk by chunk.
+delivery::BodySource blob_source(const crypto::BlobReader& reader) {
+    auto offset = std::make_shared<std::uint64_t>(0);
+    return [&reader, offset](crypto::MutableByteView out) -> Result<std::size_t> {
+        const std::uint64_t left = reader.size() - *offset;
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, out.size()));
+        std::size_t filled = 0;
+        auto r = reader.read_range(*offset, n, [&](crypto::ByteView plain) -> Result<void> {
+            std::copy(plain.begin(), plain.end(), out.begin() + static_cast<std::ptrdiff_t>(filled));
+            filled += plain.size();
+            return {};
+        });
+        if (!r) return tl::unexpected(r.error());
+        *offset += filled;
+        return filled;
+    };
+}
+
+}  // namespace
+
+/// Sends one delivery; true when it is done (delivered and recorded).
+Result<void> DeliveryServices::Impl::send(EndpointWorkers& w, const delivery::Delivery& d) {
+    auto task = audit->tasks().show(d.reference);
+    if (!task) return tl::unexpected(task.error().wrap("task " + d.reference));
+    delivery::DeliverySpec spec;
+    spec.sender = {w.spec.sender_country,
+                   w.spec.sender_unique_id.empty() ? config.instance_name : w.spec.sender_unique_id};
+    spec.receiver = {w.spec.receiver_country, w.spec.receiver_unique_id};
+    spec.reference_kind = task->kind == audit::TaskKind::li ? delivery::ReferenceKind::liid
+                                                            : delivery::ReferenceKind::ldid;
+    spec.reference = d.reference;
+    spec.delivery_id = d.delivery_id;
+    spec.sequence_number = d.sequence_number;
+    spec.last_sequence = d.last_sequence;
+    auto xml = delivery::build_deliver_request(spec, d.items);
+    if (!xml) return tl::unexpected(xml.error().wrap("DeliveryObject"));
+    if (!d.object_delivered) {
+        auto reply = w.client->post_xml(*xml);
+        if (!reply) return tl::unexpected(reply.error());
+        if (reply->status / 100 != 2) {
+            return crypto::fail(Errc::unavailable,
+                                "the LEA answered HTTP " + std::to_string(reply->status));
+        }
+        auto outcome = delivery::parse_deliver_response(reply->body, *schemas);
+        if (!outcome) return tl::unexpected(outcome.error().wrap("the LEA's answer"));
+        if (!outcome->accepted || outcome->object_id != d.delivery_id) {
+            return crypto::fail(Errc::unavailable,
+                                outcome->error ? "the LEA refused it: error code " +
+                                                     std::to_string(outcome->error->code)
+                                               : "the LEA's answer does not acknowledge it");
+        }
+        if (auto r = outbox->object_delivered(d.delivery_id); !r) return r;
+    }
+    for (const auto& b : d.binaries) {
+        if (b.done) continue;
+        auto reader = blobs->open_object(b.binary.blob_id);
+        if (!reader) return tl::unexpected(reader.error().wrap("binary"));
+        auto reply = w.client->post_binary(b.binary.url, b.binary.content_type, reader->size(),
+                                           blob_source(*reader));
+        if (!reply) return tl::unexpected(reply.error());
+        if (reply->status / 100 != 2) {
+            return crypto::fail(Errc::unavailable,
+                                "the LEA answered HTTP " + std::to_string(reply->status) +
+                                    " to a binary");
+        }
+        if (auto r = outbox->binary_delivered(d.delivery_id, b.binary.url); !r) return r;
+    }
+    const auto sha = crypto::digest(crypto::HashAlg::sha256, crypto::as_bytes(*xml));
+    if (auto r = audit->tasks().record_delivery(d.reference, d.delivery_id, xml->size(), sha); !r) {
+        return tl::unexpected(r.error().wrap("audit record of the delivery"));
+    }
+    if (auto r = outbox->delivered(d.delivery_id); !r) return r;
+    for (const auto& b : d.binaries) {
+        // Delivered: the upload is crypto-erased (an upload belongs to one item).
+        if (blobs->remove(b.binary.blob_id)) (void)catalog->erase(b.binary.blob_id);
+    }
+    return {};
+}
+
+void DeliveryServices::Impl::work(EndpointWorkers& w) {
+    while (!stopping.load()) {
+        const auto now = std::chrono::system_clock::now();
+        auto d = outbox->next_delivery(w.name, now);
+        if (!d) {
+            log(LogLevel::error, "delivery", "outbox: " + d.error().message());
+            outbox->wait_for_work(w.name, now + kIdleWait);
+            continue;
+        }
+        if (!*d) {
+            outbox->wait_for_work(w.name, now + kIdleWait);
+            continue;
+        }
+        if (auto r = send(w, **d); !r) {
+            auto when = outbox->retry_later((*d)->delivery_id, std::chrono::system_clock::now());
+            log(LogLevel::warning, "delivery",
+                "endpoint " + w.name + ": delivery " + (*d)->delivery_id + " (attempt " +
+                    std::to_string((*d)->attempts + 1) + ") failed, retrying later: " +
+                    r.error().message());
+            if (!when) log(LogLevel::error, "delivery", "outbox: " + when.error().message());
+        }
+    }
+}
+
+void DeliveryServices::Impl::supervise_once(std::set<std::string>& closed_seen) {
+    // Closed tasks: their final delivery carries LastSequence=true.
+    if (auto tasks = audit->tasks().list()) {
+        for (const auto& t : *tasks) {
+            if (t.state != audit::TaskState::closed || !t.endpoint) continue;
+            if (closed_seen.count(t.reference) != 0) continue;
+            auto ep = endpoints->get(*t.endpoint);
+            if (!ep || !*ep) continue;  // a static endpoint takes no deliveries
+            if (auto r = outbox->close_reference(*t.endpoint, t.reference); !r) {
+                log(LogLevel::error, "delivery", "closing " + t.reference + ": " + r.error().message());
+                continue;
+            }
+            closed_seen.insert(t.reference);
+        }
+    }
+    for (const std::string& name : outbox->endpoints()) {
+        std::lock_guard lock(workers_mu);
+        if (workers.count(name) != 0) continue;
+        auto spec = endpoints->get(name);
+        if (!spec || !*spec) continue;  // waits until the endpoint is configured
+        auto client = make_client(**spec);
+        if (!client) {
+            log(LogLevel::error, "delivery", client.error().message());
+            continue;
+        }
+        auto w = std::make_unique<EndpointWorkers>();
+        w->name = name;
+        w->spec = **spec;
+        w->client = std::move(*client);
+        EndpointWorkers* raw = w.get();
+        for (std::uint32_t i = 0; i < raw->spec.max_connections; ++i) {
+            raw->threads.emplace_back([this, raw] { work(*raw); });
+        }
+        log(LogLevel::info, "delivery",
+            "endpoint " + name + ": " + std::to_string(raw->spec.max_connections) + " workers");
+        workers.emplace(name, std::move(w));
+    }
+}
+
+void DeliveryServices::Impl::supervise() {
+    std::set<std::string> closed_seen;
+    std::unique_lock lock(wake_mu);
+    while (!stopping.load()) {
+        lock.unlock();
+        supervise_once(closed_seen);
+        lock.lock();
+        wake.wait_for(lock, kSupervisorTick, [this] { return stopping.load() || poke; });
+        poke = false;
+    }
+}
+
+void DeliveryServices::Impl::wake_workers(const std::string& endpoint) {
+    {
+        std::lock_guard lock(workers_mu);
+        if (workers.count(endpoint) != 0) return;  // the outbox wakes its waiters itself
+    }
+    std::lock_guard lock(wake_mu);
+    poke = true;
+    wake.notify_all();
+}
+
+void DeliveryServices::start() {
+    impl_->stopping = false;
+    impl_->supervisor = std::thread([this] { impl_->supervise(); });
+}
+
+void DeliveryServices::stop() {
+    if (!impl_->supervisor.joinable()) return;
+    {
+        std::lock_guard lock(impl_->wake_mu);
+        impl_->stopping = true;
+        impl_->wake.notify_all();
+    }
+    impl_->outbox->interrupt_waits();
+    impl_->supervisor.join();
+    std::lock_guard lock(impl_->workers_mu);
+    for (auto& [name, w] : impl_->workers) {
+        for (auto& t : w->threads) t.join();
+    }
+    impl_->workers.clear();
+    (void)impl_->outbox->flush();
+}
+
+}  // namespace enclave::appliance
