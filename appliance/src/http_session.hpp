@@ -380,8 +380,10 @@ private:
     }
 
     void send(Response res, bool keep_alive, unsigned version) {
-        keep_alive = keep_alive && !stopping() && res.status != 431 && res.status != 413 &&
-                     res.status != 400;
+        // Protocol errors (bad request syntax, limits) are sent with
+        // keep_alive false by their callers; a handler's 4xx keeps the
+        // connection (its request was read whole).
+        keep_alive = keep_alive && !stopping();
         res_ = {};
         res_.version(version == 10 ? 10 : 11);
         res_.result(res.status);

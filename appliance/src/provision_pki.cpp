@@ -101,6 +101,14 @@ Result<void> build_demo_pki(const std::filesystem::path& pki, const TokenTlsKeys
         !ok) {
         return ok;
     }
+    // The demo LEA's own HTTPS server (enclave-lea-sim in `make run` and the
+    // tests): deliveries go to it.
+    if (auto ok = issue_demo_party(pki, "demo-lea-server", **ca, **ca_key,
+                                   leaf("Enclave DEMO LEA endpoint (simulator)", CertUsage::server),
+                                   rb);
+        !ok) {
+        return ok;
+    }
     if (auto ok =
             issue_demo_party(pki, "demo-collector", **ca, **ca_key,
                              leaf("Enclave DEMO collector (test client)", CertUsage::client), rb);

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "simulator/hi1_hooks.hpp"
 #include "simulator/lea_simulator.hpp"
 
 namespace {
@@ -97,6 +98,13 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
 
+    // Every DELIVER message is checked against the ETSI + project schemas.
+    auto schemas = enclave::delivery::SchemaSet::shared();
+    if (!schemas) {
+        std::cerr << "enclave-lea-sim: " << schemas.error().message() << '\n';
+        return 1;
+    }
+    enclave::simulator::use_hi1_schemas(options, *schemas);
     auto sim = LeaSimulator::start(std::move(options));
     if (!sim) {
         std::cerr << "enclave-lea-sim: " << sim.error().message() << '\n';

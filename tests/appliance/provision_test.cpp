@@ -63,6 +63,8 @@ TEST(ProvisionTest, CreatesEveryFileWithTheRightMode) {
                                                     {"pki/demo-lea.key", 0600},
                                                     {"pki/demo-collector.pem", 0644},
                                                     {"pki/demo-collector.key", 0600},
+                                                    {"pki/demo-lea-server.pem", 0644},
+                                                    {"pki/demo-lea-server.key", 0600},
                                                     {"pki/lea-trust.pem", 0644},
                                                     {"pki/ingest-trust.pem", 0644},
                                                     {"pki/admin-trust.pem", 0644}};
@@ -217,7 +219,8 @@ TEST(ProvisionTest, NoListenerPrivateKeyExistsUnderTheDataDir) {
         for (const auto& listener : listener_spkis) EXPECT_NE(*spki, listener) << rel;
     }
     EXPECT_EQ(key_files, (std::set<std::string>{"pki/demo-ca.key", "pki/demo-lea.key",
-                                                "pki/demo-collector.key"}));
+                                                "pki/demo-collector.key",
+                                                "pki/demo-lea-server.key"}));
 }
 
 TEST(ProvisionTest, InitTwiceRefusesAndChangesNothing) {
