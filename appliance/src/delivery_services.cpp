@@ -27,6 +27,10 @@ CREATE TABLE blobs (
     attached_by  TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX blobs_unattached ON blobs(attached, created);
+CREATE TABLE hi1_objects (
+    object_id TEXT PRIMARY KEY NOT NULL,
+    reference TEXT NOT NULL UNIQUE
+);
 )sql";
 constexpr std::array<crypto::Migration, 1> kCatalogSchema{{{1, kCatalogV1}}};
 
@@ -124,6 +128,34 @@ Result<void> BlobCatalog::erase(std::string_view id) {
     return st->run();
 }
 
+Result<void> BlobCatalog::map_object(std::string_view object_id, std::string_view reference) {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare("INSERT OR REPLACE INTO hi1_objects(object_id, reference) VALUES(?1, ?2)");
+    if (!st) return err(st);
+    if (auto r = st->bind_text(1, object_id); !r) return r;
+    if (auto r = st->bind_text(2, reference); !r) return r;
+    return st->run();
+}
+
+Result<std::optional<std::string>> BlobCatalog::lookup(std::string_view sql, std::string_view key) {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(sql);
+    if (!st) return err(st);
+    if (auto r = st->bind_text(1, key); !r) return tl::unexpected(r.error());
+    auto row = st->step();
+    if (!row) return err(row);
+    if (!*row) return std::optional<std::string>{};
+    return std::optional<std::string>(st->column_text(0));
+}
+
+Result<std::optional<std::string>> BlobCatalog::object_reference(std::string_view object_id) {
+    return lookup("SELECT reference FROM hi1_objects WHERE object_id = ?1", object_id);
+}
+
+Result<std::optional<std::string>> BlobCatalog::reference_object(std::string_view reference) {
+    return lookup("SELECT object_id FROM hi1_objects WHERE reference = ?1", reference);
+}
+
 DeliveryServices::DeliveryServices(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 DeliveryServices::~DeliveryServices() {
@@ -173,6 +205,7 @@ Result<std::unique_ptr<DeliveryServices>> DeliveryServices::open(
 void DeliveryServices::add_routes(Routers& routers) {
     detail::add_endpoint_routes(*impl_, routers.admin);
     detail::add_ingest_routes(*impl_, routers.ingest);
+    detail::add_hi1_routes(*impl_, routers.lea);
 }
 
 

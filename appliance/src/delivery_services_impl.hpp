@@ -37,7 +37,8 @@ struct UploadedBlob {
     std::string attached_by;   ///< "<reference> <idempotency key>" of that item ("" = no key)
 };
 
-/// The ingest catalogue (DIR/state/ingest.db): one row per uploaded binary.
+/// The ingest catalogue (DIR/state/ingest.db): one row per uploaded binary,
+/// and the ObjectIdentifiers of tasks created over HI1.
 class BlobCatalog {
 public:
     static crypto::Result<std::unique_ptr<BlobCatalog>> open(const std::filesystem::path& db,
@@ -51,7 +52,13 @@ public:
     crypto::Result<std::vector<std::string>> unattached_before(std::int64_t cutoff);
     crypto::Result<void> erase(std::string_view id);
 
+    /// HI1 tasking: the LEA's ObjectIdentifier of a task and back.
+    crypto::Result<void> map_object(std::string_view object_id, std::string_view reference);
+    crypto::Result<std::optional<std::string>> object_reference(std::string_view object_id);
+    crypto::Result<std::optional<std::string>> reference_object(std::string_view reference);
+
 private:
+    crypto::Result<std::optional<std::string>> lookup(std::string_view sql, std::string_view key);
     explicit BlobCatalog(crypto::SealedDb db) : db_(std::move(db)) {}
     std::mutex mu_;
     crypto::SealedDb db_;
@@ -106,6 +113,7 @@ crypto::Result<delivery::OutboxItem> outbox_item(DeliveryServices::Impl& s,
                                                  const std::string& attached_by);
 
 void add_ingest_routes(DeliveryServices::Impl& s, Router& ingest);
+void add_hi1_routes(DeliveryServices::Impl& s, Router& lea);
 
 /// Whether `text` is a media type "type/subtype" with optional parameters
 /// (RFC 9110 8.3.1), at most 255 characters.
