@@ -258,7 +258,7 @@ void read_root(const toml::table& table, Config& c, Problems& problems) {
     tasks.finish();
     Section ingest = root.sub("ingest");
     ingest.integer("max_blob_bytes", c.ingest_limits.max_blob_bytes, 1, std::int64_t{1} << 40);
-    ingest.seconds("unattached_blob_ttl_s", c.ingest_limits.unattached_blob_ttl, 60,
+    ingest.seconds("unattached_blob_ttl_s", c.ingest_limits.unattached_blob_ttl, 1,
                    30 * 24 * 3600);
     ingest.finish();
     Section delivery = root.sub("delivery");

@@ -169,7 +169,7 @@ std::string render_config(const Config& c) {
           "Largest binary a collector may upload (1..2^40 bytes).");
     w.num("unattached_blob_ttl_s",
           static_cast<std::uint64_t>(c.ingest_limits.unattached_blob_ttl.count()),
-          "An upload no item names within this long is erased (60..2592000 s).");
+          "An upload no item names within this long is erased (1..2592000 s).");
     w.section("delivery", "The durable outbox and delivery to LEA endpoints (docs/delivery.md).");
     w.num("outbox_max_items", c.delivery.outbox_max_items,
           "Items waiting at most; beyond, ingest answers 429 (1..100000000).");

@@ -95,6 +95,8 @@ struct DeliveryServices::Impl {
     crypto::Result<void> send(EndpointWorkers& w, const delivery::Delivery& d);
     void work(EndpointWorkers& w);
     void supervise_once(std::set<std::string>& closed_seen);
+    /// Crypto-erases uploads no accepted item named within ingest.unattached_blob_ttl.
+    void sweep_unattached();
     void supervise();
     /// New items for `endpoint`: start its workers if it has none yet.
     void wake_workers(const std::string& endpoint);

@@ -174,7 +174,31 @@ void DeliveryServices::Impl::work(EndpointWorkers& w) {
     }
 }
 
+void DeliveryServices::Impl::sweep_unattached() {
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    auto stale = catalog->unattached_before(now - config.ingest_limits.unattached_blob_ttl.count());
+    if (!stale) {
+        log(LogLevel::error, "ingest", "blob catalogue: " + stale.error().message());
+        return;
+    }
+    for (const auto& id : *stale) {
+        auto removed = blobs->remove(id);
+        if (!removed && removed.error().code() != Errc::not_found) {
+            log(LogLevel::error, "ingest", "erasing an unattached upload: " + removed.error().message());
+            continue;
+        }
+        (void)catalog->erase(id);
+    }
+    if (!stale->empty()) {
+        log(LogLevel::info, "ingest",
+            "erased " + std::to_string(stale->size()) + " upload(s) no item named in time");
+    }
+}
+
 void DeliveryServices::Impl::supervise_once(std::set<std::string>& closed_seen) {
+    sweep_unattached();
     // Closed tasks: their final delivery carries LastSequence=true.
     if (auto tasks = audit->tasks().list()) {
         for (const auto& t : *tasks) {

@@ -259,6 +259,16 @@ crypto::Result<delivery::OutboxItem> outbox_item(DeliveryServices::Impl& s,
         if (!*blob || (*blob)->uploader != uploader) {
             return crypto::fail(crypto::Errc::invalid_argument, where + ": no such upload");
         }
+        // An upload about to be swept as unattached is refused (margin: a
+        // tenth of the time to live, at most a minute).
+        const auto ttl = s.config.ingest_limits.unattached_blob_ttl.count();
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        if (!(*blob)->attached && (*blob)->created < now - ttl + std::min<std::int64_t>(ttl / 10, 60)) {
+            return crypto::fail(crypto::Errc::expired,
+                                where + ": the upload is too old; upload it again");
+        }
         // A retry of the same keyed submission may name its uploads again
         // (the outbox answers it as a duplicate).
         if ((*blob)->attached && (attached_by.empty() || (*blob)->attached_by != attached_by)) {

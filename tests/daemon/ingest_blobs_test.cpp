@@ -5,6 +5,8 @@
 
 #include <openssl/sha.h>
 
+#include <thread>
+
 #include "audit_test_util.hpp"
 #include "crypto/encoding.hpp"
 #include "harness/http_client.hpp"
@@ -129,6 +131,24 @@ TEST(IngestBlobsTest, RefusedUploadsStoreNothing) {
     TlsConnection probe(inst.ingest_port(), inst.collector_client());
     EXPECT_EQ(probe.request("GET", "/v1/whoami").status, 200);
     EXPECT_EQ(stored_blobs(inst), 0u);
+}
+
+TEST(IngestBlobsTest, UploadsNoItemNamesAreErasedAfterTheirTimeToLive) {
+    TestInstance inst;
+    inst.config().ingest_limits.unattached_blob_ttl = std::chrono::seconds(2);
+    inst.save_config();
+    auto daemon = inst.start_ready();
+    TlsConnection c(inst.ingest_port(), inst.collector_client());
+    ASSERT_TRUE(c.send_all(put_head(4) + "abcd"));
+    ASSERT_EQ(c.read_reply().status, 201);
+    EXPECT_EQ(stored_blobs(inst), 1u);
+    bool gone = false;
+    for (int i = 0; i < 200 && !gone; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        gone = stored_blobs(inst) == 0;
+    }
+    EXPECT_TRUE(gone) << inst.log();
+    EXPECT_NE(inst.log().find("no item named in time"), std::string::npos) << inst.log();
 }
 
 TEST(EndpointCtlTest, OfficersAddListShowAndRemoveEndpointsAndEachChangeIsAudited) {
