@@ -140,7 +140,12 @@ Result<void> DeliveryServices::Impl::send(EndpointWorkers& w, const delivery::De
     }
     const auto sha = crypto::digest(crypto::HashAlg::sha256, crypto::as_bytes(*xml));
     if (auto r = audit->tasks().record_delivery(d.reference, d.delivery_id, xml->size(), sha); !r) {
-        return tl::unexpected(r.error().wrap("audit record of the delivery"));
+        // Recorded by an earlier attempt whose acknowledgement a crash lost:
+        // each attempt's message differs (transaction id, timestamp), the
+        // first recorded one stands.
+        if (r.error().code() != Errc::already_exists) {
+            return tl::unexpected(r.error().wrap("audit record of the delivery"));
+        }
     }
     if (auto r = outbox->delivered(d.delivery_id); !r) return r;
     for (const auto& b : d.binaries) {
