@@ -19,13 +19,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string text(const json& j, const char* key) {
-    if (!j.is_object() || !j.contains(key)) return "-";
-    const json& v = j.at(key);
-    if (v.is_string()) return printable(v.get<std::string>(), 4096);
-    if (v.is_number() || v.is_boolean()) return v.dump();
-    return "-";
-}
+std::string text(const json& j, const char* key) { return field_text(j, key, 4096); }
 
 int dump_or(const Globals& g, const json& out, const std::function<void()>& human) {
     if (g.json) {

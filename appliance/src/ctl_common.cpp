@@ -33,6 +33,18 @@ int report_error(const Globals& g, const crypto::Error& e) {
     return report_error(g, crypto::errc_name(e.code()), e.context(), kExitFailure);
 }
 
+std::string field_text(const nlohmann::json& j, const char* key, std::size_t max,
+                       bool empty_as_dash) {
+    if (!j.is_object() || !j.contains(key)) return "-";
+    const nlohmann::json& v = j.at(key);
+    if (v.is_string()) {
+        const auto& s = v.get_ref<const std::string&>();
+        return s.empty() && empty_as_dash ? "-" : printable(s, max);
+    }
+    if (v.is_number() || v.is_boolean()) return v.dump();
+    return "-";
+}
+
 std::string printable(std::string_view s, std::size_t max) {
     std::string out;
     for (unsigned char c : s.substr(0, max)) {

@@ -12,13 +12,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string text(const json& j, const char* key) {
-    if (!j.is_object() || !j.contains(key)) return "-";
-    const json& v = j.at(key);
-    if (v.is_string()) return v.get<std::string>().empty() ? "-" : printable(v.get<std::string>());
-    if (v.is_number() || v.is_boolean()) return v.dump();
-    return "-";
-}
+std::string text(const json& j, const char* key) { return field_text(j, key, 256, true); }
 
 void print_endpoint(const json& e) {
     std::cout << text(e, "name") << "\n"

@@ -18,13 +18,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string text(const json& j, const char* key) {
-    if (!j.is_object() || !j.contains(key)) return "-";
-    const json& v = j.at(key);
-    if (v.is_string()) return printable(v.get<std::string>());
-    if (v.is_number() || v.is_boolean()) return v.dump();
-    return "-";
-}
+std::string text(const json& j, const char* key) { return field_text(j, key); }
 
 void print_record(const json& r) {
     std::cout << text(r, "reference") << " (" << text(r, "kind") << ", " << text(r, "state")

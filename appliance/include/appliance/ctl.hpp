@@ -45,6 +45,12 @@ int report_error(const Globals& g, const crypto::Error& e);
 /// Printable ASCII only (text from the socket must not drive the terminal).
 std::string printable(std::string_view s, std::size_t max = 256);
 
+/// A member of an answer for human output: printable text (at most `max`
+/// characters), a number or boolean as JSON, "-" when absent (or, with
+/// `empty_as_dash`, an empty string).
+std::string field_text(const nlohmann::json& j, const char* key, std::size_t max = 256,
+                       bool empty_as_dash = false);
+
 /// One admin API call: loads the config, connects to its socket, sends the
 /// request and parses the JSON answer into `out`. Returns an exit code
 /// (errors already reported).
