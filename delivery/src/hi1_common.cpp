@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <utility>
 
 #include "delivery/uuid.hpp"
 #include "delivery/xml_handover.hpp"
@@ -129,6 +130,29 @@ Hi1Header read_header(xmlNode* header) {
     h.transaction_id = text_trimmed(child(header, kCoreNs, "TransactionIdentifier"));
     h.timestamp = text_trimmed(child(header, kCoreNs, "Timestamp"));
     return h;
+}
+
+Result<xmlNode*> validated_hi1_root(const XmlDocument& doc, const SchemaSet& schemas) {
+    xmlNode* root = xmlDocGetRootElement(doc.get());
+    if (!is_element(root, kCoreNs, "HI1Message")) {
+        return fail(Errc::malformed_input, "root element is not a TS 103 120 HI1Message");
+    }
+    if (auto ok = schemas.validate(doc); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    return root;
+}
+
+Result<Hi1Document> parse_hi1_message(std::string_view xml, const SchemaSet& schemas, const XmlLimits& limits) {
+    auto doc = parse_xml(xml, limits);
+    if (!doc) {
+        return tl::unexpected(doc.error());
+    }
+    auto root = validated_hi1_root(*doc, schemas);
+    if (!root) {
+        return tl::unexpected(root.error());
+    }
+    return Hi1Document{std::move(*doc), *root};
 }
 
 }  // namespace detail

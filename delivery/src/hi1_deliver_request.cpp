@@ -192,17 +192,11 @@ Result<void> read_delivery_object(xmlNode* obj, DeliverRequest& out) {
 }  // namespace
 
 Result<DeliverRequest> parse_deliver_request(std::string_view xml, const SchemaSet& schemas, const XmlLimits& limits) {
-    auto doc = parse_xml(xml, limits);
-    if (!doc) {
-        return tl::unexpected(doc.error());
+    auto msg = parse_hi1_message(xml, schemas, limits);
+    if (!msg) {
+        return tl::unexpected(msg.error());
     }
-    xmlNode* root = xmlDocGetRootElement(doc->get());
-    if (!is_element(root, kCoreNs, "HI1Message")) {
-        return fail(Errc::malformed_input, "root element is not a TS 103 120 HI1Message");
-    }
-    if (auto ok = schemas.validate(*doc); !ok) {
-        return tl::unexpected(ok.error());
-    }
+    xmlNode* root = msg->root;
     DeliverRequest out;
     const Hi1Header h = read_header(child(root, kCoreNs, "Header"));
     out.sender = h.sender;

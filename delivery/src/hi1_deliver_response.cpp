@@ -62,29 +62,25 @@ Result<std::string> build_deliver_response(const DeliverResponseSpec& spec) {
 
 namespace {
 
-Result<Hi1Error> read_error(xmlNode* info) {
+/// `out` answered with the ErrorInformation element `info`.
+Result<DeliverOutcome> with_error(DeliverOutcome out, xmlNode* info) {
     auto code = parse_u64(text_of(child(info, kCoreNs, "ErrorCode")), "ErrorCode");
     if (!code) {
         return tl::unexpected(code.error());
     }
-    return Hi1Error{*code, text_of(child(info, kCoreNs, "ErrorDescription"))};
+    out.error = Hi1Error{*code, text_of(child(info, kCoreNs, "ErrorDescription"))};
+    return out;
 }
 
 }  // namespace
 
 Result<DeliverOutcome> parse_deliver_response(std::string_view xml, const SchemaSet& schemas,
                                               const XmlLimits& limits) {
-    auto doc = parse_xml(xml, limits);
-    if (!doc) {
-        return tl::unexpected(doc.error());
+    auto msg = parse_hi1_message(xml, schemas, limits);
+    if (!msg) {
+        return tl::unexpected(msg.error());
     }
-    xmlNode* root = xmlDocGetRootElement(doc->get());
-    if (!is_element(root, kCoreNs, "HI1Message")) {
-        return fail(Errc::malformed_input, "root element is not a TS 103 120 HI1Message");
-    }
-    if (auto ok = schemas.validate(*doc); !ok) {
-        return tl::unexpected(ok.error());
-    }
+    xmlNode* root = msg->root;
     DeliverOutcome out;
     out.transaction_id = read_header(child(root, kCoreNs, "Header")).transaction_id;
     xmlNode* payload = child(child(root, kCoreNs, "Payload"), kCoreNs, "ResponsePayload");
@@ -92,24 +88,14 @@ Result<DeliverOutcome> parse_deliver_response(std::string_view xml, const Schema
         return fail(Errc::malformed_input, "HI1Message is not a response");
     }
     if (xmlNode* info = child(payload, kCoreNs, "ErrorInformation"); info != nullptr) {
-        auto e = read_error(info);
-        if (!e) {
-            return tl::unexpected(e.error());
-        }
-        out.error = std::move(*e);
-        return out;
+        return with_error(std::move(out), info);
     }
     xmlNode* response = first_element(child(payload, kCoreNs, "ActionResponses"));
     if (response == nullptr || next_element(response) != nullptr) {
         return fail(Errc::malformed_input, "not a response with exactly one ActionResponse");
     }
     if (xmlNode* info = child(response, kCoreNs, "ErrorInformation"); info != nullptr) {
-        auto e = read_error(info);
-        if (!e) {
-            return tl::unexpected(e.error());
-        }
-        out.error = std::move(*e);
-        return out;
+        return with_error(std::move(out), info);
     }
     xmlNode* ok = child(response, kCoreNs, "DELIVERResponse");
     if (ok == nullptr) {

@@ -47,6 +47,19 @@ struct Hi1Header {
 /// Reads a validated core:Header.
 Hi1Header read_header(xmlNode* header);
 
+/// The root of a parsed document once it is a core:HI1Message and the
+/// schemas accept the document (malformed_input, or the validation error).
+crypto::Result<xmlNode*> validated_hi1_root(const XmlDocument& doc, const SchemaSet& schemas);
+
+/// A parsed, validated core:HI1Message: the document and its root element.
+struct Hi1Document {
+    XmlDocument doc;
+    xmlNode* root = nullptr;
+};
+/// parse_xml, then validated_hi1_root.
+crypto::Result<Hi1Document> parse_hi1_message(std::string_view xml, const SchemaSet& schemas,
+                                              const XmlLimits& limits);
+
 /// The only element child of `parent` with that name, or nullptr.
 xmlNode* child(xmlNode* parent, const char* ns, const char* name) noexcept;
 

@@ -149,13 +149,11 @@ Result<Hi1TaskRequest> parse_hi1_task_request(std::string_view xml, const Schema
         return tl::unexpected(doc.error());
     }
     const WipeOnExit wipe(doc->get());
-    xmlNode* root = xmlDocGetRootElement(doc->get());
-    if (!is_element(root, kCoreNs, "HI1Message")) {
-        return fail(Errc::malformed_input, "root element is not a TS 103 120 HI1Message");
+    auto checked = validated_hi1_root(*doc, schemas);
+    if (!checked) {
+        return tl::unexpected(checked.error());
     }
-    if (auto ok = schemas.validate(*doc); !ok) {
-        return tl::unexpected(ok.error());
-    }
+    xmlNode* root = *checked;
     xmlNode* payload = child(child(root, kCoreNs, "Payload"), kCoreNs, "RequestPayload");
     if (payload == nullptr) {
         return fail(Errc::malformed_input, "HI1Message is not a request (no RequestPayload)");

@@ -166,6 +166,11 @@ struct LeaClient::Impl {
     crypto::Result<void> check_pin(Connection& c);
 
     crypto::Result<HttpsUrl> resolve_target(std::string_view url) const;
+    /// Runs `once(connection, body_started)` on a pooled connection; a reused
+    /// connection that failed before any response byte (and before any body
+    /// byte went out) is dropped and the exchange sent once more on another.
+    template <class Once>
+    crypto::Result<Reply> with_retry(Once&& once);
     crypto::Result<Reply> exchange(http::verb verb, const std::string& target,
                                    std::string_view content_type, std::string_view body);
     Outcome exchange_once(Connection& c, http::verb verb, const std::string& target,
@@ -318,15 +323,15 @@ crypto::Result<HttpsUrl> LeaClient::Impl::resolve_target(std::string_view url) c
     return parsed;
 }
 
-crypto::Result<Reply> LeaClient::Impl::exchange(http::verb verb, const std::string& target,
-                                                std::string_view content_type,
-                                                std::string_view body) {
+template <class Once>
+crypto::Result<Reply> LeaClient::Impl::with_retry(Once&& once) {
     for (int attempt = 0;; ++attempt) {
         auto c = acquire();
         if (!c) return tl::unexpected(c.error());
         const bool was_reused = (*c)->reused;
-        Outcome out = exchange_once(**c, verb, target, content_type, body);
-        if (out.retry_fresh && was_reused && attempt == 0) {
+        bool body_started = false;
+        Outcome out = once(**c, body_started);
+        if (out.retry_fresh && !body_started && was_reused && attempt == 0) {
             release(std::move(*c), false);
             ++retried;
             continue;
@@ -336,6 +341,14 @@ crypto::Result<Reply> LeaClient::Impl::exchange(http::verb verb, const std::stri
         release(std::move(*c), out.keep);
         return std::move(out.result);
     }
+}
+
+crypto::Result<Reply> LeaClient::Impl::exchange(http::verb verb, const std::string& target,
+                                                std::string_view content_type,
+                                                std::string_view body) {
+    return with_retry([&](Connection& c, bool& /*body_started: the body goes with the header*/) {
+        return exchange_once(c, verb, target, content_type, body);
+    });
 }
 
 Outcome LeaClient::Impl::exchange_once(Connection& c, http::verb verb, const std::string& target,
@@ -391,22 +404,9 @@ Outcome LeaClient::Impl::read_final(Connection& c, bool body_started) {
 crypto::Result<Reply> LeaClient::Impl::post_binary(const HttpsUrl& url,
                                                    std::string_view content_type,
                                                    std::uint64_t size, const BodySource& source) {
-    for (int attempt = 0;; ++attempt) {
-        auto c = acquire();
-        if (!c) return tl::unexpected(c.error());
-        const bool was_reused = (*c)->reused;
-        bool body_started = false;
-        Outcome out = binary_once(**c, url, content_type, size, source, body_started);
-        if (out.retry_fresh && !body_started && was_reused && attempt == 0) {
-            release(std::move(*c), false);
-            ++retried;
-            continue;
-        }
-        if (was_reused && out.result) ++reused;
-        if (out.result) ++requests;
-        release(std::move(*c), out.keep);
-        return std::move(out.result);
-    }
+    return with_retry([&](Connection& c, bool& body_started) {
+        return binary_once(c, url, content_type, size, source, body_started);
+    });
 }
 
 Outcome LeaClient::Impl::binary_once(Connection& c, const HttpsUrl& url,

@@ -3,8 +3,6 @@
 // and xmllint), round trips through the parsers, and hostile or wrong input
 // is refused.
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +17,8 @@ namespace enclave::delivery {
 namespace {
 
 using crypto::Errc;
+using testing::expect_valid;
+using testing::read_file;
 using testing::run_xmllint;
 using testing::shared_schemas;
 
@@ -46,24 +46,6 @@ DeliverySpec spec() {
     s.delivery_id = uuid_v4();
     s.sequence_number = 7;
     return s;
-}
-
-std::string read_file(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void expect_valid(const std::string& xml) {
-    auto set = shared_schemas();
-    ASSERT_TRUE(set);
-    auto doc = parse_xml(xml);
-    ASSERT_TRUE(doc) << doc.error().message();
-    auto ok = set->validate(*doc);
-    EXPECT_TRUE(ok) << (ok ? "" : ok.error().message()) << "\n" << xml;
-    const auto lint = run_xmllint(xml);
-    EXPECT_EQ(lint.status, 0) << lint.output;
 }
 
 TEST(Hi1DeliverTest, OneItemRequestFollowsTables1To3) {

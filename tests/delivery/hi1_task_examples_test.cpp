@@ -5,9 +5,7 @@
 // project's salted hashes, so no task CREATE among them is accepted.
 
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -19,14 +17,8 @@
 namespace enclave::delivery {
 namespace {
 
+using testing::read_file;
 using testing::shared_schemas;
-
-std::string read_file(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 // One line per outcome: "message: <error context>" or, per action,
 // "<path>: ok" / "<refusal description>".

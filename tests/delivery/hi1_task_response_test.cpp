@@ -17,19 +17,9 @@ namespace enclave::delivery {
 namespace {
 
 using crypto::Errc;
+using testing::expect_valid;
 using testing::run_xmllint;
 using testing::shared_schemas;
-
-void expect_valid(const std::string& xml) {
-    auto set = shared_schemas();
-    ASSERT_TRUE(set);
-    auto doc = parse_xml(xml);
-    ASSERT_TRUE(doc) << doc.error().message();
-    auto ok = set->validate(*doc);
-    EXPECT_TRUE(ok) << (ok ? "" : ok.error().message()) << "\n" << xml;
-    const auto lint = run_xmllint(xml);
-    EXPECT_EQ(lint.status, 0) << lint.output << "\n" << xml;
-}
 
 Hi1TaskView li_view() {
     Hi1TaskView v;

@@ -3,6 +3,7 @@
 // Shared by the outbox suites: a KEK, a scratch directory, item makers.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,12 @@ inline std::vector<OutboxItem> items(const std::string& prefix, int n) {
     std::vector<OutboxItem> v;
     for (int i = 0; i < n; ++i) v.push_back(item("<handoverItem>" + prefix + std::to_string(i) + "</handoverItem>"));
     return v;
+}
+
+/// The error code of a failed result; std::nullopt when it succeeded.
+template <class T>
+std::optional<crypto::Errc> errc_of(const crypto::Result<T>& r) {
+    return r ? std::nullopt : std::optional<crypto::Errc>(r.error().code());
 }
 
 inline PendingBinary binary(const std::string& url, char fill = 'a') {

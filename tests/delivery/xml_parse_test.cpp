@@ -2,14 +2,13 @@
 // parse_xml: hostile and malformed input is refused with a clear error that
 // never quotes the document; good input parses; limits hold; thread-safe.
 
-#include <atomic>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "delivery/xml_document.hpp"
+#include "xml_test_util.hpp"
 
 namespace enclave::delivery {
 namespace {
@@ -132,9 +131,9 @@ TEST(XmlParseTest, ErrorsNeverQuoteContent) {
         "<r>&SECRETVALUE;</r>",
     };
     for (const auto& b : bad) {
-        testing::internal::CaptureStderr();
+        ::testing::internal::CaptureStderr();
         auto doc = parse_xml(b);
-        const std::string stderr_text = testing::internal::GetCapturedStderr();
+        const std::string stderr_text = ::testing::internal::GetCapturedStderr();
         ASSERT_FALSE(doc) << b;
         EXPECT_EQ(doc.error().code(), Errc::malformed_input);
         EXPECT_EQ(doc.error().context().find("SECRET"), std::string::npos) << doc.error().context();
@@ -157,27 +156,13 @@ TEST(XmlParseTest, RefusesNonUtf8AndEmptyAndGarbage) {
 }
 
 TEST(XmlParseTest, ConcurrentParsesAreIndependent) {
-    std::atomic<int> wrong{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t) {
-        threads.emplace_back([&wrong, t] {
-            for (int i = 0; i < 200; ++i) {
-                const bool good = ((i + t) % 2) == 0;
-                auto doc = parse_xml(good ? "<r><a>1</a></r>" : "<r><a>1</r>");
-                if (static_cast<bool>(doc) != good) {
-                    ++wrong;
-                }
-                auto deep = parse_xml(nested(70));
-                if (deep || deep.error().code() != Errc::too_large) {
-                    ++wrong;
-                }
-            }
-        });
-    }
-    for (auto& th : threads) {
-        th.join();
-    }
-    EXPECT_EQ(wrong.load(), 0);
+    const int wrong = testing::count_failures_concurrently(4, 200, [](int t, int i) {
+        const bool good = ((i + t) % 2) == 0;
+        auto doc = parse_xml(good ? "<r><a>1</a></r>" : "<r><a>1</r>");
+        auto deep = parse_xml(nested(70));
+        return static_cast<bool>(doc) == good && !deep && deep.error().code() == Errc::too_large;
+    });
+    EXPECT_EQ(wrong, 0);
 }
 
 }  // namespace

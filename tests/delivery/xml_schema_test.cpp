@@ -9,39 +9,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <fstream>
-#include <sstream>
-#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "delivery/xml_schema.hpp"
 #include "support/paths.hpp"
+#include "xml_test_util.hpp"
 
 namespace enclave::delivery {
 namespace {
 
 using crypto::Errc;
-
-std::string read_file(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using testing::read_file;
 
 std::filesystem::path examples() { return enclave::testing::shared_dir() / "etsi-examples"; }
-
-std::shared_ptr<const SchemaSet> schemas() {
-    auto set = SchemaSet::shared();
-    if (!set) {
-        ADD_FAILURE() << "schema set: " << set.error().message()
-                      << " (the ETSI schemas belong in ../shared/etsi-schemas; libxml2 is libxml2-dev)";
-        return nullptr;
-    }
-    return *set;
-}
 
 crypto::Result<void> validate_file(const SchemaSet& set, const std::filesystem::path& p) {
     auto doc = parse_xml(read_file(p));
@@ -52,7 +34,7 @@ crypto::Result<void> validate_file(const SchemaSet& set, const std::filesystem::
 }
 
 TEST(XmlSchemaTest, OfficialExamplesValidate) {
-    auto set = schemas();
+    auto set = testing::shared_schemas();
     ASSERT_TRUE(set);
     int checked = 0;
     for (const auto* dir : {"103120-v1.12.1", "103120-v1.23.1"}) {
@@ -70,7 +52,7 @@ TEST(XmlSchemaTest, OfficialExamplesValidate) {
 }
 
 TEST(XmlSchemaTest, XmlDeliveryExampleNeedsItsPayloadSchema) {
-    auto set = schemas();
+    auto set = testing::shared_schemas();
     ASSERT_TRUE(set);
     const auto example = examples() / "103120-v1.23.1" / "request5-XML-Delivery.xml";
     // XMLData is a strict wildcard: FooItem is unknown to the default set.
@@ -90,7 +72,7 @@ TEST(XmlSchemaTest, XmlDeliveryExampleNeedsItsPayloadSchema) {
 }
 
 TEST(XmlSchemaTest, SchemaInvalidMessageIsRefusedWithoutContent) {
-    auto set = schemas();
+    auto set = testing::shared_schemas();
     ASSERT_TRUE(set);
     std::string text = read_file(examples() / "103120-v1.12.1" / "response5.xml");
     const std::string from = "<CountryCode>XX</CountryCode>";
@@ -159,27 +141,16 @@ TEST(XmlSchemaTest, WrapperIsFilledIn) {
 }
 
 TEST(XmlSchemaTest, ConcurrentValidation) {
-    auto set = schemas();
+    auto set = testing::shared_schemas();
     ASSERT_TRUE(set);
     const std::string good = read_file(examples() / "103120-v1.12.1" / "response5.xml");
     const std::string bad = read_file(examples() / "103120-v1.12.1" / "request5-XML-Delivery.xml");
-    std::atomic<int> wrong{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t) {
-        threads.emplace_back([&, t] {
-            for (int i = 0; i < 50; ++i) {
-                const bool want = ((i + t) % 2) == 0;
-                auto doc = parse_xml(want ? good : bad);
-                if (!doc || static_cast<bool>(set->validate(*doc)) != want) {
-                    ++wrong;
-                }
-            }
-        });
-    }
-    for (auto& th : threads) {
-        th.join();
-    }
-    EXPECT_EQ(wrong.load(), 0);
+    const int wrong = testing::count_failures_concurrently(4, 50, [&](int t, int i) {
+        const bool want = ((i + t) % 2) == 0;
+        auto doc = parse_xml(want ? good : bad);
+        return doc && static_cast<bool>(set->validate(*doc)) == want;
+    });
+    EXPECT_EQ(wrong, 0);
 }
 
 }  // namespace

@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Test helpers for the delivery XML suites: the shared schema set and the
-// independent oracle, xmllint run as a process on the same schema set.
+// Test helpers for the delivery XML suites: the shared schema set, the
+// independent oracle (xmllint run as a process on the same schema set), file
+// reading and a concurrent-run counter.
 
+#include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
+#include "delivery/xml_document.hpp"
 #include "delivery/xml_schema.hpp"
 #include "support/paths.hpp"
 
@@ -59,6 +66,48 @@ inline XmllintResult run_xmllint(const std::string& xml) {
         r.output += " (xmllint not found: install the Debian package libxml2-utils)";
     }
     return r;
+}
+
+/// Asserts that `xml` parses and validates against the shared schema set,
+/// both in libxml2 and in xmllint.
+inline void expect_valid(const std::string& xml) {
+    auto set = shared_schemas();
+    ASSERT_TRUE(set);
+    auto doc = parse_xml(xml);
+    ASSERT_TRUE(doc) << doc.error().message();
+    auto ok = set->validate(*doc);
+    EXPECT_TRUE(ok) << (ok ? "" : ok.error().message()) << "\n" << xml;
+    const auto lint = run_xmllint(xml);
+    EXPECT_EQ(lint.status, 0) << lint.output << "\n" << xml;
+}
+
+/// The whole file as bytes ("" when it cannot be read).
+inline std::string read_file(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+/// Runs `step(thread, iteration)` on `threads` threads, `iterations` times
+/// each; returns how many calls returned false.
+template <class Step>
+int count_failures_concurrently(int threads, int iterations, Step step) {
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+        pool.emplace_back([&wrong, &step, t, iterations] {
+            for (int i = 0; i < iterations; ++i) {
+                if (!step(t, i)) {
+                    ++wrong;
+                }
+            }
+        });
+    }
+    for (auto& th : pool) {
+        th.join();
+    }
+    return wrong.load();
 }
 
 }  // namespace enclave::delivery::testing
