@@ -266,6 +266,7 @@ void read_root(const toml::table& table, Config& c, Problems& problems) {
     delivery.integer("outbox_max_bytes", c.delivery.outbox_max_bytes, 1024, std::int64_t{1} << 40);
     delivery.millis("retry_initial_ms", c.delivery.retry_initial, 10, 3'600'000);
     delivery.millis("retry_max_ms", c.delivery.retry_max, 10, 24 * 3'600'000);
+    delivery.integer("batch_items", c.delivery.batch_items, 1, 10'000);
     delivery.finish();
     Section endpoints = root.sub("endpoints");
     for (const std::string& name : endpoints.table_names()) {

@@ -179,6 +179,8 @@ std::string render_config(const Config& c) {
           "First retry of a failed delivery after about this long (10..3600000 ms).");
     w.num("retry_max_ms", static_cast<std::uint64_t>(c.delivery.retry_max.count()),
           "Retries back off exponentially, with full jitter, up to this (10..86400000 ms).");
+    w.num("batch_items", c.delivery.batch_items,
+          "Items of one task per DeliveryObject at most (1..10000; at most 8 MiB of XML).");
     for (const auto& [name, e] : c.endpoints) {
         w.section("endpoints." + name, "An LEA endpoint, named by tasks' \"endpoint\".");
         w.strs("client_subjects", e.client_subjects,

@@ -24,7 +24,8 @@ CREATE TABLE blobs (
     uploader     TEXT NOT NULL,
     created      INTEGER NOT NULL,
     attached     INTEGER NOT NULL DEFAULT 0,
-    attached_by  TEXT NOT NULL DEFAULT ''
+    attached_by  TEXT NOT NULL DEFAULT '',
+    erased       INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX blobs_unattached ON blobs(attached, created);
 CREATE TABLE hi1_objects (
@@ -69,7 +70,7 @@ Result<void> BlobCatalog::insert(const UploadedBlob& b) {
 Result<std::optional<UploadedBlob>> BlobCatalog::find(std::string_view id) {
     std::lock_guard lock(mu_);
     auto st = db_.prepare(
-        "SELECT id, content_type, size, sha256, uploader, created, attached, attached_by "
+        "SELECT id, content_type, size, sha256, uploader, created, attached, attached_by, erased "
         "FROM blobs "
         "WHERE id = ?1");
     if (!st) return err(st);
@@ -86,6 +87,7 @@ Result<std::optional<UploadedBlob>> BlobCatalog::find(std::string_view id) {
     b.created = st->column_int64(5);
     b.attached = st->column_int64(6) != 0;
     b.attached_by = st->column_text(7);
+    b.erased = st->column_int64(8);
     return std::optional<UploadedBlob>(std::move(b));
 }
 
@@ -118,6 +120,23 @@ Result<std::vector<std::string>> BlobCatalog::unattached_before(std::int64_t cut
         out.push_back(st->column_text(0));
     }
     return out;
+}
+
+Result<void> BlobCatalog::mark_erased(std::string_view id, std::int64_t when) {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare("UPDATE blobs SET erased = ?2 WHERE id = ?1");
+    if (!st) return err(st);
+    if (auto r = st->bind_text(1, id); !r) return r;
+    if (auto r = st->bind_int64(2, when); !r) return r;
+    return st->run();
+}
+
+Result<void> BlobCatalog::forget_erased_before(std::int64_t cutoff) {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare("DELETE FROM blobs WHERE erased > 0 AND erased < ?1");
+    if (!st) return err(st);
+    if (auto r = st->bind_int64(1, cutoff); !r) return r;
+    return st->run();
 }
 
 Result<void> BlobCatalog::erase(std::string_view id) {
@@ -188,6 +207,7 @@ Result<std::unique_ptr<DeliveryServices>> DeliveryServices::open(
     oo.max_bytes = config.delivery.outbox_max_bytes;
     oo.backoff_initial = config.delivery.retry_initial;
     oo.backoff_max = config.delivery.retry_max;
+    oo.max_delivery_items = config.delivery.batch_items;
     auto outbox = delivery::Outbox::open(dir / "outbox.db", audit.kek(), oo);
     if (!outbox) return tl::unexpected(outbox.error().wrap("outbox " + (dir / "outbox.db").string()));
     impl->outbox = std::move(*outbox);

@@ -35,6 +35,7 @@ struct UploadedBlob {
     std::int64_t created = 0;  ///< Unix seconds
     bool attached = false;     ///< named by an accepted item
     std::string attached_by;   ///< "<reference> <idempotency key>" of that item ("" = no key)
+    std::int64_t erased = 0;   ///< Unix seconds its bytes were erased after delivery (0 = not)
 };
 
 /// The ingest catalogue (DIR/state/ingest.db): one row per uploaded binary,
@@ -51,6 +52,10 @@ public:
     /// Unattached blobs created before `cutoff` (Unix seconds).
     crypto::Result<std::vector<std::string>> unattached_before(std::int64_t cutoff);
     crypto::Result<void> erase(std::string_view id);
+    /// The upload's bytes are gone (delivered); the row stays for the
+    /// idempotency window so a keyed retry of its item is still a duplicate.
+    crypto::Result<void> mark_erased(std::string_view id, std::int64_t when);
+    crypto::Result<void> forget_erased_before(std::int64_t cutoff);
 
     /// HI1 tasking: the LEA's ObjectIdentifier of a task and back.
     crypto::Result<void> map_object(std::string_view object_id, std::string_view reference);

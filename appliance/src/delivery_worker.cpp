@@ -127,6 +127,15 @@ Result<void> DeliveryServices::Impl::send(EndpointWorkers& w, const delivery::De
     for (const auto& b : d.binaries) {
         if (b.done) continue;
         auto reader = blobs->open_object(b.binary.blob_id);
+        if (!reader && reader.error().code() == Errc::not_found) {
+            // Gone for good (erased): retrying cannot help and would hold
+            // back every later delivery of the reference.
+            log(LogLevel::error, "delivery",
+                "delivery " + d.delivery_id + ": a binary's upload no longer exists; "
+                "the DeliveryObject names a URL that will not be delivered");
+            (void)outbox->binary_delivered(d.delivery_id, b.binary.url);
+            continue;
+        }
         if (!reader) return tl::unexpected(reader.error().wrap("binary"));
         auto reply = w.client->post_binary(b.binary.url, b.binary.content_type, reader->size(),
                                            blob_source(*reader));
@@ -148,9 +157,20 @@ Result<void> DeliveryServices::Impl::send(EndpointWorkers& w, const delivery::De
         }
     }
     if (auto r = outbox->delivered(d.delivery_id); !r) return r;
+    if (d.binaries.empty()) return {};
+    // Delivered: its uploads are crypto-erased (an upload belongs to one
+    // item), but only once the acknowledgement is on disk: a crash before
+    // it resends the delivery, binaries included.
+    if (auto r = outbox->flush(); !r) {
+        log(LogLevel::error, "delivery",
+            "outbox: " + r.error().message() + "; the delivered uploads are kept");
+        return {};
+    }
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
     for (const auto& b : d.binaries) {
-        // Delivered: the upload is crypto-erased (an upload belongs to one item).
-        if (blobs->remove(b.binary.blob_id)) (void)catalog->erase(b.binary.blob_id);
+        if (blobs->remove(b.binary.blob_id)) (void)catalog->mark_erased(b.binary.blob_id, now);
     }
     return {};
 }
@@ -188,6 +208,8 @@ void DeliveryServices::Impl::sweep_unattached() {
         log(LogLevel::error, "ingest", "blob catalogue: " + stale.error().message());
         return;
     }
+    // Rows of delivered uploads are kept for the idempotency window (24 h).
+    (void)catalog->forget_erased_before(now - 24 * 3600);
     for (const auto& id : *stale) {
         auto removed = blobs->remove(id);
         if (!removed && removed.error().code() != Errc::not_found) {

@@ -259,6 +259,10 @@ crypto::Result<delivery::OutboxItem> outbox_item(DeliveryServices::Impl& s,
         if (!*blob || (*blob)->uploader != uploader) {
             return crypto::fail(crypto::Errc::invalid_argument, where + ": no such upload");
         }
+        const bool retry = !attached_by.empty() && (*blob)->attached_by == attached_by;
+        if ((*blob)->erased != 0 && !retry) {
+            return crypto::fail(crypto::Errc::invalid_argument, where + ": no such upload");
+        }
         // An upload about to be swept as unattached is refused (margin: a
         // tenth of the time to live, at most a minute).
         const auto ttl = s.config.ingest_limits.unattached_blob_ttl.count();
@@ -271,7 +275,7 @@ crypto::Result<delivery::OutboxItem> outbox_item(DeliveryServices::Impl& s,
         }
         // A retry of the same keyed submission may name its uploads again
         // (the outbox answers it as a duplicate).
-        if ((*blob)->attached && (attached_by.empty() || (*blob)->attached_by != attached_by)) {
+        if ((*blob)->attached && !retry) {
             return crypto::fail(crypto::Errc::invalid_argument,
                                 where + ": this upload already belongs to an item");
         }

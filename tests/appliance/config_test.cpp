@@ -134,9 +134,9 @@ TEST(ConfigTest, RenderedFileCommentsEveryKeyAndHasEveryKey) {
         previous = line;
     }
     // instance 1, token 4, 3 listeners x (8 + 7 limits), admin 3 + roles 3 + limits 7,
-    // lea_client 2, audit 4, tasks 1, ingest 2, delivery 4, log 1, shutdown 1 (no
+    // lea_client 2, audit 4, tasks 1, ingest 2, delivery 5, log 1, shutdown 1 (no
     // endpoints by default).
-    EXPECT_EQ(keys, 1 + 4 + 3 * 15 + 3 + 3 + 7 + 2 + 4 + 1 + 2 + 4 + 1 + 1);
+    EXPECT_EQ(keys, 1 + 4 + 3 * 15 + 3 + 3 + 7 + 2 + 4 + 1 + 2 + 5 + 1 + 1);
     for (const char* section :
          {"[instance]", "[token]", "[listeners.lea]", "[listeners.lea.limits]",
           "[listeners.ingest]", "[listeners.ingest.limits]", "[admin]", "[admin.roles]",

@@ -58,6 +58,7 @@ struct Options {
     int item_bytes = 1024;
     int tasks = 1;
     int workers = 2;
+    int batch_items = 100;  ///< the instance's delivery.batch_items
     double timeout = 90;
     std::string perf_dir;
 };
@@ -74,15 +75,17 @@ Options parse(int argc, char** argv) {
         else if (a == "--item-bytes" && value) o.item_bytes = num();
         else if (a == "--tasks" && value) o.tasks = num();
         else if (a == "--workers" && value) o.workers = num();
+        else if (a == "--batch-items" && value) o.batch_items = num();
         else if (a == "--timeout" && value) o.timeout = std::stod(argv[++i]);
         else if (a == "--perf" && value) o.perf_dir = argv[++i];
         else
             die("usage: enclave-bench-delivery [--items N] [--collectors C] [--post-items P] "
-                "[--item-bytes B] [--tasks T] [--workers W] [--timeout S] [--perf DIR]");
+                "[--item-bytes B] [--tasks T] [--workers W] [--batch-items N] [--timeout S] "
+                "[--perf DIR]");
     }
     if (o.items < 1 || o.collectors < 1 || o.post_items < 1 || o.post_items > 1000 ||
         o.item_bytes < 300 || o.item_bytes > 60'000 || o.tasks < 1 || o.workers < 1 ||
-        o.workers > 64 || o.timeout <= 0) {
+        o.workers > 64 || o.batch_items < 1 || o.batch_items > 10'000 || o.timeout <= 0) {
         die("bad option value (post-items 1..1000, item-bytes 300..60000, workers 1..64)");
     }
     return o;
@@ -405,7 +408,7 @@ int run(const Options& o) {
     ::signal(SIGPIPE, SIG_IGN);
     std::printf("load average at start: %s\n", loadavg().c_str());
     testing::TempDir root;
-    Rig rig(root.path(), o.tasks, o.workers);
+    Rig rig(root.path(), o.tasks, o.workers, o.batch_items);
     auto status = https_client(rig.pki(), "demo-lea", rig.sim_base() + "/hi1/delivery", 1);
     Collectors collectors(rig, o.collectors);
     // Warm-up: every collector connection, the delivery workers' connections,

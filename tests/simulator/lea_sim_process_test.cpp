@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "sim_fixture.hpp"
+#include "simulator/delivery_inspector.hpp"
 
 extern char** environ;
 
@@ -75,14 +76,16 @@ TEST(LeaSimProcessTest, ServesDeliveriesStatusAndFaultControl) {
     options.tls = f.client_ctx();
     auto client = must(delivery::LeaClient::create(std::move(options)));
 
-    auto r = client->post_xml(example_delivery());
+    const std::string delivery = schema_valid_delivery();
+    const std::string delivery_id = simulator::inspect_delivery(delivery).value().delivery_id;
+    auto r = client->post_xml(delivery);
     ASSERT_TRUE(r) << r.error().message();
     EXPECT_EQ(r->status, 200u);
     auto fault = client->post(base + "/control/fault", "application/json",
                               R"({"kind":"refuse","target":"xml","count":1})");
     ASSERT_TRUE(fault) << fault.error().message();
     EXPECT_EQ(fault->status, 200u);
-    auto refused = client->post_xml(example_delivery());
+    auto refused = client->post_xml(schema_valid_delivery());
     ASSERT_TRUE(refused) << refused.error().message();
     EXPECT_EQ(refused->status, 503u);
     auto bad_fault = client->post(base + "/control/fault", "application/json", R"({"kind":"x"})");
@@ -99,7 +102,7 @@ TEST(LeaSimProcessTest, ServesDeliveriesStatusAndFaultControl) {
     EXPECT_EQ(j.at("deliveries"), 1);
     EXPECT_EQ(j.at("faults_applied"), 1);
     EXPECT_TRUE(std::filesystem::exists(f.store.path() / "lea" / "deliveries" /
-                                        "d1079830-8e9a-4731-8fb7-36b9b961eb72.xml"));
+                                        (delivery_id + ".xml")));
     EXPECT_EQ(sim.terminate(), 0);
 }
 

@@ -13,7 +13,10 @@
 #include <string>
 
 #include "crypto/digest.hpp"
+#include "delivery/hi1_deliver.hpp"
 #include "delivery/lea_client.hpp"
+#include "delivery/uuid.hpp"
+#include "delivery/xml_handover.hpp"
 #include "hsm/keygen.hpp"
 #include "hsm/public_key.hpp"
 #include "hsm/tls_context.hpp"
@@ -41,6 +44,20 @@ inline std::string read_file(const std::filesystem::path& p) {
 /// The official TS 103 120 v1.23.1 XML DELIVER example (read in place).
 inline std::string example_delivery() {
     return read_file(shared_dir() / "etsi-examples/103120-v1.23.1/request5-XML-Delivery.xml");
+}
+
+/// A DELIVER message as enclaved builds it (one minimal handoverItem): valid
+/// against the schema set the enclave-lea-sim program checks with (the
+/// official XML example needs FooServiceSchema.xsd, which that set lacks).
+inline std::string schema_valid_delivery() {
+    delivery::HandoverItem item;
+    item.timestamp = "2026-01-01T00:00:00Z";
+    const std::string element = delivery::write_handover_item(item).value();
+    delivery::DeliverySpec spec;
+    spec.sender = {"XX", "CSP-1"};
+    spec.reference = "LIID-SIM-1";
+    spec.delivery_id = delivery::uuid_v4();
+    return delivery::build_deliver_request(spec, std::vector<std::string>{element}).value();
 }
 
 /// The example with another DeliveryID (36 characters, a UUID).

@@ -3,13 +3,12 @@
 // What the simulated LEA reads from a received HI1 DELIVER message, and the
 // minimal HI1 answers it gives.
 //
-// TODO(#5, Part A): this is a stand-in. inspect_delivery() parses with
-// libxml2 (no network, no DTD: a DOCTYPE is refused before parsing, no
-// entity substitution, size checked first) and reads the few fields the
-// simulator needs; it does NOT validate against the schemas. Schema
-// validation is LeaSimulatorOptions::validator (a hook the lead fills with
-// Part A's parse_xml + SchemaSet::validate), and the answers are
-// LeaSimulatorOptions::responder (Part A's build_deliver_response). The
+// inspect_delivery() parses with libxml2 (no network, no DTD: a DOCTYPE is
+// refused before parsing, no entity substitution, size checked first) and
+// reads the few fields the simulator needs; it does not validate against the
+// schemas. Schema validation is LeaSimulatorOptions::validator, and the
+// answers are LeaSimulatorOptions::responder; the enclave-lea-sim program
+// sets both from the delivery layer (simulator/hi1_hooks.hpp). The
 // functions below are the defaults used when those hooks are empty.
 //
 // Holds: the fields it extracts are identifiers (reference, delivery id),
