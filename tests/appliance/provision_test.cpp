@@ -192,7 +192,7 @@ TEST(ProvisionTest, CertificatesCarryTheTokenKeysAndVerifyAgainstTheDemoCa) {
 }
 
 // No private key of a listener (or of the outbound client) exists as a file:
-// the only PEM private keys under DIR are the demo CA's and the two demo
+// the only PEM private keys under DIR are the demo CA's and the three demo
 // parties', and none of them belongs to a listener certificate.
 TEST(ProvisionTest, NoListenerPrivateKeyExistsUnderTheDataDir) {
     TempDir tmp;
