@@ -58,7 +58,7 @@ struct Options {
     int item_bytes = 1024;
     int tasks = 1;
     int workers = 2;
-    int batch_items = 100;  ///< the instance's delivery.batch_items
+    int batch_items = 500;  ///< the instance's delivery.batch_items
     double timeout = 90;
     std::string perf_dir;
 };

@@ -146,7 +146,7 @@ inline std::unique_ptr<delivery::LeaClient> https_client(const fs::path& pki, co
 class Rig {
 public:
     /// `workers`: the endpoint's max_connections (delivery worker threads).
-    Rig(const fs::path& root, int tasks, int workers, int batch_items = 100)
+    Rig(const fs::path& root, int tasks, int workers, int batch_items = 500)
         : root_(root), data_(root / "instance"), batch_items_(batch_items) {
 #if !defined(ENCLAVED_PATH) || !defined(ENCLAVECTL_PATH) || !defined(ENCLAVE_LEA_SIM_PATH)
         (void)tasks;
@@ -217,7 +217,7 @@ private:
         const std::uint16_t ingest = tls::free_port();
         replace_once(text, "port = 8443", "port = " + std::to_string(tls::free_port()));
         replace_once(text, "port = 9443", "port = " + std::to_string(ingest));
-        replace_once(text, "batch_items = 100", "batch_items = " + std::to_string(batch_items_));
+        replace_once(text, "batch_items = 500", "batch_items = " + std::to_string(batch_items_));
         std::ofstream(path, std::ios::trunc) << text;
         return ingest;
     }
@@ -299,7 +299,7 @@ private:
 #endif
 
     fs::path root_, data_, store_;
-    int batch_items_ = 100;  ///< delivery.batch_items of the instance
+    int batch_items_ = 500;  ///< delivery.batch_items of the instance
     std::uint16_t ingest_port_ = 0, sim_port_ = 0;
     std::unique_ptr<Child> daemon_, sim_;
 };

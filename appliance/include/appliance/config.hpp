@@ -146,7 +146,7 @@ struct DeliveryConfig {
     std::uint64_t outbox_max_bytes = 1ULL << 30;  ///< item payload bytes; beyond: 429
     std::chrono::milliseconds retry_initial{1000};   ///< first retry after a failed delivery
     std::chrono::milliseconds retry_max{300'000};    ///< backoff cap (full jitter below it)
-    std::uint32_t batch_items = 100;  ///< items of one task per DeliveryObject at most
+    std::uint32_t batch_items = 500;  ///< items of one task per DeliveryObject at most
     bool operator==(const DeliveryConfig&) const = default;
 };
 
