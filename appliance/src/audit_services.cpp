@@ -78,6 +78,10 @@ AuditServices::AuditServices(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 crypto::KeyWrapper& AuditServices::kek() noexcept { return *impl_->kek; }
 audit::AuditSink& AuditServices::audit_sink() noexcept { return *impl_->audit_log; }
 audit::TaskStore& AuditServices::tasks() noexcept { return *impl_->tasks; }
+void AuditServices::set_on_task_closed(std::function<void()> hook) {
+    impl_->on_task_closed = std::move(hook);
+}
+
 void AuditServices::set_endpoint_subjects(SubjectLookup lookup) {
     impl_->endpoint_subjects = std::move(lookup);
 }
@@ -179,6 +183,7 @@ void AuditServices::Impl::maintain_once() {
     // References stay out of the operational log (they identify an
     // interception); the audit log has them.
     if (!report.closed.empty()) {
+        if (on_task_closed) on_task_closed();
         log(LogLevel::info, "tasks",
             "closed " + std::to_string(report.closed.size()) +
                 " task(s) at their end time (see the audit log)");

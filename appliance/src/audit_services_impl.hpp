@@ -41,6 +41,7 @@ struct AuditServices::Impl {
     std::unique_ptr<audit::ReverifyService> reverify;
     std::unique_ptr<AuditEventBridge> bridge;
     AuditServices::SubjectLookup endpoint_subjects;  ///< endpoints not in the config file
+    std::function<void()> on_task_closed;            ///< after a close (operator or expiry)
 
     std::mutex mu;
     std::condition_variable wake;

@@ -179,7 +179,8 @@ DeliveryServices::DeliveryServices(std::unique_ptr<Impl> impl) : impl_(std::move
 
 DeliveryServices::~DeliveryServices() {
     stop();
-    impl_->audit->set_endpoint_subjects({});  // the lookup points into this object
+    impl_->audit->set_endpoint_subjects({});  // the hooks point into this object
+    impl_->audit->set_on_task_closed({});
 }
 
 EndpointStore& DeliveryServices::endpoints() noexcept { return *impl_->endpoints; }
@@ -215,6 +216,8 @@ Result<std::unique_ptr<DeliveryServices>> DeliveryServices::open(
     if (!schemas) return tl::unexpected(schemas.error().wrap("XML schemas"));
     impl->schemas = *schemas;
     EndpointStore* store = impl->endpoints.get();
+    Impl* raw = impl.get();
+    audit.set_on_task_closed([raw] { raw->task_closed(); });
     audit.set_endpoint_subjects([store](const std::string& name) {
         auto e = store->get(name);
         return e && *e ? (*e)->client_subjects : std::vector<std::string>{};

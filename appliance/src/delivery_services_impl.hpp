@@ -4,6 +4,7 @@
 // endpoint routes, ingest routes). Holds no secret itself (see
 // delivery_services.hpp).
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -92,6 +93,8 @@ struct DeliveryServices::Impl {
     std::mutex wake_mu;
     std::condition_variable wake;
     bool poke = false;
+    bool closed_tasks_changed = true;  ///< scan the task list for closed tasks (start: yes)
+    std::chrono::steady_clock::time_point last_closed_scan{};  ///< supervisor thread only
     std::thread supervisor;
     std::mutex workers_mu;
     std::map<std::string, std::unique_ptr<EndpointWorkers>> workers;
@@ -103,6 +106,8 @@ struct DeliveryServices::Impl {
     /// Crypto-erases uploads no accepted item named within ingest.unattached_blob_ttl.
     void sweep_unattached();
     void supervise();
+    /// A task closed: the supervisor scans for closed tasks at once.
+    void task_closed();
     /// New items for `endpoint`: start its workers if it has none yet.
     void wake_workers(const std::string& endpoint);
 };

@@ -94,7 +94,7 @@ delivery::BodySource blob_source(const crypto::BlobReader& reader) {
 /// Sends one delivery; true when it is done (delivered and recorded).
 Result<void> DeliveryServices::Impl::send(EndpointWorkers& w, const delivery::Delivery& d) {
     auto task = audit->tasks().show(d.reference);
-    if (!task) return tl::unexpected(task.error().wrap("task " + d.reference));
+    if (!task) return tl::unexpected(task.error().wrap("the delivery's task"));
     delivery::DeliverySpec spec;
     spec.sender = {w.spec.sender_country,
                    w.spec.sender_unique_id.empty() ? config.instance_name : w.spec.sender_unique_id};
@@ -226,18 +226,31 @@ void DeliveryServices::Impl::sweep_unattached() {
 
 void DeliveryServices::Impl::supervise_once(std::set<std::string>& closed_seen) {
     sweep_unattached();
-    // Closed tasks: their final delivery carries LastSequence=true.
-    if (auto tasks = audit->tasks().list()) {
-        for (const auto& t : *tasks) {
-            if (t.state != audit::TaskState::closed || !t.endpoint) continue;
-            if (closed_seen.count(t.reference) != 0) continue;
-            auto ep = endpoints->get(*t.endpoint);
-            if (!ep || !*ep) continue;  // a static endpoint takes no deliveries
-            if (auto r = outbox->close_reference(*t.endpoint, t.reference); !r) {
-                log(LogLevel::error, "delivery", "closing " + t.reference + ": " + r.error().message());
-                continue;
+    // Closed tasks: their final delivery carries LastSequence=true. The task
+    // list is read at start, when a task closed (task_closed()), and once a
+    // minute as a fallback, not on every tick (records grow with deliveries).
+    const auto now = std::chrono::steady_clock::now();
+    bool scan = false;
+    {
+        std::lock_guard lock(wake_mu);
+        scan = closed_tasks_changed || now - last_closed_scan > std::chrono::minutes(1);
+        closed_tasks_changed = false;
+    }
+    if (scan) {
+        last_closed_scan = now;
+        if (auto tasks = audit->tasks().list()) {
+            for (const auto& t : *tasks) {
+                if (t.state != audit::TaskState::closed || !t.endpoint) continue;
+                if (closed_seen.count(t.reference) != 0) continue;
+                auto ep = endpoints->get(*t.endpoint);
+                if (!ep || !*ep) continue;  // a static endpoint takes no deliveries
+                if (auto r = outbox->close_reference(*t.endpoint, t.reference); !r) {
+                    log(LogLevel::error, "delivery",
+                        "closing a task's deliveries: " + r.error().message());
+                    continue;
+                }
+                closed_seen.insert(t.reference);
             }
-            closed_seen.insert(t.reference);
         }
     }
     for (const std::string& name : outbox->endpoints()) {
@@ -274,6 +287,13 @@ void DeliveryServices::Impl::supervise() {
         wake.wait_for(lock, kSupervisorTick, [this] { return stopping.load() || poke; });
         poke = false;
     }
+}
+
+void DeliveryServices::Impl::task_closed() {
+    std::lock_guard lock(wake_mu);
+    closed_tasks_changed = true;
+    poke = true;
+    wake.notify_all();
 }
 
 void DeliveryServices::Impl::wake_workers(const std::string& endpoint) {

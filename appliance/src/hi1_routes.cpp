@@ -174,6 +174,7 @@ Hi1TaskAnswer update(Ctx& c, delivery::Hi1TaskActionRequest& a) {
     auto closed = c.s.audit->tasks().close(record->reference, actor_of(c.req.peer),
                                            audit::CloseReason::operator_request);
     if (!closed) return failed(a, code_of(closed.error()), closed.error().context());
+    c.s.task_closed();
     Hi1TaskAnswer out;
     out.action_identifier = a.action_identifier;
     out.action = Hi1TaskAction::update;

@@ -92,6 +92,7 @@ void add_task_routes(AuditServices::Impl& s, Router& admin) {
         auto record =
             s.tasks->close(*ref, actor_of(req.peer), audit::CloseReason::operator_request);
         if (!record) return error_response(record.error());
+        if (s.on_task_closed) s.on_task_closed();
         return json_response(audit::to_json(*record));
     });
     admin.add("POST", "/v1/task/reveal", RoleSet{Role::security_officer}, [&s](const Request& req) {

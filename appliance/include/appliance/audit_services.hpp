@@ -83,6 +83,9 @@ public:
     /// (the endpoint store's), for LEA re-verification. Set before start().
     using SubjectLookup = std::function<std::vector<std::string>(const std::string& endpoint)>;
     void set_endpoint_subjects(SubjectLookup lookup);
+    /// Called (on the closing thread) after a task closes by operator
+    /// request or at its end time. Set before start().
+    void set_on_task_closed(std::function<void()> hook);
 
     struct Impl;
 
