@@ -183,8 +183,6 @@ DeliveryServices::~DeliveryServices() {
     impl_->audit->set_on_task_closed({});
 }
 
-EndpointStore& DeliveryServices::endpoints() noexcept { return *impl_->endpoints; }
-
 Result<std::unique_ptr<DeliveryServices>> DeliveryServices::open(
     const Config& config, AuditServices& audit, std::shared_ptr<hsm::SessionPool> pool) {
     auto impl = std::make_unique<Impl>();

@@ -93,7 +93,7 @@ delivery::BodySource blob_source(const crypto::BlobReader& reader) {
 
 /// Sends one delivery; true when it is done (delivered and recorded).
 Result<void> DeliveryServices::Impl::send(EndpointWorkers& w, const delivery::Delivery& d) {
-    auto task = audit->tasks().show(d.reference);
+    auto task = audit->tasks().routing(d.reference);
     if (!task) return tl::unexpected(task.error().wrap("the delivery's task"));
     delivery::DeliverySpec spec;
     spec.sender = {w.spec.sender_country,

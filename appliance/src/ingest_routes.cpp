@@ -128,7 +128,7 @@ bool has_prefix(const std::string* text, std::string_view prefix) {
 /// The task's delivery endpoint, or the answer refusing the items.
 tl::expected<EndpointSpec, Response> endpoint_for(DeliveryServices::Impl& s,
                                                   const std::string& reference) {
-    auto task = s.audit->tasks().show(reference);
+    auto task = s.audit->tasks().routing(reference);
     if (!task) {
         if (task.error().code() == crypto::Errc::not_found) {
             return tl::unexpected(Response::error(404, "not_found", "no task with this reference"));

@@ -179,6 +179,13 @@ Result<std::optional<std::string>> TaskStore::owner_endpoint(std::string_view re
     return row->endpoint;
 }
 
+Result<TaskStore::Routing> TaskStore::routing(std::string_view reference) {
+    std::lock_guard lock(mu_);
+    auto row = find_row(reference);
+    if (!row) return tl::unexpected(row.error());
+    return Routing{row->kind, row->state, row->endpoint};
+}
+
 Result<void> TaskStore::record_delivery(std::string_view reference, std::string_view delivery_id,
                                         std::uint64_t size, crypto::ByteView sha256) {
     if (!is_delivery_id(delivery_id)) {

@@ -53,8 +53,6 @@ public:
     void start();
     void stop();
 
-    [[nodiscard]] EndpointStore& endpoints() noexcept;
-
     struct Impl;
 
 private:

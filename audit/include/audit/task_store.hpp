@@ -174,6 +174,16 @@ public:
     /// The task's LEA endpoint (nullopt when it has none); not_found.
     crypto::Result<std::optional<std::string>> owner_endpoint(std::string_view reference);
 
+    /// What routing an item or a delivery needs (kind, state, endpoint),
+    /// from the task's row alone: unlike show(), its cost does not grow
+    /// with the task's fields and deliveries. not_found.
+    struct Routing {
+        TaskKind kind{};
+        TaskState state{};
+        std::optional<std::string> endpoint;
+    };
+    crypto::Result<Routing> routing(std::string_view reference);
+
     /// Records a delivery made for the task (active or closed: an item
     /// accepted while active may be delivered after close). `delivery_id`:
     /// 1..128 visible ASCII characters; `sha256`: 32 bytes. Appends
