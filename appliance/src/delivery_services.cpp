@@ -33,7 +33,12 @@ CREATE TABLE hi1_objects (
     reference TEXT NOT NULL UNIQUE
 );
 )sql";
-constexpr std::array<crypto::Migration, 1> kCatalogSchema{{{1, kCatalogV1}}};
+// v2: when an upload was claimed by an item (the orphan sweep's clock).
+constexpr std::string_view kCatalogV2 = R"sql(
+ALTER TABLE blobs ADD COLUMN attached_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX blobs_claimed ON blobs(attached, erased, attached_at);
+)sql";
+constexpr std::array<crypto::Migration, 2> kCatalogSchema{{{1, kCatalogV1}, {2, kCatalogV2}}};
 
 template <class T>
 tl::unexpected<crypto::Error> err(const Result<T>& r) {
@@ -91,12 +96,42 @@ Result<std::optional<UploadedBlob>> BlobCatalog::find(std::string_view id) {
     return std::optional<UploadedBlob>(std::move(b));
 }
 
-Result<void> BlobCatalog::attach(const std::vector<std::pair<std::string, std::string>>& ids) {
+Result<void> BlobCatalog::claim(const std::vector<std::pair<std::string, std::string>>& ids,
+                                std::int64_t now) {
     if (ids.empty()) return {};
     std::lock_guard lock(mu_);
     auto tx = db_.begin();
     if (!tx) return err(tx);
-    auto st = db_.prepare("UPDATE blobs SET attached = 1, attached_by = ?2 WHERE id = ?1");
+    // Free, or held by the same keyed submission (a retry of it).
+    auto st = db_.prepare(
+        "UPDATE blobs SET attached = 1, attached_by = ?2, attached_at = ?3 "
+        "WHERE id = ?1 AND erased = 0 AND (attached = 0 OR (attached_by = ?2 AND ?2 <> ''))");
+    if (!st) return err(st);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        const auto& [id, by] = ids[i];
+        st->reset();
+        if (auto r = st->bind_text(1, id); !r) return r;
+        if (auto r = st->bind_text(2, by); !r) return r;
+        if (auto r = st->bind_int64(3, now); !r) return r;
+        if (auto r = st->run(); !r) return r;
+        if (db_.changes() != 1) {
+            return crypto::fail(Errc::invalid_argument,
+                                "binaries: upload " + std::to_string(i + 1) + " of " +
+                                    std::to_string(ids.size()) +
+                                    " already belongs to an item, or is gone");
+        }
+    }
+    return tx->commit();
+}
+
+Result<void> BlobCatalog::release(const std::vector<std::pair<std::string, std::string>>& ids) {
+    if (ids.empty()) return {};
+    std::lock_guard lock(mu_);
+    auto tx = db_.begin();
+    if (!tx) return err(tx);
+    auto st = db_.prepare(
+        "UPDATE blobs SET attached = 0, attached_by = '', attached_at = 0 "
+        "WHERE id = ?1 AND attached_by = ?2 AND erased = 0");
     if (!st) return err(st);
     for (const auto& [id, by] : ids) {
         st->reset();
@@ -105,6 +140,40 @@ Result<void> BlobCatalog::attach(const std::vector<std::pair<std::string, std::s
         if (auto r = st->run(); !r) return r;
     }
     return tx->commit();
+}
+
+Result<std::vector<std::string>> BlobCatalog::claimed_before(std::int64_t cutoff,
+                                                             std::string_view after,
+                                                             std::size_t limit) {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(
+        "SELECT id FROM blobs WHERE attached = 1 AND erased = 0 AND attached_at < ?1 AND id > ?2 "
+        "ORDER BY id LIMIT ?3");
+    if (!st) return err(st);
+    if (auto r = st->bind_int64(1, cutoff); !r) return tl::unexpected(r.error());
+    if (auto r = st->bind_text(2, after); !r) return tl::unexpected(r.error());
+    if (auto r = st->bind_int64(3, static_cast<std::int64_t>(limit)); !r) {
+        return tl::unexpected(r.error());
+    }
+    std::vector<std::string> out;
+    for (;;) {
+        auto row = st->step();
+        if (!row) return err(row);
+        if (!*row) break;
+        out.push_back(st->column_text(0));
+    }
+    return out;
+}
+
+Result<bool> BlobCatalog::forget_claimed_before(std::string_view id, std::int64_t cutoff) {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(
+        "DELETE FROM blobs WHERE id = ?1 AND attached = 1 AND erased = 0 AND attached_at < ?2");
+    if (!st) return err(st);
+    if (auto r = st->bind_text(1, id); !r) return tl::unexpected(r.error());
+    if (auto r = st->bind_int64(2, cutoff); !r) return tl::unexpected(r.error());
+    if (auto r = st->run(); !r) return tl::unexpected(r.error());
+    return db_.changes() == 1;
 }
 
 Result<std::vector<std::string>> BlobCatalog::unattached_before(std::int64_t cutoff) {

@@ -26,6 +26,13 @@
 
 namespace enclave::appliance {
 
+/// Unix seconds now (the catalogue's clock).
+inline std::int64_t unix_now() noexcept {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 /// An uploaded binary as the ingest catalogue knows it.
 struct UploadedBlob {
     std::string id;
@@ -47,9 +54,25 @@ public:
                                                              crypto::KeyWrapper& kek);
     crypto::Result<void> insert(const UploadedBlob& blob);
     crypto::Result<std::optional<UploadedBlob>> find(std::string_view id);
-    /// Marks blobs (id, attached_by) as named by accepted items: they are no
-    /// longer erased as unattached, and no other item may name them.
-    crypto::Result<void> attach(const std::vector<std::pair<std::string, std::string>>& ids);
+    /// Claims blobs (id, attached_by) for the items about to be enqueued,
+    /// all or nothing: each must be free, or held by the same keyed
+    /// submission (a retry); invalid_argument otherwise. Claimed blobs are
+    /// not erased as unattached and no other item may name them. Done
+    /// BEFORE the enqueue, so no crash can leave an enqueued item whose
+    /// upload is unclaimed (and swept, or claimed by another item).
+    crypto::Result<void> claim(const std::vector<std::pair<std::string, std::string>>& ids,
+                               std::int64_t now);
+    /// Undoes claim() for an enqueue that failed.
+    crypto::Result<void> release(const std::vector<std::pair<std::string, std::string>>& ids);
+    /// Claimed, not erased, claimed before `cutoff`, id > `after`, in id
+    /// order: the orphan sweep's candidates (a crash between claim and
+    /// enqueue leaves a claim no item holds).
+    crypto::Result<std::vector<std::string>> claimed_before(std::int64_t cutoff,
+                                                            std::string_view after,
+                                                            std::size_t limit);
+    /// Deletes the row if it is still such a candidate (a retry re-claiming
+    /// it in the meantime moved attached_at). True when deleted.
+    crypto::Result<bool> forget_claimed_before(std::string_view id, std::int64_t cutoff);
     /// Unattached blobs created before `cutoff` (Unix seconds).
     crypto::Result<std::vector<std::string>> unattached_before(std::int64_t cutoff);
     crypto::Result<void> erase(std::string_view id);
@@ -95,6 +118,7 @@ struct DeliveryServices::Impl {
     bool poke = false;
     bool closed_tasks_changed = true;  ///< scan the task list for closed tasks (start: yes)
     std::chrono::steady_clock::time_point last_closed_scan{};  ///< supervisor thread only
+    std::optional<std::chrono::steady_clock::time_point> last_orphan_sweep;  ///< supervisor only
     std::thread supervisor;
     std::mutex workers_mu;
     std::map<std::string, std::unique_ptr<EndpointWorkers>> workers;
@@ -105,6 +129,9 @@ struct DeliveryServices::Impl {
     void supervise_once(std::set<std::string>& closed_seen);
     /// Crypto-erases uploads no accepted item named within ingest.unattached_blob_ttl.
     void sweep_unattached();
+    /// Claims no item holds (a crash between claim and enqueue), older
+    /// than the unattached TTL: erased. Hourly.
+    void sweep_orphans();
     void supervise();
     /// A task closed: the supervisor scans for closed tasks at once.
     void task_closed();

@@ -166,9 +166,7 @@ Result<void> DeliveryServices::Impl::send(EndpointWorkers& w, const delivery::De
             "outbox: " + r.error().message() + "; the delivered uploads are kept");
         return {};
     }
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    const auto now = unix_now();
     for (const auto& b : d.binaries) {
         if (blobs->remove(b.binary.blob_id)) (void)catalog->mark_erased(b.binary.blob_id, now);
     }
@@ -200,9 +198,7 @@ void DeliveryServices::Impl::work(EndpointWorkers& w) {
 }
 
 void DeliveryServices::Impl::sweep_unattached() {
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    const auto now = unix_now();
     auto stale = catalog->unattached_before(now - config.ingest_limits.unattached_blob_ttl.count());
     if (!stale) {
         log(LogLevel::error, "ingest", "blob catalogue: " + stale.error().message());
@@ -224,8 +220,52 @@ void DeliveryServices::Impl::sweep_unattached() {
     }
 }
 
+void DeliveryServices::Impl::sweep_orphans() {
+    const std::int64_t cutoff = unix_now() - config.ingest_limits.unattached_blob_ttl.count();
+    std::size_t erased = 0;
+    std::string after;
+    for (;;) {
+        auto page = catalog->claimed_before(cutoff, after, 500);
+        if (!page) {
+            log(LogLevel::error, "ingest", "blob catalogue: " + page.error().message());
+            return;
+        }
+        for (const auto& id : *page) {
+            if (stopping.load()) return;
+            auto held = outbox->holds_blob(id);
+            if (!held) {
+                log(LogLevel::error, "ingest", "outbox: " + held.error().message());
+                return;
+            }
+            if (*held) continue;
+            // The row first: a retry claiming it meanwhile keeps it (and its
+            // bytes); a crash after this leaves bytes no row names, never a
+            // row whose bytes are gone.
+            auto forgot = catalog->forget_claimed_before(id, cutoff);
+            if (!forgot || !*forgot) continue;
+            auto removed = blobs->remove(id);
+            if (!removed && removed.error().code() != Errc::not_found) {
+                log(LogLevel::error, "ingest", "erasing an orphaned upload: " + removed.error().message());
+                continue;
+            }
+            ++erased;
+        }
+        if (page->size() < 500) break;
+        after = page->back();
+    }
+    if (erased != 0) {
+        log(LogLevel::info, "ingest",
+            "erased " + std::to_string(erased) + " upload(s) claimed by an item that was never stored");
+    }
+}
+
 void DeliveryServices::Impl::supervise_once(std::set<std::string>& closed_seen) {
     sweep_unattached();
+    if (const auto t = std::chrono::steady_clock::now();
+        !last_orphan_sweep || t - *last_orphan_sweep > std::chrono::hours(1)) {
+        last_orphan_sweep = t;
+        sweep_orphans();
+    }
     // Closed tasks: their final delivery carries LastSequence=true. The task
     // list is read at start, when a task closed (task_closed()), and once a
     // minute as a fallback, not on every tick (records grow with deliveries).

@@ -69,9 +69,7 @@ public:
         b.size = info->plaintext_size;
         b.sha256 = crypto::hex_encode(hasher_.finish());
         b.uploader = uploader_;
-        b.created = std::chrono::duration_cast<std::chrono::seconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
+        b.created = unix_now();
         if (auto r = s_.catalog->insert(b); !r) {
             log(LogLevel::error, "ingest", "blob catalogue: " + r.error().message());
             (void)s_.blobs->remove(id);
@@ -183,10 +181,21 @@ Response post_items(DeliveryServices::Impl& s, const Request& req) {
         return Response::error(415, "unsupported_media_type",
                                "Content-Type: application/json or application/xml");
     }
+    // A keyed unit seen before is answered from its key, before anything it
+    // names is checked again: its uploads may be delivered and erased by now.
+    std::vector<std::optional<delivery::EnqueueResult>> answers;
     std::vector<delivery::EnqueueUnit> units;
     std::vector<std::pair<std::string, std::string>> blob_ids;
     auto add_unit = [&](std::optional<std::string> key, std::vector<delivery::HandoverItem> items)
         -> crypto::Result<void> {
+        if (key) {
+            auto seen = s.outbox->find_key(reference, *key);
+            if (!seen) return tl::unexpected(seen.error());
+            if (*seen) {
+                answers.push_back(std::move(*seen));
+                return {};
+            }
+        }
         const std::string by = key ? reference + " " + *key : std::string();
         delivery::EnqueueUnit unit{std::move(key), {}};
         for (auto& item : items) {
@@ -196,6 +205,7 @@ Response post_items(DeliveryServices::Impl& s, const Request& req) {
             unit.items.push_back(std::move(*out));
         }
         units.push_back(std::move(unit));
+        answers.emplace_back();  // from the enqueue below
         return {};
     };
     if (is_json) {
@@ -223,16 +233,29 @@ Response post_items(DeliveryServices::Impl& s, const Request& req) {
                                    "binaries: an upload may belong to one item only");
         }
     }
-    auto results = s.outbox->enqueue_batch(endpoint->name, reference, std::move(units));
-    if (!results) return error_response(results.error(), false);
-    if (auto r = s.catalog->attach(blob_ids); !r) {
-        log(LogLevel::error, "ingest", "blob catalogue: " + r.error().message());
+    if (!units.empty()) {
+        // Claimed first, durably: a crash after the enqueue then never
+        // leaves an enqueued item whose upload is free to be swept or named
+        // again. A crash between the two leaves a claim that the same keyed
+        // retry takes over, or that the orphan sweep reclaims.
+        if (auto r = s.catalog->claim(blob_ids, unix_now()); !r) return error_response(r.error());
+        auto results = s.outbox->enqueue_batch(endpoint->name, reference, std::move(units));
+        if (!results) {
+            if (auto r = s.catalog->release(blob_ids); !r) {
+                log(LogLevel::error, "ingest", "blob catalogue: " + r.error().message());
+            }
+            return error_response(results.error(), false);
+        }
+        auto next = results->begin();
+        for (auto& a : answers) {
+            if (!a) a = std::move(*next++);
+        }
     }
     json out = json::array();
     std::size_t accepted = 0;
-    for (const auto& r : *results) {
-        out.push_back(json{{"ids", r.item_ids}, {"duplicate", r.duplicate}});
-        if (!r.duplicate) accepted += r.item_ids.size();
+    for (const auto& a : answers) {
+        out.push_back(json{{"ids", a->item_ids}, {"duplicate", a->duplicate}});
+        if (!a->duplicate) accepted += a->item_ids.size();
     }
     s.wake_workers(endpoint->name);
     return Response::json(202, json{{"reference", reference}, {"accepted", accepted}, {"units", out}}.dump());
@@ -259,16 +282,16 @@ crypto::Result<delivery::OutboxItem> outbox_item(DeliveryServices::Impl& s,
         if (!*blob || (*blob)->uploader != uploader) {
             return crypto::fail(crypto::Errc::invalid_argument, where + ": no such upload");
         }
-        const bool retry = !attached_by.empty() && (*blob)->attached_by == attached_by;
-        if ((*blob)->erased != 0 && !retry) {
+        // Delivered and erased: a retry of its own keyed submission was
+        // answered from the key before this (post_items).
+        if ((*blob)->erased != 0) {
             return crypto::fail(crypto::Errc::invalid_argument, where + ": no such upload");
         }
+        const bool retry = !attached_by.empty() && (*blob)->attached_by == attached_by;
         // An upload about to be swept as unattached is refused (margin: a
         // tenth of the time to live, at most a minute).
         const auto ttl = s.config.ingest_limits.unattached_blob_ttl.count();
-        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
+        const auto now = unix_now();
         if (!(*blob)->attached && (*blob)->created < now - ttl + std::min<std::int64_t>(ttl / 10, 60)) {
             return crypto::fail(crypto::Errc::expired,
                                 where + ": the upload is too old; upload it again");

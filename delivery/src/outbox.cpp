@@ -101,7 +101,12 @@ CREATE TABLE idem(
 CREATE INDEX idem_by_age ON idem(created_ms);
 )sql";
 
-constexpr crypto::Migration kMigrations[] = {{1, kSchemaV1}};
+// v2: uploads are looked up by id (holds_blob, the daemon's orphan sweep).
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE INDEX binaries_by_blob ON binaries(blob_id);
+)sql";
+
+constexpr crypto::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
 
 /// An exclusive flock on "<db>.lock": one Outbox per file.
 Result<int> lock_file(const std::filesystem::path& db_path) {
@@ -327,6 +332,29 @@ bool Outbox::reference_finished(std::string_view endpoint, std::string_view refe
     std::lock_guard lock(impl_->mu);
     const RefState* r = impl_->find_ref(endpoint, reference);
     return r != nullptr && r->finished;
+}
+
+Result<std::optional<EnqueueResult>> Outbox::find_key(std::string_view reference,
+                                                      std::string_view key) const {
+    std::lock_guard lock(impl_->mu);
+    auto st = impl_->db.prepare("SELECT item_ids FROM idem WHERE reference = ?1 AND key = ?2");
+    if (!st) return tl::unexpected(st.error());
+    if (auto ok = st->bind_text(1, reference); !ok) return tl::unexpected(ok.error());
+    if (auto ok = st->bind_text(2, key); !ok) return tl::unexpected(ok.error());
+    auto row = st->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return std::optional<EnqueueResult>{};
+    return std::optional<EnqueueResult>(EnqueueResult{outbox_detail::unpack_ids(st->column_blob(0)), true});
+}
+
+Result<bool> Outbox::holds_blob(std::string_view blob_id) const {
+    std::lock_guard lock(impl_->mu);
+    auto st = impl_->db.prepare("SELECT 1 FROM binaries WHERE blob_id = ?1 LIMIT 1");
+    if (!st) return tl::unexpected(st.error());
+    if (auto ok = st->bind_text(1, blob_id); !ok) return tl::unexpected(ok.error());
+    auto row = st->step();
+    if (!row) return tl::unexpected(row.error());
+    return *row;
 }
 
 Result<std::size_t> Outbox::purge_idempotency(TimePoint now) {

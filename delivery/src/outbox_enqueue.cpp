@@ -19,6 +19,19 @@ using crypto::Errc;
 using crypto::Result;
 using outbox_detail::RefState;
 using outbox_detail::Request;
+using outbox_detail::unpack_ids;
+
+namespace outbox_detail {
+
+std::vector<std::uint64_t> unpack_ids(const crypto::Bytes& b) {
+    std::vector<std::uint64_t> ids(b.size() / 8);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        for (int k = 0; k < 8; ++k) ids[i] |= std::uint64_t{b[i * 8 + k]} << (8 * k);
+    }
+    return ids;
+}
+
+}  // namespace outbox_detail
 
 namespace {
 
@@ -122,14 +135,6 @@ crypto::Bytes pack_ids(const std::vector<std::uint64_t>& ids) {
         for (int k = 0; k < 8; ++k) out.push_back(static_cast<std::uint8_t>(id >> (8 * k)));
     }
     return out;
-}
-
-std::vector<std::uint64_t> unpack_ids(const crypto::Bytes& b) {
-    std::vector<std::uint64_t> ids(b.size() / 8);
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-        for (int k = 0; k < 8; ++k) ids[i] |= std::uint64_t{b[i * 8 + k]} << (8 * k);
-    }
-    return ids;
 }
 
 /// One group's transaction: statements, and the state it will change.

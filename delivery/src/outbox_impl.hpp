@@ -90,6 +90,9 @@ Outbox::TimePoint from_ms(std::int64_t ms) noexcept;
 /// Uniform in [0, bound] from the CSPRNG.
 std::uint64_t random_below_or_equal(std::uint64_t bound);
 
+/// The item ids stored in an idempotency row (8 bytes each, little-endian).
+std::vector<std::uint64_t> unpack_ids(const crypto::Bytes& b);
+
 }  // namespace outbox_detail
 
 struct Outbox::Impl {

@@ -424,16 +424,15 @@ void expect_clean_logs(const std::string& logs) {
     }
 }
 
-// FAILS AT PRESENT (daemon bug, left for the lead): a kill between the
-// audit record of a delivery (task_store record_delivery, durable) and the
-// outbox's deferred delivered() write makes the restarted daemon resend that
-// delivery with a freshly built HI1 message (new Timestamp and
-// TransactionIdentifier, so another SHA-256); record_delivery then refuses it
-// ("already recorded with another size or checksum"), the delivery is retried
-// for ever and, one formed delivery per reference, every later item of the
-// reference waits behind it. appliance/src/delivery_worker.cpp, send().
-// The same window erases the delivered uploads (blobs->remove) before the
-// acknowledgement is durable: a resend then cannot open its binary.
+// Windows this test has found (each now covered by a test of its own too):
+// - a kill between the audit record of a delivery and the outbox's deferred
+//   delivered() write: the resend's HI1 message differs (timestamp,
+//   transaction id), so record_delivery answers already_exists, which counts
+//   as recorded (delivery_worker.cpp, send());
+// - a kill after the enqueue of a keyed item naming an upload, before its
+//   answer: the item is delivered and its upload erased, then the retry must
+//   be answered from its key, not refused as naming an unknown upload
+//   (seed 13265423278078582934; ingest_routes.cpp, post_items()).
 TEST(DeliveryCrashTest, TenKillNinesDuringTenThousandItemsAndFiftyBinariesLoseNothing) {
     const Plan plan = make_plan(seed_from_env());
     std::printf("[ seed     ] ENCLAVE_CRASH_SEED=%" PRIu64 "\n", plan.seed);

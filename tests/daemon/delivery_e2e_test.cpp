@@ -4,6 +4,7 @@
 // identity), items and binaries from a collector on the ingest listener.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <thread>
@@ -94,6 +95,79 @@ TEST(DeliveryE2eTest, ItemsAndBinariesReachTheLeaInSequenceOnceEach) {
     EXPECT_EQ(sim.deliveries().back()["sequence_number"].get<std::uint64_t>(), next);
     // Items for a closed task are refused.
     EXPECT_EQ(post_json(c, "/ingest/v1/tasks/LIID-DELIVER-1/items", item(9999).dump()).status, 409);
+}
+
+// The answer to a keyed submission naming an upload is lost, the item is
+// delivered and its upload erased, then the collector retries: a duplicate
+// with the first ids, answered from the key before the upload is looked at
+// (the crash test's seed 13265423278078582934 hit a kill between enqueue
+// and the upload's old after-the-fact attach, which made this retry a 400).
+// The erased upload stays unusable for any other submission.
+TEST(DeliveryE2eTest, AKeyedRetryAfterItsUploadWasDeliveredIsAnsweredFromItsKey) {
+    TestInstance inst;
+    auto daemon = inst.start_ready();
+    Simulator sim(inst);
+    add_endpoint(inst, sim.port());
+    create_task(inst, "LIID-RETRY-1");
+    TlsConnection c(inst.ingest_port(), inst.collector_client());
+    ASSERT_TRUE(c.ok()) << c.error();
+    const json up = upload(c, std::string(2048, 'x'), "application/octet-stream");
+    ASSERT_TRUE(up.is_object());
+    const std::string body = json::array({item(1, {up["id"]})}).dump();
+    const HttpReply first = post_json(c, "/ingest/v1/tasks/LIID-RETRY-1/items", body);
+    ASSERT_EQ(first.status, 202) << first.body;
+    ASSERT_TRUE(eventually([&] { return sim.binaries_sha256().size() == 1; })) << inst.log();
+    ASSERT_TRUE(eventually([&] {
+        return std::filesystem::is_empty(inst.dir() / "state" / "blobs" / "data");
+    })) << "the delivered upload is erased";
+
+    const HttpReply retry = post_json(c, "/ingest/v1/tasks/LIID-RETRY-1/items", body);
+    ASSERT_EQ(retry.status, 202) << retry.body;
+    const json a = json::parse(first.body), b = json::parse(retry.body);
+    EXPECT_EQ(b["accepted"], 0);
+    EXPECT_EQ(b["units"][0]["duplicate"], true);
+    EXPECT_EQ(b["units"][0]["ids"], a["units"][0]["ids"]);
+    // Mixed with a new unit: the new one is enqueued, the old one answered.
+    const HttpReply mixed = post_json(c, "/ingest/v1/tasks/LIID-RETRY-1/items",
+                                      json::array({item(2), item(1, {up["id"]})}).dump());
+    ASSERT_EQ(mixed.status, 202) << mixed.body;
+    const json m = json::parse(mixed.body);
+    EXPECT_EQ(m["accepted"], 1);
+    EXPECT_EQ(m["units"][0]["duplicate"], false);
+    EXPECT_EQ(m["units"][1]["duplicate"], true);
+    EXPECT_EQ(m["units"][1]["ids"], a["units"][0]["ids"]);
+    // Any other submission naming the erased upload is refused.
+    const HttpReply other = post_json(c, "/ingest/v1/tasks/LIID-RETRY-1/items",
+                                      json::array({item(3, {up["id"]})}).dump());
+    EXPECT_EQ(other.status, 400) << other.body;
+    EXPECT_NE(other.body.find("no such upload"), std::string::npos) << other.body;
+    ASSERT_TRUE(eventually([&] { return items_delivered(sim) == 2; })) << inst.log();
+    EXPECT_EQ(items_delivered(sim), 2u);
+}
+
+// Two submissions racing for one upload: exactly one gets it.
+TEST(DeliveryE2eTest, AnUploadIsClaimedByOneSubmissionOnly) {
+    TestInstance inst;
+    auto daemon = inst.start_ready();
+    add_endpoint(inst, 9);  // nothing listens there: nothing is delivered
+    create_task(inst, "LIID-CLAIM-1");
+    TlsConnection c(inst.ingest_port(), inst.collector_client());
+    ASSERT_TRUE(c.ok()) << c.error();
+    const json up = upload(c, "abcd", "application/octet-stream");
+    ASSERT_TRUE(up.is_object());
+    std::vector<int> status(8, 0);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 8; ++i) {
+        threads.emplace_back([&, i] {
+            TlsConnection t(inst.ingest_port(), inst.collector_client());
+            status[i] = post_json(t, "/ingest/v1/tasks/LIID-CLAIM-1/items",
+                                  json::array({item(100 + i, {up["id"]})}).dump())
+                            .status;
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(std::count(status.begin(), status.end(), 202), 1);
+    EXPECT_EQ(std::count(status.begin(), status.end(), 400), 7);
 }
 
 TEST(DeliveryE2eTest, ItemsWaitWhileTheLeaIsDownAndGoWhenItIsBack) {

@@ -190,6 +190,39 @@ TEST_F(OutboxTest, IdempotencyKeyReturnsTheFirstAnswerAndAddsNothing) {
     EXPECT_FALSE(fourth->duplicate);
 }
 
+TEST_F(OutboxTest, FindKeyAnswersAKeyedRetryAndHoldsBlobTracksPendingUploads) {
+    auto box = open();
+    ASSERT_TRUE(box);
+    auto none = box->find_key("R", "k-1");
+    ASSERT_TRUE(none) << none.error().message();
+    EXPECT_FALSE(none->has_value());
+    auto first = box->enqueue("e", "R", "k-1", {item("<i>1</i>", {binary("https://lea/b/1/", 'a')})});
+    ASSERT_TRUE(first);
+    auto found = box->find_key("R", "k-1");
+    ASSERT_TRUE(found && found->has_value());
+    EXPECT_TRUE((*found)->duplicate);
+    EXPECT_EQ((*found)->item_ids, first->item_ids);
+    // Keys belong to their reference; hostile keys are just not found.
+    EXPECT_FALSE(box->find_key("R2", "k-1")->has_value());
+    EXPECT_FALSE(box->find_key("R", std::string(100'000, 'k'))->has_value());
+    EXPECT_FALSE(box->find_key("R", "k-1' OR '1'='1")->has_value());
+
+    EXPECT_TRUE(*box->holds_blob("bloba"));
+    EXPECT_FALSE(*box->holds_blob("blobb"));
+    Delivery d = next(*box, "e");
+    EXPECT_TRUE(*box->holds_blob("bloba")) << "formed, not yet delivered";
+    ASSERT_TRUE(box->delivered(d.delivery_id));
+    ASSERT_TRUE(box->flush());
+    EXPECT_FALSE(*box->holds_blob("bloba")) << "delivered: the bytes are no longer needed";
+    // The key outlives the delivery (the window), and a reopen.
+    box.reset();
+    box = open();
+    ASSERT_TRUE(box);
+    auto again = box->find_key("R", "k-1");
+    ASSERT_TRUE(again && again->has_value());
+    EXPECT_EQ((*again)->item_ids, first->item_ids);
+}
+
 TEST_F(OutboxTest, EnqueueBatchIsAllOrNothingWithOneAnswerPerUnit) {
     OutboxOptions o;
     o.max_items = 5;

@@ -194,6 +194,16 @@ public:
     /// True once the reference's LastSequence delivery has been delivered().
     [[nodiscard]] bool reference_finished(std::string_view endpoint, std::string_view reference) const;
 
+    /// The first answer to (reference, key) while the key is remembered (as
+    /// enqueue() would give it, duplicate=true), or nullopt. Lets a caller
+    /// answer a keyed retry before it re-checks anything the first request
+    /// consumed (an upload already delivered and erased, say).
+    crypto::Result<std::optional<EnqueueResult>> find_key(std::string_view reference,
+                                                          std::string_view key) const;
+    /// True while a pending or formed item still names the upload `blob_id`
+    /// (its bytes are still needed).
+    crypto::Result<bool> holds_blob(std::string_view blob_id) const;
+
     /// Forgets idempotency keys recorded before now - window. enqueue() also
     /// does it, at most once a minute. Returns how many were forgotten.
     crypto::Result<std::size_t> purge_idempotency(TimePoint now);
