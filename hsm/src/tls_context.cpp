@@ -76,10 +76,11 @@ Result<void> apply_policy(SSL_CTX* ctx, int min_version) {
     // No resumption: no TLS 1.3 tickets, no session cache (see the header).
     if (ok) ok = openssl_check(SSL_CTX_set_num_tickets(ctx, 0), "disabling TLS 1.3 tickets");
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    static constexpr unsigned char kSessionContext[] = "enclave";
     if (ok) {
+        const std::string_view sid = session_id_context();
         ok = openssl_check(
-            SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1),
+            SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(sid.data()),
+                                           static_cast<unsigned int>(sid.size())),
             "setting the session id context");
     }
     // We name the chain explicitly; never build one from the trust store.
@@ -157,6 +158,7 @@ Result<SslCtxPtr> make_context(const TlsEndpoint& ep, PrivateKeyResolver& resolv
 }  // namespace
 
 std::string_view tls12_cipher_list() noexcept { return kTls12Ciphers; }
+std::string_view session_id_context() noexcept { return "enclave"; }
 std::string_view tls13_ciphersuites() noexcept { return kTls13Suites; }
 std::string_view tls_groups() noexcept { return kGroups; }
 std::string_view tls_sigalgs() noexcept { return kSigalgs; }

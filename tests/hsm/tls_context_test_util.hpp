@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include <filesystem>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -63,8 +64,12 @@ inline void set_timeouts(int fd) {
 /// writes "ok" and the client reads it, so a client certificate the server
 /// rejects after the client's handshake completed (TLS 1.3) still fails the
 /// client side.
+/// `on_server` / `on_client` see each side's SSL after a successful
+/// handshake (e.g. to ask which PSK was used).
 inline HandshakeResult handshake(SSL_CTX* server, SSL_CTX* client,
-                                 const std::string& host = "localhost") {
+                                 const std::string& host = "localhost",
+                                 const std::function<void(SSL*)>& on_server = {},
+                                 const std::function<void(SSL*)>& on_client = {}) {
     // A peer that gives up closes its end; writing then must fail, not kill us.
     ::signal(SIGPIPE, SIG_IGN);
     int fds[2];
@@ -82,6 +87,7 @@ inline HandshakeResult handshake(SSL_CTX* server, SSL_CTX* client,
             r.server_saw_client_cert = peer != nullptr;
             SSL_get_peer_signature_type_nid(s, &r.client_signature_nid);
             X509_free(peer);
+            if (on_server) on_server(s);
             r.server_ok = SSL_write(s, "ok", 2) == 2;
             if (!r.server_ok) r.server_error = "write failed: " + take_errors();
             SSL_shutdown(s);
@@ -100,6 +106,7 @@ inline HandshakeResult handshake(SSL_CTX* server, SSL_CTX* client,
         r.version = SSL_get_version(c);
         r.cipher = SSL_get_cipher_name(c);
         SSL_get_peer_signature_type_nid(c, &r.server_signature_nid);
+        if (on_client) on_client(c);
         char buf[2];
         r.client_ok = SSL_read(c, buf, 2) == 2 && buf[0] == 'o' && buf[1] == 'k';
         if (!r.client_ok) r.client_error = "no reply: " + take_errors();

@@ -100,6 +100,9 @@ crypto::Result<SslCtxPtr> make_client_context(const TlsEndpoint& endpoint,
 crypto::Result<void> set_expected_host(SSL* ssl, std::string_view host);
 
 /// The RFC 9325 policy, for docs and tests.
+/// The session id context every context here sets (TLS 1.3 PSK sessions
+/// built for a connection must carry it too).
+std::string_view session_id_context() noexcept;
 std::string_view tls12_cipher_list() noexcept;   ///< OpenSSL cipher string for TLS 1.2
 std::string_view tls13_ciphersuites() noexcept;  ///< TLS 1.3 suites
 std::string_view tls_groups() noexcept;          ///< key exchange groups
