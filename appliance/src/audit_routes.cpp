@@ -188,6 +188,8 @@ Response consistency(AuditServices::Impl& s, const Request& req) {
 bool lea_owns(AuditServices::Impl& s, const Request& req, const std::string& reference) {
     auto owner = s.tasks->owner_endpoint(reference);
     if (!owner || !*owner) return false;
+    // A PSK peer is its PSK's endpoint, and nothing else.
+    if (!req.peer.psk_identity.empty()) return req.peer.psk_endpoint == **owner;
     std::vector<std::string> subjects;
     if (const auto it = s.config.endpoints.find(**owner); it != s.config.endpoints.end()) {
         subjects = it->second.client_subjects;

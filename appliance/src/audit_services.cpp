@@ -207,6 +207,12 @@ audit::Actor actor_of(const Peer& peer) {
         for (auto name : peer.roles.names()) roles.push_back(std::string(name));
         return json{{"kind", "local"}, {"uid", peer.uid}, {"roles", roles}};
     }
+    if (!peer.psk_identity.empty()) {
+        return json{{"kind", "psk"},
+                    {"listener", peer.listener},
+                    {"psk_identity", peer.psk_identity},
+                    {"endpoint", peer.psk_endpoint}};
+    }
     return json{{"kind", "certificate"},
                 {"listener", peer.listener},
                 {"subject", peer.cert_subject},

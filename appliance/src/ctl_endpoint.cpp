@@ -18,6 +18,7 @@ void print_endpoint(const json& e) {
     std::cout << text(e, "name") << "\n"
               << "  url:                " << text(e, "url") << "\n"
               << "  models:             " << text(e, "models") << "\n"
+              << "  authentication:     " << text(e, "auth") << "\n"
               << "  binary url scheme:  " << text(e, "binary_url_scheme") << "\n"
               << "  server key pin:     " << text(e, "spki_sha256") << "\n"
               << "  sender:             " << text(e, "sender_country") << " / "
@@ -42,7 +43,8 @@ int endpoint_add(const Globals& g, const EndpointAddOptions& o) {
     json body{{"name", o.name},
               {"url", o.url},
               {"trust_anchors", std::string(detail::text_of(*pem))},
-              {"models", o.models}};
+              {"models", o.models},
+              {"auth", o.auth}};
     auto put = [&body](const char* key, const std::string& v) {
         if (!v.empty()) body[key] = v;
     };

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <exception>
 #include <map>
+#include <mutex>
 
 #include "appliance/admin_api.hpp"
 #include "appliance/admin_server.hpp"
@@ -19,6 +20,7 @@
 #include "hsm/pin.hpp"
 #include "hsm/session_pool.hpp"
 #include "hsm/tls_context.hpp"
+#include "hsm/tls_psk.hpp"
 #include "hsm/uri.hpp"
 
 namespace enclave::appliance {
@@ -140,11 +142,33 @@ hsm::TlsEndpoint endpoint_of(const Config& cfg, const TlsConfig& tls) {
     return e;
 }
 
+/// Forwards PSK lookups to the delivery services' resolver once bound;
+/// knows no identity before (and after unbinding).
+class DeferredPskResolver final : public hsm::ServerPskResolver {
+public:
+    void bind(std::shared_ptr<hsm::ServerPskResolver> target) {
+        std::lock_guard lock(mu_);
+        target_ = std::move(target);
+    }
+    std::optional<hsm::ServerPsk> find(std::string_view identity) override {
+        std::shared_ptr<hsm::ServerPskResolver> t;
+        {
+            std::lock_guard lock(mu_);
+            t = target_;
+        }
+        return t ? t->find(identity) : std::nullopt;
+    }
+
+private:
+    std::mutex mu_;
+    std::shared_ptr<hsm::ServerPskResolver> target_;
+};
+
 Step<std::map<std::string, hsm::SslCtxPtr>> build_contexts(const Config& cfg,
                                                            const TlsContextFactory& factory) {
     std::map<std::string, hsm::SslCtxPtr> contexts;
     for (const auto& spec : tcp_listeners(cfg)) {
-        auto ctx = factory(spec.config->tls);
+        auto ctx = factory(spec.name, spec.config->tls);
         if (!ctx) {
             return failure(ExitCode::tls, spec.name,
                            "TLS set-up failed (certificate " +
@@ -185,8 +209,19 @@ Step<int> start(const DaemonOptions& options, EventSink& events) {
     if (!pool) return tl::unexpected(pool.error());
 
     std::shared_ptr<hsm::PrivateKeyResolver> resolver = hsm::make_key_resolver(*pool, false);
-    TlsContextFactory factory = [resolver, c = *cfg](const TlsConfig& tls) {
-        return hsm::make_server_context(endpoint_of(c, tls), *resolver);
+    // The LEA listener also takes endpoints' TLS PSKs; the store opens with
+    // the delivery services below, the contexts are built before them.
+    auto lea_psks = std::make_shared<DeferredPskResolver>();
+    TlsContextFactory factory = [resolver, lea_psks, c = *cfg](
+                                    const std::string& listener,
+                                    const TlsConfig& tls) -> crypto::Result<hsm::SslCtxPtr> {
+        auto ctx = hsm::make_server_context(endpoint_of(c, tls), *resolver);
+        if (ctx && listener == "lea") {
+            if (auto ok = hsm::enable_server_psk(ctx->get(), lea_psks); !ok) {
+                return tl::unexpected(ok.error());
+            }
+        }
+        return ctx;
     };
     auto contexts = build_contexts(*cfg, factory);
     if (!contexts) return tl::unexpected(contexts.error());
@@ -197,6 +232,7 @@ Step<int> start(const DaemonOptions& options, EventSink& events) {
     auto delivery = DeliveryServices::open(*cfg, svc, *pool);
     if (!delivery) return failure(ExitCode::store, "delivery", delivery.error().message());
     DeliveryServices& dsvc = **delivery;
+    lea_psks->bind(dsvc.lea_psk_resolver());
 
     ServerSetup setup{std::move(*cfg), *pool, std::move(factory), &svc.event_bridge(events), 0,
                       [&svc, &dsvc](Routers& routers) {
@@ -209,6 +245,7 @@ Step<int> start(const DaemonOptions& options, EventSink& events) {
     dsvc.start();
     const int rc = (*server)->run();
     // After the listeners stopped: no request is in flight any more.
+    lea_psks->bind(nullptr);
     dsvc.stop();
     svc.stop();
     return rc;

@@ -16,6 +16,7 @@
 
 #include "appliance/delivery_services.hpp"
 #include "appliance/http_types.hpp"
+#include "appliance/psk_store.hpp"
 #include "crypto/blob_store.hpp"
 #include "crypto/sealed_db.hpp"
 #include "delivery/handover_item.hpp"
@@ -106,6 +107,7 @@ struct DeliveryServices::Impl {
     AuditServices* audit = nullptr;
     std::shared_ptr<hsm::SessionPool> pool;
     std::unique_ptr<EndpointStore> endpoints;
+    std::unique_ptr<PskStore> psks;
     std::unique_ptr<BlobCatalog> catalog;
     std::optional<crypto::BlobStore> blobs;
     std::unique_ptr<delivery::Outbox> outbox;
@@ -145,6 +147,10 @@ void add_endpoint_routes(DeliveryServices::Impl& s, Router& admin);
 /// The outbox item of one accepted handover item: each binary it names (by
 /// blob_id; uploaded by `uploader`) gets its Model B URL, size, type and
 /// checksum, and the item its XML.
+/// Makes an endpoint's client context offer its current PSK (psk_tls.cpp).
+crypto::Result<void> use_endpoint_psk(DeliveryServices::Impl& s, const EndpointSpec& spec,
+                                      SSL_CTX* ctx);
+
 crypto::Result<delivery::OutboxItem> outbox_item(DeliveryServices::Impl& s,
                                                  const EndpointSpec& endpoint,
                                                  delivery::HandoverItem item,

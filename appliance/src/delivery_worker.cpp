@@ -53,9 +53,15 @@ Result<std::unique_ptr<delivery::LeaClient>> DeliveryServices::Impl::make_client
     auto resolver = hsm::make_key_resolver(pool, false);
     auto ctx = hsm::make_client_context(tls, *resolver);
     if (!ctx) return tl::unexpected(ctx.error().wrap("endpoint " + spec.name + " client TLS"));
+    if (spec.auth == EndpointAuth::psk) {
+        if (auto ok = detail::use_endpoint_psk(*this, spec, ctx->get()); !ok) {
+            return tl::unexpected(ok.error().wrap("endpoint " + spec.name + " PSK"));
+        }
+    }
     delivery::LeaClientOptions o;
     o.base_url = spec.url;
     o.tls = std::move(*ctx);
+    o.require_psk = spec.auth == EndpointAuth::psk;
     if (!spec.spki_sha256.empty()) {
         auto pin = crypto::hex_decode(spec.spki_sha256);
         if (!pin) return tl::unexpected(pin.error().wrap("endpoint " + spec.name + " pin"));

@@ -141,6 +141,9 @@ crypto::Result<void> validate_endpoint(const EndpointSpec& s) {
         pem_certificates(s.trust_anchors_pem) == 0) {
         return bad("trust_anchors", "must hold at least one PEM certificate (at most 256 KiB)");
     }
+    if (s.auth == EndpointAuth::psk && !s.spki_sha256.empty()) {
+        return bad("spki_sha256", "a PSK endpoint's server presents no certificate to pin");
+    }
     if (!s.spki_sha256.empty() && !hex64(s.spki_sha256)) {
         return bad("spki_sha256", "must be 64 lowercase hex digits (SHA-256 of the server's SPKI)");
     }
@@ -201,6 +204,7 @@ json to_json(const EndpointSpec& s) {
                 {"receiver_country", s.receiver_country},
                 {"receiver_unique_id", s.receiver_unique_id},
                 {"models", models_text(s.models)},
+                {"auth", s.auth == EndpointAuth::psk ? "psk" : "certificate"},
                 {"client_subjects", s.client_subjects},
                 {"client_certificate", s.client_certificate},
                 {"client_key", s.client_key},
@@ -212,8 +216,8 @@ json to_json(const EndpointSpec& s) {
 
 crypto::Result<EndpointSpec> endpoint_from_json(const json& j) {
     if (!j.is_object()) return fail(Errc::malformed_input, "endpoint: a JSON object is required");
-    static const std::array<const char*, 17> known{
-        "name", "url", "trust_anchors", "spki_sha256", "binary_url_scheme", "sender_country",
+    static const std::array<const char*, 18> known{
+        "name", "url", "auth", "trust_anchors", "spki_sha256", "binary_url_scheme", "sender_country",
         "sender_unique_id", "receiver_country", "receiver_unique_id", "models", "client_subjects",
         "client_certificate", "client_key", "max_connections", "connect_timeout_ms",
         "response_timeout_ms", "created"};
@@ -224,6 +228,7 @@ crypto::Result<EndpointSpec> endpoint_from_json(const json& j) {
     }
     EndpointSpec s;
     std::string models = models_text(s.models);
+    std::string auth = "certificate";
     for (auto r : {take(j, "name", s.name), take(j, "url", s.url),
                    take(j, "trust_anchors", s.trust_anchors_pem),
                    take(j, "spki_sha256", s.spki_sha256),
@@ -232,6 +237,7 @@ crypto::Result<EndpointSpec> endpoint_from_json(const json& j) {
                    take(j, "sender_unique_id", s.sender_unique_id),
                    take(j, "receiver_country", s.receiver_country),
                    take(j, "receiver_unique_id", s.receiver_unique_id), take(j, "models", models),
+                   take(j, "auth", auth),
                    take(j, "client_subjects", s.client_subjects),
                    take(j, "client_certificate", s.client_certificate),
                    take(j, "client_key", s.client_key),
@@ -244,6 +250,11 @@ crypto::Result<EndpointSpec> endpoint_from_json(const json& j) {
     auto bits = parse_models(models);
     if (!bits) return tl::unexpected(bits.error());
     s.models = *bits;
+    if (auth == "psk") {
+        s.auth = EndpointAuth::psk;
+    } else if (auth != "certificate") {
+        return fail(Errc::invalid_argument, "auth: must be certificate or psk");
+    }
     if (auto ok = validate_endpoint(s); !ok) return tl::unexpected(ok.error());
     return s;
 }

@@ -49,6 +49,12 @@ Response xml_answer(const crypto::Result<std::string>& xml) {
 /// Endpoints (store and config file) whose client subjects hold the caller's.
 std::vector<std::string> endpoints_of(DeliveryServices::Impl& s, const Peer& peer) {
     std::vector<std::string> out;
+    // A PSK peer is its PSK's endpoint (while that endpoint exists), and
+    // nothing else: an empty certificate subject matches no endpoint.
+    if (!peer.psk_identity.empty()) {
+        if (auto e = s.endpoints->get(peer.psk_endpoint); e && *e) out.push_back(peer.psk_endpoint);
+        return out;
+    }
     auto has = [&](const std::vector<std::string>& subjects) {
         return std::find(subjects.begin(), subjects.end(), peer.cert_subject) != subjects.end();
     };

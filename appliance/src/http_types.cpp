@@ -189,7 +189,9 @@ void add_identity_routes(Router& router) {
     router.add("GET", "/v1/whoami", RoleSet{}, [](const Request& req) {
         std::string body = R"({"listener":")" + json_escape(req.peer.listener) +
                            R"(","subject":")" + json_escape(req.peer.cert_subject) +
-                           R"(","sha256":")" + json_escape(req.peer.cert_sha256) + "\"}";
+                           R"(","sha256":")" + json_escape(req.peer.cert_sha256) +
+                           R"(","psk_identity":")" + json_escape(req.peer.psk_identity) +
+                           R"(","psk_endpoint":")" + json_escape(req.peer.psk_endpoint) + "\"}";
         return Response::json(200, std::move(body));
     });
 }

@@ -105,7 +105,7 @@ void Server::Impl::reload() {
     log(LogLevel::info, "server", "SIGHUP: reloading certificates and trust anchors");
     for (std::size_t i = 0; i < specs.size(); ++i) {
         const auto& spec = specs[i];
-        auto ctx = setup.make_context(spec.config->tls);
+        auto ctx = setup.make_context(spec.name, spec.config->tls);
         crypto::Result<void> ok = ctx ? listeners[i]->replace_context(std::move(*ctx))
                                       : crypto::Result<void>(tl::unexpected(ctx.error()));
         metrics.tls_reload(ok.has_value());

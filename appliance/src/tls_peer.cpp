@@ -8,6 +8,7 @@
 
 #include "crypto/c_handle.hpp"
 #include "crypto/encoding.hpp"
+#include "hsm/tls_psk.hpp"
 
 namespace enclave::appliance::detail {
 namespace {
@@ -30,6 +31,11 @@ std::string subject_rfc2253(X509* cert) {
 }  // namespace
 
 void read_peer_certificate(SSL* ssl, Peer& peer) {
+    if (auto psk = hsm::psk_peer(ssl)) {
+        peer.psk_identity = std::move(psk->identity);
+        peer.psk_endpoint = std::move(psk->label);
+        return;
+    }
     X509* cert = SSL_get0_peer_certificate(ssl);
     if (cert == nullptr) return;
     peer.cert_subject = subject_rfc2253(cert);

@@ -247,6 +247,9 @@ int main(int argc, char** argv) {
     ep_add->add_option("--binary-url-scheme", eo.binary_url_scheme,
                        "Model B: https://lea.example/binaryData/{id}/");
     ep_add->add_option("--models", eo.models, "Delivery models, e.g. B or A,B,C (default B)");
+    ep_add->add_option("--auth", eo.auth,
+                       "certificate (default) or psk (a TLS PSK from `enclavectl psk`)")
+        ->check(CLI::IsMember({"certificate", "psk"}));
     ep_add->add_option("--sender-country", eo.sender_country, "Header sender CountryCode (XX)");
     ep_add->add_option("--sender-id", eo.sender_unique_id, "Header sender UniqueIdentifier");
     ep_add->add_option("--receiver-country", eo.receiver_country, "Header receiver CountryCode (XX)");

@@ -26,6 +26,7 @@
 
 #include "crypto/digest.hpp"
 #include "crypto/secret.hpp"
+#include "hsm/tls_psk.hpp"
 
 namespace enclave::delivery {
 
@@ -97,6 +98,9 @@ bool looks_stale(Connection& c, std::chrono::milliseconds idle_timeout) {
 
 crypto::Result<void> check_options(const LeaClientOptions& o) {
     if (!o.tls) return fail(Errc::invalid_argument, "LEA client: no TLS context");
+    if (o.require_psk && o.spki_sha256_pin) {
+        return fail(Errc::invalid_argument, "LEA client: a PSK connection has no certificate to pin");
+    }
     if (o.spki_sha256_pin && o.spki_sha256_pin->size() != 32) {
         return fail(Errc::invalid_argument, "LEA client: the SPKI pin must be 32 bytes (SHA-256)");
     }
@@ -289,6 +293,13 @@ crypto::Result<void> LeaClient::Impl::handshake(Connection& c) {
 }
 
 crypto::Result<void> LeaClient::Impl::check_pin(Connection& c) {
+    if (options.require_psk) {
+        if (!hsm::psk_authenticated(c.stream.native_handle())) {
+            return tl::unexpected(error(Errc::integrity_failure, "psk",
+                                        "the server did not authenticate with the endpoint's PSK"));
+        }
+        return {};
+    }
     if (!options.spki_sha256_pin) return {};
     X509* cert = SSL_get0_peer_certificate(c.stream.native_handle());
     if (cert == nullptr) {

@@ -40,8 +40,8 @@ struct LeaSimulator::State {
     std::unique_ptr<SimStore> store;
     std::shared_ptr<ssl::context> ctx;
     FaultSlot fault;
-    std::atomic<std::uint64_t> connections{0}, handshake_failures{0}, requests{0}, rejected{0},
-        faults{0}, active{0};
+    std::atomic<std::uint64_t> connections{0}, psk_connections{0}, handshake_failures{0},
+        requests{0}, rejected{0}, faults{0}, active{0};
     std::uint16_t port = 0;
     std::vector<std::thread> threads;
     std::atomic<bool> stopped{false};
@@ -54,6 +54,7 @@ struct LeaSimulator::State {
         SimStatus s;
         s.store = store->counts();
         s.connections = connections.load();
+        s.psk_connections = psk_connections.load();
         s.handshake_failures = handshake_failures.load();
         s.requests = requests.load();
         s.deliveries_rejected = rejected.load();
@@ -95,6 +96,7 @@ private:
             return drop();
         }
         ++st_.connections;
+        if (hsm::psk_peer(stream_.native_handle())) ++st_.psk_connections;
         read_header();
     }
 
@@ -401,6 +403,11 @@ crypto::Result<std::unique_ptr<LeaSimulator>> LeaSimulator::start(LeaSimulatorOp
     auto resolver = hsm::make_key_resolver(nullptr, true);
     auto raw = hsm::make_server_context(options.tls, *resolver);
     if (!raw) return tl::unexpected(raw.error().wrap("simulator TLS"));
+    if (options.psk) {
+        if (auto ok = hsm::enable_server_psk(raw->get(), options.psk); !ok) {
+            return tl::unexpected(ok.error().wrap("simulator TLS PSK"));
+        }
+    }
     auto ctx = adopt(std::move(*raw));
     if (!ctx) return tl::unexpected(ctx.error());
     state->ctx = std::move(*ctx);

@@ -70,6 +70,7 @@ std::string status_to_json(const SimStatus& s) {
                               {"binary_bytes", s.store.binary_bytes},
                               {"binaries_incomplete", s.store.binaries_incomplete},
                               {"connections", s.connections},
+                              {"psk_connections", s.psk_connections},
                               {"handshake_failures", s.handshake_failures},
                               {"requests", s.requests},
                               {"deliveries_rejected", s.deliveries_rejected},

@@ -72,6 +72,8 @@ int main(int argc, char** argv) {
     app.add_option("--max-xml-bytes", options.max_xml_bytes, "largest DeliveryObject message");
     app.add_option("--max-binary-bytes", options.max_binary_bytes, "largest binary");
     app.add_option("--fault", fault_json, "initial fault, the /control/fault JSON form");
+    std::filesystem::path psk_file;
+    app.add_option("--psk-file", psk_file, "also accept TLS PSK clients: lines IDENTITY HEXKEY");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -81,6 +83,14 @@ int main(int argc, char** argv) {
     if (!split_listen(listen, options.address, options.port)) {
         std::cerr << "enclave-lea-sim: --listen must be ADDR:PORT\n";
         return 2;
+    }
+    if (!psk_file.empty()) {
+        auto psk = enclave::simulator::load_psk_file(psk_file);
+        if (!psk) {
+            std::cerr << "enclave-lea-sim: --psk-file: " << psk.error().message() << '\n';
+            return 2;
+        }
+        options.psk = std::move(*psk);
     }
     if (!fault_json.empty()) {
         auto fault = enclave::simulator::parse_fault_json(fault_json);

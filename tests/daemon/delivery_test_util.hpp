@@ -27,7 +27,9 @@ inline std::string sha256_hex(std::string_view data) {
 /// enclave-lea-sim as a process, with the instance's demo LEA server identity.
 class Simulator {
 public:
-    Simulator(const TestInstance& inst, std::uint16_t port = 0) : inst_(inst) {
+    /// `extra`: more enclave-lea-sim arguments (e.g. --psk-file F).
+    Simulator(const TestInstance& inst, std::uint16_t port = 0, std::vector<std::string> extra = {})
+        : inst_(inst), extra_(std::move(extra)) {
         store_ = inst.scratch() / "lea-store";
         start(port);
     }
@@ -40,6 +42,7 @@ public:
                   "--key", inst_.pki("demo-lea-server.key").string(),
                   "--ca", inst_.pki("demo-ca.pem").string(),
                   "--store", store_.string(), "--port-file", port_file.string()};
+        o.argv.insert(o.argv.end(), extra_.begin(), extra_.end());
         o.stderr_file = inst_.scratch() / "sim.stderr";
         proc_ = std::make_unique<Process>(o);
         for (int i = 0; i < 300 && !std::filesystem::exists(port_file); ++i) {
@@ -74,6 +77,7 @@ public:
 
 private:
     const TestInstance& inst_;
+    std::vector<std::string> extra_;
     std::filesystem::path store_;
     std::unique_ptr<Process> proc_;
     std::uint16_t port_ = 0;

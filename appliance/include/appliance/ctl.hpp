@@ -92,6 +92,7 @@ struct EndpointAddOptions {
     std::string spki_sha256;
     std::string binary_url_scheme;
     std::string models = "B";
+    std::string auth = "certificate";  ///< or "psk"
     std::string sender_country, sender_unique_id, receiver_country, receiver_unique_id;
     std::vector<std::string> client_subjects;
     std::string client_certificate, client_key;

@@ -18,6 +18,8 @@
 //           POST /ingest/v1/tasks/{ref}/items  handover items into the outbox
 //
 //   DIR/state/outbox.db      items waiting for delivery (delivery::Outbox)
+//   DIR/state/psks.db        TLS PSKs of endpoints (PskStore; each value
+//                            wrapped by the KEK on its own)
 //
 // Delivery (Model B): per endpoint with work, max_connections worker
 // threads send DeliveryObjects and binaries (delivery_worker.cpp).
@@ -34,6 +36,10 @@
 #include "crypto/result.hpp"
 #include "hsm/session_pool.hpp"
 
+namespace enclave::hsm {
+class ServerPskResolver;
+}
+
 namespace enclave::appliance {
 
 class DeliveryServices {
@@ -49,6 +55,10 @@ public:
     /// Adds the endpoint (admin) and ingest routes. The services must outlive
     /// the routers' use (the Server).
     void add_routes(Routers& routers);
+    /// TLS PSK identities of LEA endpoints (DIR/state/psks.db) for the LEA
+    /// listener (hsm::enable_server_psk): an identity usable now gives its
+    /// endpoint's name and key. Valid while these services live.
+    std::shared_ptr<hsm::ServerPskResolver> lea_psk_resolver();
     /// Starts / stops the background work. stop() is idempotent.
     void start();
     void stop();

@@ -37,6 +37,12 @@ namespace enclave::appliance {
 /// Delivery models of TS 103 707 Annex C an endpoint accepts.
 enum class DeliveryModel : std::uint8_t { a = 1, b = 2, c = 4 };
 
+/// How enclaved authenticates to the LEA (and the LEA to it) on this
+/// endpoint: certificates (the token client key, the LEA's server
+/// certificate checked against trust_anchors_pem) or a TLS PSK from the PSK
+/// store (`enclavectl psk`), with no certificate exchanged.
+enum class EndpointAuth : std::uint8_t { certificate, psk };
+
 struct EndpointSpec {
     std::string name;                 ///< [a-z0-9][a-z0-9-]{0,62} (as tasks name it)
     std::string url;                  ///< https://host[:port]/path: DeliveryObjects are POSTed here
@@ -48,6 +54,7 @@ struct EndpointSpec {
     std::string receiver_country = "XX";          ///< Table 1 receiverIdentifier CountryCode
     std::string receiver_unique_id = "Not specified";
     std::uint8_t models = static_cast<std::uint8_t>(DeliveryModel::b);  ///< bit set
+    EndpointAuth auth = EndpointAuth::certificate;  ///< "certificate" or "psk" in JSON
     std::vector<std::string> client_subjects;  ///< the LEA's client certificates on listeners.lea
     std::string client_certificate;  ///< PEM file presented to the LEA ("" = [lea_client])
     std::string client_key;          ///< pkcs11: URI of that certificate's token key ("" = [lea_client])

@@ -63,6 +63,8 @@ struct Peer {
     std::string address;                 ///< "127.0.0.1:50432" (TLS) or "" (Unix)
     std::string cert_subject;            ///< RFC 2253 subject of the verified client certificate
     std::string cert_sha256;             ///< lowercase hex SHA-256 of its DER
+    std::string psk_identity;            ///< TLS PSK identity when the peer used a PSK ("" = certificate)
+    std::string psk_endpoint;            ///< the LEA endpoint that PSK belongs to
     uid_t uid = static_cast<uid_t>(-1);  ///< Unix socket peers (SO_PEERCRED)
     gid_t gid = static_cast<gid_t>(-1);
     pid_t pid = 0;

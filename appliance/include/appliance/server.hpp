@@ -39,7 +39,9 @@ namespace enclave::appliance {
 
 /// Builds the SSL context of one listener from its TLS configuration (the
 /// daemon passes a function over hsm::make_server_context and its key resolver).
-using TlsContextFactory = std::function<crypto::Result<hsm::SslCtxPtr>(const TlsConfig&)>;
+/// Builds a listener's SSL_CTX: (listener name, its TLS settings).
+using TlsContextFactory =
+    std::function<crypto::Result<hsm::SslCtxPtr>(const std::string& listener, const TlsConfig&)>;
 
 struct TcpListenerSpec {
     std::string name;                        ///< "lea", "ingest", "admin-tls"

@@ -56,6 +56,11 @@ struct LeaClientOptions {
     /// SHA-256 of the server certificate's DER SubjectPublicKeyInfo (32
     /// bytes), checked on every connection in addition to the chain.
     std::optional<crypto::Bytes> spki_sha256_pin;
+    /// The SSL_CTX offers a PSK (hsm::enable_client_psk): every connection
+    /// must have authenticated with it, or it is closed (integrity_failure,
+    /// "psk"), never used with a certificate fallback. No pin then (a PSK
+    /// server presents no certificate).
+    bool require_psk = false;
     /// The name the server certificate must carry; "" = the URL's host.
     std::string expected_host;
     std::size_t max_connections = 4;

@@ -48,6 +48,7 @@
 
 #include "crypto/result.hpp"
 #include "hsm/tls_context.hpp"
+#include "hsm/tls_psk.hpp"
 #include "simulator/delivery_inspector.hpp"
 #include "simulator/sim_store.hpp"
 
@@ -79,6 +80,8 @@ struct LeaSimulatorOptions {
     std::uint16_t port = 0;             ///< 0 = any free port (see port())
     /// Server certificate chain, PEM key file, client trust anchors (+ CRL).
     hsm::TlsEndpoint tls;
+    /// Also accept TLS PSK clients (identities it knows); certificates still work.
+    std::shared_ptr<hsm::ServerPskResolver> psk;
     std::filesystem::path store;
     std::string delivery_path = "/hi1/delivery";
     std::size_t max_xml_bytes = 64u * 1024u * 1024u;
@@ -96,9 +99,16 @@ struct LeaSimulatorOptions {
     Fault fault;
 };
 
+/// The PSKs a simulator accepts, from a file of lines "IDENTITY HEXKEY"
+/// (blank lines and lines starting with '#' ignored; at most 64 KiB; keys
+/// 32..64 bytes). Errors name the line, never a key. (psk_file.cpp)
+crypto::Result<std::shared_ptr<hsm::ServerPskResolver>> load_psk_file(
+    const std::filesystem::path& path);
+
 struct SimStatus {
     StoreCounts store;
     std::uint64_t connections = 0;  ///< TLS connections accepted (handshake done)
+    std::uint64_t psk_connections = 0;  ///< of which authenticated with a PSK
     std::uint64_t handshake_failures = 0;
     std::uint64_t requests = 0;             ///< requests answered or dropped
     std::uint64_t deliveries_rejected = 0;  ///< DELIVER messages answered 4xx
