@@ -16,6 +16,7 @@
 
 #include "appliance/delivery_services.hpp"
 #include "appliance/http_types.hpp"
+#include "appliance/psk_store.hpp"
 #include "crypto/blob_store.hpp"
 #include "crypto/sealed_db.hpp"
 #include "delivery/handover_item.hpp"
@@ -106,6 +107,7 @@ struct DeliveryServices::Impl {
     AuditServices* audit = nullptr;
     std::shared_ptr<hsm::SessionPool> pool;
     std::unique_ptr<EndpointStore> endpoints;
+    std::unique_ptr<PskStore> psks;
     std::unique_ptr<BlobCatalog> catalog;
     std::optional<crypto::BlobStore> blobs;
     std::unique_ptr<delivery::Outbox> outbox;
@@ -142,6 +144,7 @@ struct DeliveryServices::Impl {
 namespace detail {
 
 void add_endpoint_routes(DeliveryServices::Impl& s, Router& admin);
+void add_psk_routes(DeliveryServices::Impl& s, Router& admin);  // psk_routes.cpp
 /// The outbox item of one accepted handover item: each binary it names (by
 /// blob_id; uploaded by `uploader`) gets its Model B URL, size, type and
 /// checksum, and the item its XML.
