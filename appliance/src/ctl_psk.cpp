@@ -59,18 +59,34 @@ json request_body(const PskOptions& o, bool rotate) {
     return body;
 }
 
-/// Writes `hex` + "\n" to the open file and syncs it.
-bool write_key(int fd, const std::string& hex) {
-    std::string line = hex + "\n";
+bool write_all(int fd, std::string_view bytes) {
     std::size_t done = 0;
-    while (done < line.size()) {
-        const ssize_t n = ::write(fd, line.data() + done, line.size() - done);
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
+        if (n <= 0) return false;
         done += static_cast<std::size_t>(n);
     }
-    crypto::wipe(line);
-    return done == hex.size() + 1 && ::fsync(fd) == 0;
+    return true;
+}
+
+/// Writes `hex` and a newline to the open file (no copy of the key made
+/// here) and syncs it.
+bool write_key(int fd, const std::string& hex) {
+    return write_all(fd, hex) && write_all(fd, "\n") && ::fsync(fd) == 0;
+}
+
+bool hex_digit(std::uint8_t c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/// 64..128 hex digits, an even number (32..64 bytes).
+bool key_hex_ok(std::string_view hex) {
+    if (hex.size() < 64 || hex.size() > 128 || hex.size() % 2 != 0) return false;
+    for (const char c : hex) {
+        if (!hex_digit(static_cast<std::uint8_t>(c))) return false;
+    }
+    return true;
 }
 
 /// new and rotate: the daemon generates the key and answers it once.
@@ -87,20 +103,23 @@ int generate(const Globals& g, const PskOptions& o, const char* target) {
     json out;
     const int rc = call(g, "POST", target, request_body(o, std::string_view(target) != "/v1/psks")
                                                .dump(), out);
-    const bool has_key = rc == kExitOk && out.contains("key_hex") && out["key_hex"].is_string();
+    const bool has_key = rc == kExitOk && out.contains("key_hex") && out["key_hex"].is_string() &&
+                         key_hex_ok(out["key_hex"].get_ref<const std::string&>());
     if (rc != kExitOk || !has_key) {
         if (fd >= 0) {
             ::close(fd);
             ::unlink(o.out.c_str());
         }
         detail::wipe_json(out);
-        return rc != kExitOk ? rc : report_error(g, "malformed_input", "the answer holds no key");
+        return rc != kExitOk ? rc
+                             : report_error(g, "malformed_input", "the answer holds no valid key");
     }
     std::string& hex = out["key_hex"].get_ref<std::string&>();
     if (fd >= 0) {
         const bool written = write_key(fd, hex);
         ::close(fd);
         if (!written) {
+            ::unlink(o.out.c_str());  // a part of a key is no use to anyone
             detail::wipe_json(out);
             return report_error(g, "io_error",
                                 "--out " + o.out + ": could not write the key (it is stored in "
@@ -111,7 +130,7 @@ int generate(const Globals& g, const PskOptions& o, const char* target) {
     } else if (!g.json) {
         std::cerr << "enclavectl: the PSK below is shown once and not stored in clear anywhere: "
                      "hand it to the LEA over a protected channel now\n";
-        std::cout << printable(hex, 256) << "\n";
+        std::cout << hex << "\n";  // checked: hex digits only
     } else {
         std::cerr << "enclavectl: key_hex is shown once: hand it to the LEA now\n";
     }
@@ -126,10 +145,6 @@ int generate(const Globals& g, const PskOptions& o, const char* target) {
     std::cout.flush();
     detail::wipe_json(out);
     return kExitOk;
-}
-
-bool hex_digit(std::uint8_t c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 bool space(std::uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -149,9 +164,7 @@ int psk_import(const Globals& g, const PskOptions& o) {
     while (begin < end && space(d[begin])) ++begin;
     while (end > begin && space(d[end - 1])) --end;
     const std::size_t n = end - begin;
-    bool ok = n >= 64 && n <= 128 && n % 2 == 0;
-    for (std::size_t i = begin; ok && i < end; ++i) ok = hex_digit(d[i]);
-    if (!ok) {
+    if (!key_hex_ok({reinterpret_cast<const char*>(d + begin), n})) {
         return report_error(g, "invalid_argument",
                             "stdin: the key must be 64..128 hex digits (32..64 bytes), an even "
                             "number of them, nothing else", kExitUsage);
