@@ -264,6 +264,9 @@ Result<std::unique_ptr<DeliveryServices>> DeliveryServices::open(
         return tl::unexpected(endpoints.error().wrap((dir / "endpoints.db").string()));
     }
     impl->endpoints = std::move(*endpoints);
+    auto psks = PskStore::open(dir / "psks.db", audit.kek());
+    if (!psks) return tl::unexpected(psks.error().wrap((dir / "psks.db").string()));
+    impl->psks = std::move(*psks);
     auto catalog = BlobCatalog::open(dir / "ingest.db", audit.kek());
     if (!catalog) return tl::unexpected(catalog.error().wrap((dir / "ingest.db").string()));
     impl->catalog = std::move(*catalog);
@@ -294,6 +297,7 @@ Result<std::unique_ptr<DeliveryServices>> DeliveryServices::open(
 
 void DeliveryServices::add_routes(Routers& routers) {
     detail::add_endpoint_routes(*impl_, routers.admin);
+    detail::add_psk_routes(*impl_, routers.admin);
     detail::add_ingest_routes(*impl_, routers.ingest);
     detail::add_hi1_routes(*impl_, routers.lea);
 }

@@ -144,6 +144,7 @@ struct DeliveryServices::Impl {
 namespace detail {
 
 void add_endpoint_routes(DeliveryServices::Impl& s, Router& admin);
+void add_psk_routes(DeliveryServices::Impl& s, Router& admin);  // psk_routes.cpp
 /// The outbox item of one accepted handover item: each binary it names (by
 /// blob_id; uploaded by `uploader`) gets its Model B URL, size, type and
 /// checksum, and the item its XML.

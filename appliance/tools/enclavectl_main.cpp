@@ -269,6 +269,32 @@ int main(int argc, char** argv) {
     CLI::App* ep_remove = endpoint->add_subcommand("remove", "Remove an endpoint (security officers)");
     ep_remove->add_option("name", endpoint_name, "Endpoint name")->required();
 
+    // TLS PSKs of LEA endpoints (security officers; list: any role)
+    appliance::ctl::PskOptions pso;
+    CLI::App* psk = app.add_subcommand("psk", "TLS pre-shared keys of LEA endpoints");
+    psk->require_subcommand(1);
+    auto psk_common = [&pso](CLI::App* c, bool with_out) {
+        c->add_option("--endpoint", pso.endpoint, "The endpoint the PSK authenticates")->required();
+        c->add_option("--identity", pso.identity, "TLS PSK identity (never reused)")->required();
+        c->add_option("--expires-days", pso.expires_days, "Expires after N days (0: never)");
+        if (with_out) {
+            c->add_option("--out", pso.out, "Write the key to this new file (0600) instead of stdout");
+        }
+    };
+    CLI::App* psk_new = psk->add_subcommand("new", "Generate a PSK; the key is shown once");
+    psk_common(psk_new, true);
+    CLI::App* psk_import =
+        psk->add_subcommand("import", "Import a PSK: 64..128 hex digits on stdin");
+    psk_common(psk_import, false);
+    CLI::App* psk_list = psk->add_subcommand("list", "List PSKs (never a key)");
+    CLI::App* psk_rotate = psk->add_subcommand(
+        "rotate", "New PSK for the endpoint; its others retire after the overlap");
+    psk_common(psk_rotate, true);
+    psk_rotate->add_option("--overlap-hours", pso.overlap_hours,
+                           "Hours the old PSKs stay usable (default 24, at most 720)");
+    CLI::App* psk_revoke = psk->add_subcommand("revoke", "Revoke a PSK now");
+    psk_revoke->add_option("--identity", pso.identity, "TLS PSK identity")->required();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -308,6 +334,11 @@ int main(int argc, char** argv) {
         if (ep_list->parsed()) return appliance::ctl::endpoint_list(g);
         if (ep_show->parsed()) return appliance::ctl::endpoint_show(g, endpoint_name);
         if (ep_remove->parsed()) return appliance::ctl::endpoint_remove(g, endpoint_name);
+        if (psk_new->parsed()) return appliance::ctl::psk_new(g, pso);
+        if (psk_import->parsed()) return appliance::ctl::psk_import(g, pso);
+        if (psk_list->parsed()) return appliance::ctl::psk_list(g);
+        if (psk_rotate->parsed()) return appliance::ctl::psk_rotate(g, pso);
+        if (psk_revoke->parsed()) return appliance::ctl::psk_revoke(g, pso.identity);
     } catch (const std::exception& e) {
         return report_error(g, "internal", std::string("unexpected failure: ") + e.what(),
                             kExitFailure);

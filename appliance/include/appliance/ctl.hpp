@@ -104,4 +104,21 @@ int endpoint_list(const Globals& g);
 int endpoint_show(const Globals& g, const std::string& name);
 int endpoint_remove(const Globals& g, const std::string& name);
 
+// ---- TLS PSKs of LEA endpoints (ctl_psk.cpp; security officers)
+struct PskOptions {
+    std::string endpoint;
+    std::string identity;
+    std::optional<std::uint32_t> expires_days;   ///< absent or 0: never
+    std::optional<std::uint32_t> overlap_hours;  ///< rotate only (default 24)
+    std::string out;  ///< new/rotate: write the generated key here (0600, must not exist)
+};
+/// psk new: the daemon generates the key; printed once (or written to --out).
+int psk_new(const Globals& g, const PskOptions& o);
+/// psk import: the key as 64..128 hex digits from stdin (never argv).
+int psk_import(const Globals& g, const PskOptions& o);
+int psk_list(const Globals& g);
+/// psk rotate: like new; the endpoint's other PSKs retire after the overlap.
+int psk_rotate(const Globals& g, const PskOptions& o);
+int psk_revoke(const Globals& g, const std::string& identity);
+
 }  // namespace enclave::appliance::ctl
