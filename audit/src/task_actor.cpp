@@ -56,7 +56,21 @@ crypto::Result<void> check_actor(const Actor& actor) {
         }
         return {};
     }
-    return crypto::fail(Errc::invalid_argument, "actor.kind: must be local, certificate or system");
+    if (k == "psk") {
+        const auto id = actor.find("psk_identity");
+        bool ok = id != actor.end() && id->is_string();
+        if (ok) {
+            const auto& text = id->get_ref<const std::string&>();
+            ok = !text.empty() && text.size() <= 128;
+            for (char c : text) ok = ok && c >= 0x21 && c <= 0x7e;
+        }
+        if (!ok) {
+            return crypto::fail(Errc::invalid_argument,
+                                "actor.psk_identity: must be 1..128 printable ASCII characters, no space");
+        }
+        return {};
+    }
+    return crypto::fail(Errc::invalid_argument, "actor.kind: must be local, certificate, psk or system");
 }
 
 crypto::Result<std::string> actor_identity(const Actor& actor) {
@@ -64,6 +78,7 @@ crypto::Result<std::string> actor_identity(const Actor& actor) {
     const auto& k = actor.at("kind").get_ref<const std::string&>();
     if (k == "local") return "local:" + std::to_string(actor.at("uid").get<std::uint64_t>());
     if (k == "certificate") return "certificate:" + actor.at("sha256").get<std::string>();
+    if (k == "psk") return "psk:" + actor.at("psk_identity").get<std::string>();
     return std::string("system");
 }
 

@@ -7,6 +7,8 @@
 //   {"kind":"local","uid":1000,"roles":[...]}              identity "local:1000"
 //   {"kind":"certificate","listener":"lea","subject":"CN=...",
 //    "sha256":"<64 lowercase hex>"}                         identity "certificate:<sha256>"
+//   {"kind":"psk","listener":"lea","psk_identity":"ID",
+//    "endpoint":"NAME"}                                     identity "psk:<ID>"
 //   {"kind":"system"}                                      identity "system"
 //
 // Other members are carried into audit events as they are (they are facts
@@ -21,8 +23,9 @@
 namespace enclave::audit {
 
 /// invalid_argument unless `actor` is one of the shapes above (an object; a
-/// "kind" of local, certificate or system; a non-negative integer uid for
-/// local; a 64-character lowercase hex sha256 for certificate).
+/// "kind" of local, certificate, psk or system; a non-negative integer uid for
+/// local; a 64-character lowercase hex sha256 for certificate; a psk_identity
+/// of 1..128 printable ASCII characters without spaces for psk).
 crypto::Result<void> check_actor(const Actor& actor);
 
 /// The identity string above; check_actor's errors.
