@@ -277,7 +277,8 @@ Result<std::optional<PskMatch>> unwrap_row(crypto::KeyWrapper& kek,
     if (!row || !row->info.usable(now)) return std::optional<PskMatch>{};
     auto key = kek.unwrap(row->wrapped, row->size);
     if (!key) return tl::unexpected(key.error().wrap("psk " + row->info.identity + ": unwrap"));
-    if (fingerprint_of(*key) != row->info.fingerprint) {
+    const std::string fp = fingerprint_of(*key);
+    if (!crypto::constant_time_equal(crypto::as_bytes(fp), crypto::as_bytes(row->info.fingerprint))) {
         return fail(Errc::integrity_failure,
                     "psk " + row->info.identity + ": value does not match its fingerprint");
     }
