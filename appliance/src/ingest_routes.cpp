@@ -170,6 +170,24 @@ crypto::Result<std::vector<delivery::HandoverItem>> xml_items(DeliveryServices::
     return items;
 }
 
+/// Undoes the claims of a failed enqueue, except those of a keyed unit that
+/// a concurrent request with the same key enqueued meanwhile (its item
+/// holds the upload now).
+void release_claims(DeliveryServices::Impl& s, const std::string& reference,
+                    const std::vector<std::pair<std::string, std::string>>& claims) {
+    std::vector<std::pair<std::string, std::string>> mine;
+    for (const auto& c : claims) {
+        if (!c.second.empty()) {
+            auto held = s.outbox->find_key(reference, c.second.substr(reference.size() + 1));
+            if (!held || *held) continue;  // enqueued by the other request (or unknown: keep)
+        }
+        mine.push_back(c);
+    }
+    if (auto r = s.catalog->release(mine); !r) {
+        log(LogLevel::error, "ingest", "blob catalogue: " + r.error().message());
+    }
+}
+
 Response post_items(DeliveryServices::Impl& s, const Request& req) {
     const std::string& reference = req.path_params.at(0);
     auto endpoint = endpoint_for(s, reference);
@@ -241,9 +259,7 @@ Response post_items(DeliveryServices::Impl& s, const Request& req) {
         if (auto r = s.catalog->claim(blob_ids, unix_now()); !r) return error_response(r.error());
         auto results = s.outbox->enqueue_batch(endpoint->name, reference, std::move(units));
         if (!results) {
-            if (auto r = s.catalog->release(blob_ids); !r) {
-                log(LogLevel::error, "ingest", "blob catalogue: " + r.error().message());
-            }
+            release_claims(s, reference, blob_ids);
             return error_response(results.error(), false);
         }
         auto next = results->begin();
