@@ -204,15 +204,11 @@ Response post_items(DeliveryServices::Impl& s, const Request& req) {
     std::vector<std::optional<delivery::EnqueueResult>> answers;
     std::vector<delivery::EnqueueUnit> units;
     std::vector<std::pair<std::string, std::string>> blob_ids;
-    auto add_unit = [&](std::optional<std::string> key, std::vector<delivery::HandoverItem> items)
-        -> crypto::Result<void> {
-        if (key) {
-            auto seen = s.outbox->find_key(reference, *key);
-            if (!seen) return tl::unexpected(seen.error());
-            if (*seen) {
-                answers.push_back(std::move(*seen));
-                return {};
-            }
+    auto add_unit = [&](std::optional<std::string> key, std::optional<delivery::EnqueueResult> seen,
+                        std::vector<delivery::HandoverItem> items) -> crypto::Result<void> {
+        if (seen) {
+            answers.push_back(std::move(seen));
+            return {};
         }
         const std::string by = key ? reference + " " + *key : std::string();
         delivery::EnqueueUnit unit{std::move(key), {}};
@@ -229,10 +225,19 @@ Response post_items(DeliveryServices::Impl& s, const Request& req) {
     if (is_json) {
         auto items = delivery::parse_ingest_items(req.body);
         if (!items) return error_response(items.error());
+        std::vector<std::string> keys;
+        for (const auto& it : *items) {
+            if (it.idempotency_key) keys.push_back(*it.idempotency_key);
+        }
+        auto seen = s.outbox->find_keys(reference, keys);
+        if (!seen) return error_response(seen.error());
+        auto next_seen = seen->begin();
         for (auto& it : *items) {
+            std::optional<delivery::EnqueueResult> known;
+            if (it.idempotency_key) known = std::move(*next_seen++);
             std::vector<delivery::HandoverItem> one;
             one.push_back(std::move(it.item));
-            if (auto r = add_unit(std::move(it.idempotency_key), std::move(one)); !r) {
+            if (auto r = add_unit(std::move(it.idempotency_key), std::move(known), std::move(one)); !r) {
                 return error_response(r.error());
             }
         }
@@ -240,8 +245,16 @@ Response post_items(DeliveryServices::Impl& s, const Request& req) {
         auto items = xml_items(s, req.body);
         if (!items) return error_response(items.error());
         std::optional<std::string> key;
-        if (const std::string* k = req.header("Idempotency-Key")) key = *k;
-        if (auto r = add_unit(std::move(key), std::move(*items)); !r) return error_response(r.error());
+        std::optional<delivery::EnqueueResult> known;
+        if (const std::string* k = req.header("Idempotency-Key")) {
+            key = *k;
+            auto seen = s.outbox->find_key(reference, *k);
+            if (!seen) return error_response(seen.error());
+            known = std::move(*seen);
+        }
+        if (auto r = add_unit(std::move(key), std::move(known), std::move(*items)); !r) {
+            return error_response(r.error());
+        }
     }
     {
         std::set<std::string> seen;

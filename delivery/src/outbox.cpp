@@ -336,15 +336,32 @@ bool Outbox::reference_finished(std::string_view endpoint, std::string_view refe
 
 Result<std::optional<EnqueueResult>> Outbox::find_key(std::string_view reference,
                                                       std::string_view key) const {
+    auto all = find_keys(reference, {std::string(key)});
+    if (!all) return tl::unexpected(all.error());
+    return std::move(all->front());
+}
+
+Result<std::vector<std::optional<EnqueueResult>>> Outbox::find_keys(
+    std::string_view reference, const std::vector<std::string>& keys) const {
+    std::vector<std::optional<EnqueueResult>> out;
+    out.reserve(keys.size());
+    if (keys.empty()) return out;
     std::lock_guard lock(impl_->mu);
     auto st = impl_->db.prepare("SELECT item_ids FROM idem WHERE reference = ?1 AND key = ?2");
     if (!st) return tl::unexpected(st.error());
-    if (auto ok = st->bind_text(1, reference); !ok) return tl::unexpected(ok.error());
-    if (auto ok = st->bind_text(2, key); !ok) return tl::unexpected(ok.error());
-    auto row = st->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) return std::optional<EnqueueResult>{};
-    return std::optional<EnqueueResult>(EnqueueResult{outbox_detail::unpack_ids(st->column_blob(0)), true});
+    for (const std::string& key : keys) {
+        st->reset();
+        if (auto ok = st->bind_text(1, reference); !ok) return tl::unexpected(ok.error());
+        if (auto ok = st->bind_text(2, key); !ok) return tl::unexpected(ok.error());
+        auto row = st->step();
+        if (!row) return tl::unexpected(row.error());
+        if (*row) {
+            out.emplace_back(EnqueueResult{outbox_detail::unpack_ids(st->column_blob(0)), true});
+        } else {
+            out.emplace_back();
+        }
+    }
+    return out;
 }
 
 Result<bool> Outbox::holds_blob(std::string_view blob_id) const {

@@ -200,6 +200,10 @@ public:
     /// consumed (an upload already delivered and erased, say).
     crypto::Result<std::optional<EnqueueResult>> find_key(std::string_view reference,
                                                           std::string_view key) const;
+    /// find_key for several keys at once (one lock, one statement): one
+    /// answer per key, in order.
+    crypto::Result<std::vector<std::optional<EnqueueResult>>> find_keys(
+        std::string_view reference, const std::vector<std::string>& keys) const;
     /// True while a pending or formed item still names the upload `blob_id`
     /// (its bytes are still needed).
     crypto::Result<bool> holds_blob(std::string_view blob_id) const;
