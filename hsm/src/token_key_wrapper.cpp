@@ -59,6 +59,13 @@ CK_MECHANISM kwp_mechanism() noexcept { return CK_MECHANISM{CKM_AES_KEY_WRAP_PAD
 // indicator's range inside the token, so a value of round_up8(expected) bytes
 // whose extra bytes are zero is accepted and trimmed. Everything else that
 // differs from `expected` is an integrity failure.
+// Limit: the true length is not visible, so an `expected` that is wrong but
+// in the same 8-byte block as the real length passes when the real key's
+// extra bytes happen to be zero (a 32-byte key ending in 0x00 read as 31
+// bytes: 1 in 256). Callers pass the size they stored with the wrapped key,
+// so this takes a wrong stored size, and its result is then a truncated
+// copy of the genuine key (unusable), never a key anyone chose: the bytes
+// themselves are authenticated by RFC 5649 inside the token.
 Result<Secret> read_unwrapped(const Session& s, CK_OBJECT_HANDLE h, std::size_t expected) {
     CK_ATTRIBUTE a{CKA_VALUE, nullptr, 0};
     if (CK_RV rv = s.fn()->C_GetAttributeValue(s.handle(), h, &a, 1); rv != CKR_OK) {
