@@ -45,6 +45,18 @@ tl::unexpected<crypto::Error> err(const Result<T>& r) {
     return tl::unexpected(r.error());
 }
 
+/// The first column of every row (blob ids).
+Result<std::vector<std::string>> first_column(crypto::Statement& st) {
+    std::vector<std::string> out;
+    for (;;) {
+        auto row = st.step();
+        if (!row) return err(row);
+        if (!*row) break;
+        out.push_back(st.column_text(0));
+    }
+    return out;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<BlobCatalog>> BlobCatalog::open(const std::filesystem::path& db,
@@ -155,14 +167,7 @@ Result<std::vector<std::string>> BlobCatalog::claimed_before(std::int64_t cutoff
     if (auto r = st->bind_int64(3, static_cast<std::int64_t>(limit)); !r) {
         return tl::unexpected(r.error());
     }
-    std::vector<std::string> out;
-    for (;;) {
-        auto row = st->step();
-        if (!row) return err(row);
-        if (!*row) break;
-        out.push_back(st->column_text(0));
-    }
-    return out;
+    return first_column(*st);
 }
 
 Result<bool> BlobCatalog::forget_claimed_before(std::string_view id, std::int64_t cutoff) {
@@ -181,14 +186,7 @@ Result<std::vector<std::string>> BlobCatalog::unattached_before(std::int64_t cut
     auto st = db_.prepare("SELECT id FROM blobs WHERE attached = 0 AND created < ?1 LIMIT 1000");
     if (!st) return err(st);
     if (auto r = st->bind_int64(1, cutoff); !r) return tl::unexpected(r.error());
-    std::vector<std::string> out;
-    for (;;) {
-        auto row = st->step();
-        if (!row) return err(row);
-        if (!*row) break;
-        out.push_back(st->column_text(0));
-    }
-    return out;
+    return first_column(*st);
 }
 
 Result<void> BlobCatalog::mark_erased(std::string_view id, std::int64_t when) {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "crypto/encoding.hpp"
+#include "support/loopback.hpp"
 #include "crypto/secret.hpp"
 #include "delivery/hi1_task_test_util.hpp"
 #include "delivery_test_util.hpp"
@@ -33,17 +34,6 @@ std::string random_key_hex() {
     return crypto::hex_encode(crypto::ByteView(k.data(), k.size()));
 }
 
-std::uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
 
 void add_psk_endpoint(const TestInstance& inst, const std::string& name, std::uint16_t port) {
     const std::string base = "https://127.0.0.1:" + std::to_string(port);
@@ -76,7 +66,7 @@ json sim_status(const TestInstance& inst, const Simulator& sim) {
 TEST(PskDeliveryTest, APskEndpointDeliversOverItsPskFollowsRotationAndStopsWhenRevoked) {
     TestInstance inst;
     auto daemon = inst.start_ready();
-    const std::uint16_t port = free_port();
+    const std::uint16_t port = testing::free_loopback_port();
     add_psk_endpoint(inst, "lea-sim", port);
     const std::string key1 = random_key_hex();
     import_psk(inst, "lea-sim", "enclave-1", key1);
@@ -119,7 +109,7 @@ TEST(PskDeliveryTest, APskEndpointDeliversOverItsPskFollowsRotationAndStopsWhenR
 TEST(PskDeliveryTest, ALeaThatDoesNotKnowThePskIsNeverDeliveredToByCertificate) {
     TestInstance inst;
     auto daemon = inst.start_ready();
-    const std::uint16_t port = free_port();
+    const std::uint16_t port = testing::free_loopback_port();
     add_psk_endpoint(inst, "lea-sim", port);
     import_psk(inst, "lea-sim", "enclave-1", random_key_hex());
     // The simulator knows another identity only: TLS 1.3 goes on with

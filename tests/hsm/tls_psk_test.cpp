@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "crypto/encoding.hpp"
+#include "support/loopback.hpp"
 #include "tls_context_test_util.hpp"
 
 namespace enclave::hsm {
@@ -336,17 +337,6 @@ private:
     pid_t pid_ = -1;
 };
 
-std::uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
 
 /// Connects our client context to 127.0.0.1:port (retrying while the
 /// server starts); true when the handshake completed with the PSK.
@@ -380,7 +370,7 @@ TEST(TlsPskTest, OurClientCompletesAPskHandshakeWithOpensslSServer) {
     Parties p;
     for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
         SCOPED_TRACE(version == TLS1_3_VERSION ? "TLS 1.3" : "TLS 1.2");
-        const std::uint16_t port = free_port();
+        const std::uint16_t port = testing::free_loopback_port();
         SServer s(port, std::string(version == TLS1_3_VERSION ? "-tls1_3" : "-tls1_2") + " -psk " + hex(p.key) +
                             " -psk_identity lea-1");
         auto client = p.psk_client("lea-1", p.key, version);
@@ -388,7 +378,7 @@ TEST(TlsPskTest, OurClientCompletesAPskHandshakeWithOpensslSServer) {
         EXPECT_TRUE(psk_connect(client.get(), port, error)) << error;
     }
     // s_server with another key: no PSK connection.
-    const std::uint16_t port = free_port();
+    const std::uint16_t port = testing::free_loopback_port();
     SServer s(port, "-tls1_2 -psk " + hex(crypto::Secret::random(32)) + " -psk_identity lea-1");
     auto client = p.psk_client("lea-1", p.key, TLS1_2_VERSION);
     std::string error;
