@@ -267,6 +267,8 @@ void read_root(const toml::table& table, Config& c, Problems& problems) {
     delivery.millis("retry_initial_ms", c.delivery.retry_initial, 10, 3'600'000);
     delivery.millis("retry_max_ms", c.delivery.retry_max, 10, 24 * 3'600'000);
     delivery.integer("batch_items", c.delivery.batch_items, 1, 10'000);
+    delivery.string("binary_base_url", c.delivery.binary_base_url);
+    delivery.seconds("binary_url_ttl_s", c.delivery.binary_url_ttl, 1, 90 * 24 * 3600);
     delivery.finish();
     Section endpoints = root.sub("endpoints");
     for (const std::string& name : endpoints.table_names()) {

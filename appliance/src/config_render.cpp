@@ -181,6 +181,11 @@ std::string render_config(const Config& c) {
           "Retries back off exponentially, with full jitter, up to this (10..86400000 ms).");
     w.num("batch_items", c.delivery.batch_items,
           "Items of one task per DeliveryObject at most (1..10000; at most 8 MiB of XML).");
+    w.str("binary_base_url", c.delivery.binary_base_url,
+          "Models A/C: https://host[:port][/prefix] the LEA reaches listeners.lea at "
+          "(\"\" = the listener's address).");
+    w.num("binary_url_ttl_s", static_cast<std::uint64_t>(c.delivery.binary_url_ttl.count()),
+          "A Model A/C URL works this long, then its binary is erased (1..7776000 s).");
     for (const auto& [name, e] : c.endpoints) {
         w.section("endpoints." + name, "An LEA endpoint, named by tasks' \"endpoint\".");
         w.strs("client_subjects", e.client_subjects,

@@ -10,6 +10,7 @@
 #include <array>
 #include <cctype>
 
+#include "delivery/lea_client_url.hpp"
 #include "config_detail.hpp"
 #include "hsm/uri.hpp"
 
@@ -224,6 +225,14 @@ void validate(const Config& c, Problems& p) {
     check_path(p, "lea_client.certificate", c.lea_client.certificate, false);
     check_key_uri(p, "lea_client.private_key", c.lea_client.private_key, false);
     check_audit(p, c);
+    if (!c.delivery.binary_base_url.empty()) {
+        const std::string& u = c.delivery.binary_base_url;
+        auto parsed = delivery::parse_https_url(u);
+        if (!parsed || u.find_first_of("?#") != std::string::npos || u.back() == '/') {
+            p.add("delivery.binary_base_url",
+                  "must be https://host[:port][/prefix] without a query, fragment or final '/'");
+        }
+    }
     const std::string& level = c.log.level;
     if (level != "debug" && level != "info" && level != "warning" && level != "error") {
         p.add("log.level", "must be \"debug\", \"info\", \"warning\" or \"error\"");

@@ -38,7 +38,22 @@ constexpr std::string_view kCatalogV2 = R"sql(
 ALTER TABLE blobs ADD COLUMN attached_at INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX blobs_claimed ON blobs(attached, erased, attached_at);
 )sql";
-constexpr std::array<crypto::Migration, 2> kCatalogSchema{{{1, kCatalogV1}, {2, kCatalogV2}}};
+// v3: Model A/C URLs (docs/delivery.md, "Models A and C"): the SHA-256 of
+// each URL's token, never the token.
+constexpr std::string_view kCatalogV3 = R"sql(
+CREATE TABLE pull_urls (
+    token_hash  BLOB PRIMARY KEY NOT NULL,
+    blob_id     TEXT NOT NULL,
+    endpoint    TEXT NOT NULL,
+    created     INTEGER NOT NULL,
+    expires     INTEGER NOT NULL,
+    accessed    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX pull_urls_blob ON pull_urls(blob_id);
+CREATE INDEX pull_urls_expires ON pull_urls(expires);
+)sql";
+constexpr std::array<crypto::Migration, 3> kCatalogSchema{
+    {{1, kCatalogV1}, {2, kCatalogV2}, {3, kCatalogV3}}};
 
 template <class T>
 tl::unexpected<crypto::Error> err(const Result<T>& r) {
@@ -298,6 +313,7 @@ void DeliveryServices::add_routes(Routers& routers) {
     detail::add_psk_routes(*impl_, routers.admin);
     detail::add_ingest_routes(*impl_, routers.ingest);
     detail::add_hi1_routes(*impl_, routers.lea);
+    detail::add_binary_routes(*impl_, routers.lea);
 }
 
 

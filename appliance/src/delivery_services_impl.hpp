@@ -47,6 +47,20 @@ struct UploadedBlob {
     std::int64_t erased = 0;   ///< Unix seconds its bytes were erased after delivery (0 = not)
 };
 
+/// A Model A/C URL as the catalogue keeps it, with its upload's facts.
+struct PullUrl {
+    crypto::Bytes token_hash;  ///< SHA-256 of the token (the token itself is not stored)
+    std::string blob_id;
+    std::string endpoint;      ///< whose client may fetch it
+    std::int64_t created = 0;  ///< Unix seconds
+    std::int64_t expires = 0;  ///< Unix seconds; fetchable while now < expires
+    std::int64_t accessed = 0;  ///< first access (0 = never)
+    // From the upload (find_pull_url only):
+    std::string content_type;
+    std::uint64_t size = 0;
+    std::string sha256;
+};
+
 /// The ingest catalogue (DIR/state/ingest.db): one row per uploaded binary,
 /// and the ObjectIdentifiers of tasks created over HI1.
 class BlobCatalog {
@@ -81,6 +95,23 @@ public:
     /// idempotency window so a keyed retry of its item is still a duplicate.
     crypto::Result<void> mark_erased(std::string_view id, std::int64_t when);
     crypto::Result<void> forget_erased_before(std::int64_t cutoff);
+
+    /// Model A/C URLs (pull_urls.cpp). A URL is known by the SHA-256 of its
+    /// token; it names one upload, the endpoint whose client may fetch it
+    /// and its expiry.
+    crypto::Result<void> add_pull_url(const PullUrl& url);
+    /// The URL and its upload (not erased); std::nullopt when unknown.
+    crypto::Result<std::optional<PullUrl>> find_pull_url(crypto::ByteView token_hash);
+    /// Records the first access; true when this call was the first.
+    crypto::Result<bool> mark_pull_accessed(crypto::ByteView token_hash, std::int64_t when);
+    /// Deletes these URLs (by token hash: minted for a submission that failed).
+    crypto::Result<void> forget_pull_urls(const std::vector<crypto::Bytes>& token_hashes);
+    /// Uploads with a URL that expired at `now` or before, at most `limit`.
+    crypto::Result<std::vector<std::string>> expired_pull_blobs(std::int64_t now, std::size_t limit);
+    /// Deletes the upload's expired URLs; true when it has no URL left.
+    crypto::Result<bool> forget_expired_pull_urls(std::string_view blob_id, std::int64_t now);
+    /// Whether any URL names the upload.
+    crypto::Result<bool> has_pull_url(std::string_view blob_id);
 
     /// HI1 tasking: the LEA's ObjectIdentifier of a task and back.
     crypto::Result<void> map_object(std::string_view object_id, std::string_view reference);
@@ -134,6 +165,9 @@ struct DeliveryServices::Impl {
     /// Claims no item holds (a crash between claim and enqueue), older
     /// than the unattached TTL: erased. Hourly.
     void sweep_orphans();
+    /// Model A/C URLs past their expiry are forgotten; an upload whose last
+    /// URL expired is crypto-erased.
+    void sweep_expired_urls();
     void supervise();
     /// A task closed: the supervisor scans for closed tasks at once.
     void task_closed();
@@ -145,21 +179,37 @@ namespace detail {
 
 void add_endpoint_routes(DeliveryServices::Impl& s, Router& admin);
 void add_psk_routes(DeliveryServices::Impl& s, Router& admin);  // psk_routes.cpp
-/// The outbox item of one accepted handover item: each binary it names (by
-/// blob_id; uploaded by `uploader`) gets its Model B URL, size, type and
-/// checksum, and the item its XML.
 /// Makes an endpoint's client context offer its current PSK (psk_tls.cpp).
 crypto::Result<void> use_endpoint_psk(DeliveryServices::Impl& s, const EndpointSpec& spec,
                                       SSL_CTX* ctx);
 
+/// The outbox item of one accepted handover item: each binary it names (by
+/// blob_id; uploaded by `uploader`) gets its URL (Model A/C: a fresh one of
+/// ours, its hash appended to `minted`; Model B: the endpoint's scheme),
+/// size, type and checksum, and the item its XML.
 crypto::Result<delivery::OutboxItem> outbox_item(DeliveryServices::Impl& s,
                                                  const EndpointSpec& endpoint,
                                                  delivery::HandoverItem item,
                                                  const std::string& uploader,
-                                                 const std::string& attached_by);
+                                                 const std::string& attached_by,
+                                                 std::vector<crypto::Bytes>& minted);
 
 void add_ingest_routes(DeliveryServices::Impl& s, Router& ingest);
 void add_hi1_routes(DeliveryServices::Impl& s, Router& lea);
+
+/// Models A/C (binary_routes.cpp): GET/HEAD /v1/binaries/{token} on the LEA listener.
+void add_binary_routes(DeliveryServices::Impl& s, Router& lea);
+/// delivery.binary_base_url, or https://<listeners.lea address>:<port>.
+std::string pull_base_url(const Config& config);
+/// A fresh Model A/C URL for an upload, for `endpoint`'s client, and its
+/// expiry (QualifiedDateTime) for the binaryObject.
+struct PullGrant {
+    std::string url;
+    std::string expiry;
+    crypto::Bytes token_hash;  ///< the catalogue's key of the URL
+};
+crypto::Result<PullGrant> grant_pull_url(DeliveryServices::Impl& s, const std::string& blob_id,
+                                         const std::string& endpoint);
 
 /// Whether `text` is a media type "type/subtype" with optional parameters
 /// (RFC 9110 8.3.1), at most 255 characters.

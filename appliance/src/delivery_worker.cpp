@@ -244,6 +244,9 @@ void DeliveryServices::Impl::sweep_orphans() {
                 return;
             }
             if (*held) continue;
+            // Served by Model A/C URLs: erased when the last one expires.
+            auto pulled = catalog->has_pull_url(id);
+            if (!pulled || *pulled) continue;
             // The row first: a retry claiming it meanwhile keeps it (and its
             // bytes); a crash after this leaves bytes no row names, never a
             // row whose bytes are gone.
@@ -265,8 +268,47 @@ void DeliveryServices::Impl::sweep_orphans() {
     }
 }
 
+void DeliveryServices::Impl::sweep_expired_urls() {
+    const std::int64_t now = unix_now();
+    std::size_t erased = 0;
+    for (;;) {
+        auto page = catalog->expired_pull_blobs(now, 500);
+        if (!page) {
+            log(LogLevel::error, "delivery", "blob catalogue: " + page.error().message());
+            return;
+        }
+        for (const auto& id : *page) {
+            if (stopping.load()) return;
+            auto last = catalog->forget_expired_pull_urls(id, now);
+            if (!last) {
+                log(LogLevel::error, "delivery", "blob catalogue: " + last.error().message());
+                return;
+            }
+            if (!*last) continue;  // another URL of the upload still works
+            // Rows first, bytes second: a crash in between leaves bytes that
+            // no URL serves (the orphan sweep's), never a URL without bytes.
+            auto removed = blobs->remove(id);
+            if (!removed && removed.error().code() != Errc::not_found) {
+                log(LogLevel::error, "delivery",
+                    "erasing a binary whose URLs expired: " + removed.error().message());
+                continue;
+            }
+            if (auto m = catalog->mark_erased(id, now); !m) {
+                log(LogLevel::error, "delivery", "blob catalogue: " + m.error().message());
+            }
+            ++erased;
+        }
+        if (page->size() < 500) break;
+    }
+    if (erased != 0) {
+        log(LogLevel::info, "delivery",
+            "erased " + std::to_string(erased) + " binary(ies) whose Model A/C URLs expired");
+    }
+}
+
 void DeliveryServices::Impl::supervise_once(std::set<std::string>& closed_seen) {
     sweep_unattached();
+    sweep_expired_urls();
     if (const auto t = std::chrono::steady_clock::now();
         !last_orphan_sweep || t - *last_orphan_sweep > std::chrono::hours(1)) {
         last_orphan_sweep = t;

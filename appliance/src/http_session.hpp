@@ -25,10 +25,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -82,6 +84,7 @@ protected:
         env_->metrics->connection_opened();
     }
     ~HttpSession() override {
+        end_stream();
         end_request();
         env_->registry.remove(id_);
         env_->metrics->connection_closed();
@@ -304,6 +307,7 @@ private:
 
     void finish_stream() {
         phase_ = Phase::handling;
+        head_request_ = stream_parser_->get().method() == http::verb::head;
         const bool keep = stream_parser_->get().keep_alive();
         const unsigned version = stream_parser_->get().version();
         stream_parser_.reset();
@@ -336,6 +340,7 @@ private:
         parser_.reset();
         const bool keep = msg.keep_alive();
         const unsigned version = msg.version();
+        head_request_ = msg.method() == http::verb::head;
         Request req = to_request(msg);
         req.body = std::move(msg.body());
         Response res = env_->router->handle(req);
@@ -384,6 +389,9 @@ private:
         // keep_alive false by their callers; a handler's 4xx keeps the
         // connection (its request was read whole).
         keep_alive = keep_alive && !stopping();
+        // HEAD (RFC 9110 9.3.2): the same header fields as GET, Content-Length
+        // included, and no body.
+        const bool head = std::exchange(head_request_, false);
         res_ = {};
         res_.version(version == 10 ? 10 : 11);
         res_.result(res.status);
@@ -391,14 +399,73 @@ private:
         res_.set(http::field::cache_control, "no-store");
         for (auto& h : res.headers) res_.set(h.name, h.value);
         res_.keep_alive(keep_alive);
-        res_.body() = std::move(res.body);
-        res_.prepare_payload();
+        if (res.source) {
+            res_.content_length(res.source->size());
+            if (!head) source_ = std::move(res.source);
+        } else {
+            res_.body() = std::move(res.body);
+            res_.prepare_payload();
+        }
         env_->metrics->request_served(res.status);
         phase_ = Phase::writing;
         self().lowest().expires_after(env_->limits.write_timeout);
+        if (head || source_) {
+            // The header alone; a streamed body follows it raw (its length
+            // is declared, so no framing is needed).
+            head_writer_.emplace(res_);
+            return http::async_write_header(
+                self().stream(), *head_writer_,
+                [s = self().shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                    s->head_writer_.reset();
+                    if (s->source_ && !ec && !s->aborted_) return s->stream_body(keep_alive);
+                    s->on_write(ec, keep_alive);
+                });
+        }
         http::async_write(self().stream(), res_,
                           [s = self().shared_from_this(), keep_alive](
                               beast::error_code ec, std::size_t) { s->on_write(ec, keep_alive); });
+    }
+
+    /// Sends the next piece of a streamed body; the connection is closed on
+    /// any failure (the client then has a body shorter than declared).
+    void stream_body(bool keep_alive) {
+        if (aborted_) return end_stream();
+        const std::uint64_t left = source_->size() - streamed_;
+        if (left == 0) {
+            end_stream();
+            return on_write({}, keep_alive);
+        }
+        if (out_buf_.empty()) out_buf_.resize(kOutPiece);
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, out_buf_.size()));
+        auto got = source_->read(crypto::MutableByteView(out_buf_.data(), want));
+        if (!got || *got == 0 || *got > want) {
+            log(LogLevel::error, env_->listener,
+                "a streamed response failed after " + std::to_string(streamed_) + " bytes: " +
+                    (got ? std::string("the source ran dry") : got.error().message()));
+            end_stream();
+            return finish();
+        }
+        streamed_ += *got;
+        self().lowest().expires_after(env_->limits.write_timeout);
+        net::async_write(self().stream(), net::buffer(out_buf_.data(), *got),
+                         [s = self().shared_from_this(), keep_alive](beast::error_code ec,
+                                                                     std::size_t) {
+                             if (s->aborted_) return s->end_stream();
+                             if (ec) {
+                                 s->end_stream();
+                                 return s->finish();
+                             }
+                             s->stream_body(keep_alive);
+                         });
+    }
+
+    /// Drops the source and wipes the piece buffer (it held plaintext).
+    void end_stream() noexcept {
+        source_.reset();
+        streamed_ = 0;
+        crypto::wipe(crypto::MutableByteView(out_buf_.data(), out_buf_.size()));
+        out_buf_.clear();
+        out_buf_.shrink_to_fit();
     }
 
     void on_write(beast::error_code ec, bool keep_alive) {
@@ -423,6 +490,12 @@ private:
     std::vector<char> chunk_;
     http::response<http::empty_body> continue_;
     http::response<http::string_body> res_;
+    static constexpr std::size_t kOutPiece = 256 * 1024;
+    bool head_request_ = false;
+    std::optional<http::response_serializer<http::string_body>> head_writer_;
+    std::shared_ptr<ResponseSource> source_;
+    std::uint64_t streamed_ = 0;
+    std::vector<std::uint8_t> out_buf_;
 };
 
 }  // namespace enclave::appliance::detail

@@ -204,6 +204,19 @@ Response post_items(DeliveryServices::Impl& s, const Request& req) {
     std::vector<std::optional<delivery::EnqueueResult>> answers;
     std::vector<delivery::EnqueueUnit> units;
     std::vector<std::pair<std::string, std::string>> blob_ids;
+    // Model A/C URLs minted for this request: forgotten again unless its
+    // items are enqueued (an item refused later, a claim or enqueue failure).
+    struct MintedUrls {
+        DeliveryServices::Impl& s;
+        std::vector<crypto::Bytes> hashes;
+        bool keep = false;
+        ~MintedUrls() {
+            if (keep) return;
+            if (auto r = s.catalog->forget_pull_urls(hashes); !r) {
+                log(LogLevel::error, "ingest", "blob catalogue: " + r.error().message());
+            }
+        }
+    } minted{s, {}};
     auto add_unit = [&](std::optional<std::string> key, std::optional<delivery::EnqueueResult> seen,
                         std::vector<delivery::HandoverItem> items) -> crypto::Result<void> {
         if (seen) {
@@ -214,7 +227,8 @@ Response post_items(DeliveryServices::Impl& s, const Request& req) {
         delivery::EnqueueUnit unit{std::move(key), {}};
         for (auto& item : items) {
             for (const auto& b : item.associated_binary_data) blob_ids.emplace_back(b.blob_id, by);
-            auto out = outbox_item(s, *endpoint, std::move(item), req.peer.cert_sha256, by);
+            auto out = outbox_item(s, *endpoint, std::move(item), req.peer.cert_sha256, by,
+                                   minted.hashes);
             if (!out) return tl::unexpected(out.error());
             unit.items.push_back(std::move(*out));
         }
@@ -275,6 +289,7 @@ Response post_items(DeliveryServices::Impl& s, const Request& req) {
             release_claims(s, reference, blob_ids);
             return error_response(results.error(), false);
         }
+        minted.keep = true;
         auto next = results->begin();
         for (auto& a : answers) {
             if (!a) a = std::move(*next++);
@@ -296,11 +311,14 @@ crypto::Result<delivery::OutboxItem> outbox_item(DeliveryServices::Impl& s,
                                                  const EndpointSpec& endpoint,
                                                  delivery::HandoverItem item,
                                                  const std::string& uploader,
-                                                 const std::string& attached_by) {
+                                                 const std::string& attached_by,
+                                                 std::vector<crypto::Bytes>& minted) {
     delivery::OutboxItem out;
-    if (!item.associated_binary_data.empty() && !endpoint.allows(DeliveryModel::b)) {
+    // Models A/C (the LEA fetches from us) when the endpoint takes them, else B.
+    const bool pull = endpoint.allows(DeliveryModel::a) || endpoint.allows(DeliveryModel::c);
+    if (!item.associated_binary_data.empty() && !pull && !endpoint.allows(DeliveryModel::b)) {
         return crypto::fail(crypto::Errc::invalid_state,
-                            "binaries: the task's endpoint takes no Model B deliveries");
+                            "binaries: the task's endpoint takes no binary deliveries");
     }
     for (std::size_t i = 0; i < item.associated_binary_data.size(); ++i) {
         auto& b = item.associated_binary_data[i];
@@ -331,11 +349,20 @@ crypto::Result<delivery::OutboxItem> outbox_item(DeliveryServices::Impl& s,
             return crypto::fail(crypto::Errc::invalid_argument,
                                 where + ": this upload already belongs to an item");
         }
-        b.url = endpoint.binary_url_scheme;
-        b.url.replace(b.url.find("{id}"), 4, delivery::uuid_v4());
         b.content_length = (*blob)->size;
         b.content_type = (*blob)->content_type;
         b.checksum = (*blob)->sha256;
+        if (pull) {
+            // Served by us until the expiry; no push, so not an outbox binary.
+            auto grant = grant_pull_url(s, b.blob_id, endpoint.name);
+            if (!grant) return tl::unexpected(grant.error());
+            b.url = std::move(grant->url);
+            b.expiry = std::move(grant->expiry);
+            minted.push_back(std::move(grant->token_hash));
+            continue;
+        }
+        b.url = endpoint.binary_url_scheme;
+        b.url.replace(b.url.find("{id}"), 4, delivery::uuid_v4());
         out.binaries.push_back({b.blob_id, b.url, (*blob)->size, (*blob)->content_type,
                                 (*blob)->sha256});
     }

@@ -108,6 +108,8 @@ Config unusual_config() {
     c.tasks.expiry_check_interval = std::chrono::seconds(1);
     c.endpoints["lea1"].client_subjects = {"CN=demo-lea,O=Enclave demo", "CN=\"q\",O=x"};
     c.endpoints["lea-2"] = {};
+    c.delivery.binary_base_url = "https://enclave.csp.example:8443/lea";
+    c.delivery.binary_url_ttl = std::chrono::seconds(3600);
     return c;
 }
 
@@ -134,9 +136,9 @@ TEST(ConfigTest, RenderedFileCommentsEveryKeyAndHasEveryKey) {
         previous = line;
     }
     // instance 1, token 4, 3 listeners x (8 + 7 limits), admin 3 + roles 3 + limits 7,
-    // lea_client 2, audit 4, tasks 1, ingest 2, delivery 5, log 1, shutdown 1 (no
+    // lea_client 2, audit 4, tasks 1, ingest 2, delivery 7, log 1, shutdown 1 (no
     // endpoints by default).
-    EXPECT_EQ(keys, 1 + 4 + 3 * 15 + 3 + 3 + 7 + 2 + 4 + 1 + 2 + 5 + 1 + 1);
+    EXPECT_EQ(keys, 1 + 4 + 3 * 15 + 3 + 3 + 7 + 2 + 4 + 1 + 2 + 7 + 1 + 1);
     for (const char* section :
          {"[instance]", "[token]", "[listeners.lea]", "[listeners.lea.limits]",
           "[listeners.ingest]", "[listeners.ingest.limits]", "[admin]", "[admin.roles]",
@@ -278,6 +280,14 @@ const Rule kRules[] = {
     {"[endpoints.lea1]\nclient_subjects = [\"\"]\n",
      "endpoints.lea1.client_subjects: each must be a non-empty"},
     {"[endpoints.lea1]\nurl = \"x\"\n", "endpoints.lea1.url: unknown key"},
+    {"[delivery]\nbinary_base_url = \"http://lea.example\"\n",
+     "delivery.binary_base_url: must be https://"},
+    {"[delivery]\nbinary_base_url = \"https://e.example/\"\n",
+     "delivery.binary_base_url: must be https://"},
+    {"[delivery]\nbinary_base_url = \"https://e.example/x?y=1\"\n",
+     "delivery.binary_base_url: must be https://"},
+    {"[delivery]\nbinary_base_url = \"https://\"\n", "delivery.binary_base_url: must be https://"},
+    {"[delivery]\nbinary_url_ttl_s = 0\n", "delivery.binary_url_ttl_s: must be 1..7776000"},
 };
 
 TEST(ConfigTest, EveryRuleNamesTheKeyAndTheRule) {

@@ -147,6 +147,12 @@ struct DeliveryConfig {
     std::chrono::milliseconds retry_initial{1000};   ///< first retry after a failed delivery
     std::chrono::milliseconds retry_max{300'000};    ///< backoff cap (full jitter below it)
     std::uint32_t batch_items = 500;  ///< items of one task per DeliveryObject at most
+    /// Models A/C: the https origin (and optional path prefix) the LEA
+    /// reaches listeners.lea at; URLs are <this>/v1/binaries/<token>.
+    /// "" = https://<listeners.lea address>:<port> (a wildcard address
+    /// becomes "localhost").
+    std::string binary_base_url;
+    std::chrono::seconds binary_url_ttl{7 * 24 * 3600};  ///< a Model A/C URL's lifetime
     bool operator==(const DeliveryConfig&) const = default;
 };
 

@@ -22,6 +22,9 @@
 #include <variant>
 #include <vector>
 
+#include "crypto/bytes.hpp"
+#include "crypto/result.hpp"
+
 namespace enclave::appliance {
 
 enum class Role : std::uint8_t { security_officer = 1, auditor = 2, operator_ = 4 };
@@ -91,11 +94,27 @@ struct Request {
     [[nodiscard]] const std::string* header(std::string_view name) const noexcept;
 };
 
+/// A response body too large to hold in memory (a stored binary), produced
+/// piece by piece on the connection's I/O thread while it is being sent.
+class ResponseSource {
+public:
+    virtual ~ResponseSource() = default;
+    /// The body's exact length (sent as Content-Length).
+    [[nodiscard]] virtual std::uint64_t size() const noexcept = 0;
+    /// Writes the next bytes of the body into `out` (at most out.size()) and
+    /// returns how many; called until size() bytes came. 0 before the end,
+    /// or an error, aborts the connection (the status line is already sent,
+    /// so the client sees a short body, never a wrong one).
+    virtual crypto::Result<std::size_t> read(crypto::MutableByteView out) = 0;
+};
+
 struct Response {
     unsigned status = 200;
     std::string content_type = "application/json";
     std::string body;
     std::vector<Header> headers;  ///< extra headers (Allow, Retry-After, ...)
+    /// When set, the body comes from here instead of `body`.
+    std::shared_ptr<ResponseSource> source;
 
     static Response text(unsigned status, std::string body);
     static Response json(unsigned status, std::string body);

@@ -9,6 +9,8 @@
 
 #include <openssl/err.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -159,6 +161,45 @@ HttpReply TlsConnection::read_reply() {
         }
         pending_.append(buf, static_cast<std::size_t>(n));
     }
+}
+
+std::string TlsConnection::read_some(std::size_t n) {
+    if (!pending_.empty()) {
+        std::string out = pending_.substr(0, n);
+        pending_.erase(0, out.size());
+        return out;
+    }
+    std::string buf(std::min<std::size_t>(n, 256 * 1024), '\0');
+    const int got = SSL_read(ssl_, buf.data(), static_cast<int>(buf.size()));
+    if (got <= 0) return {};
+    buf.resize(static_cast<std::size_t>(got));
+    return buf;
+}
+
+std::string TlsConnection::read_raw_reply(bool head) {
+    if (!ok_) return {};
+    std::size_t end = std::string::npos;
+    while ((end = pending_.find("\r\n\r\n")) == std::string::npos) {
+        const std::string more = read_some(64 * 1024);
+        if (more.empty()) return {};
+        pending_ += more;
+    }
+    end += 4;
+    std::size_t length = 0;
+    std::string lower = pending_.substr(0, end);
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (const auto at = lower.find("\r\ncontent-length:"); at != std::string::npos && !head) {
+        length = std::stoull(lower.substr(at + 18));
+    }
+    while (pending_.size() < end + length) {
+        char buf[65536];
+        const int got = SSL_read(ssl_, buf, sizeof buf);
+        if (got <= 0) return {};
+        pending_.append(buf, static_cast<std::size_t>(got));
+    }
+    std::string out = pending_.substr(0, end + length);
+    pending_.erase(0, end + length);
+    return out;
 }
 
 HttpReply TlsConnection::request(std::string_view method, std::string_view target,

@@ -52,6 +52,11 @@ public:
     bool send_all(std::string_view data);
     /// Reads until one complete response arrived (or the peer closed).
     HttpReply read_reply();
+    /// One response exactly as it came off the wire (header block and body
+    /// by Content-Length; `head`: the answer to HEAD, no body). "" on failure.
+    std::string read_raw_reply(bool head = false);
+    /// Reads up to `n` bytes (what is already buffered first); "" at EOF.
+    std::string read_some(std::size_t n);
     /// send_all(request) + read_reply(); the connection stays open (keep-alive).
     HttpReply request(std::string_view method, std::string_view target, std::string_view body = {},
                       bool close = false);

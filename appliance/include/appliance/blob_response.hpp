@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// BlobSegmentSource: the streamed body of a Model A/C answer (200 or 206).
+// It walks the segments http_range planned (literal multipart framing, and
+// slices of the stored object) and decrypts only the chunks a slice touches:
+// each piece it hands out ends on a chunk boundary when it spans more than
+// one chunk, so consecutive pieces never decrypt a chunk twice.
+//
+// Holds: the object's BlobReader (its data key, in a Secret) and, while the
+// listener sends it, plaintext in the listener's piece buffer (wiped there).
+// Used by one connection's strand at a time; not thread-safe.
+#include <cstdint>
+#include <vector>
+
+#include "appliance/http_range.hpp"
+#include "appliance/http_types.hpp"
+#include "crypto/blob_format.hpp"
+
+namespace enclave::appliance {
+
+class BlobSegmentSource final : public ResponseSource {
+public:
+    /// `segments` must lie within the object (http_range's plans do).
+    BlobSegmentSource(crypto::BlobReader reader, std::vector<BodySegment> segments);
+
+    [[nodiscard]] std::uint64_t size() const noexcept override { return size_; }
+    crypto::Result<std::size_t> read(crypto::MutableByteView out) override;
+    /// For tests: the reader (chunks_decrypted()).
+    [[nodiscard]] const crypto::BlobReader& reader() const noexcept { return reader_; }
+
+private:
+    crypto::BlobReader reader_;
+    std::vector<BodySegment> segments_;
+    std::uint64_t size_ = 0;
+    std::size_t index_ = 0;  ///< the segment being sent
+    std::uint64_t at_ = 0;   ///< bytes of it already sent
+};
+
+}  // namespace enclave::appliance

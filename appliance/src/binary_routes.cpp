@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+// Models A and C (TS 103 707 Annex C.2, C.4): binaries served from the
+// encrypted blob store on the LEA listener.
+//
+//   GET  /v1/binaries/{token}   the whole object (200) or byte ranges (206,
+//                               RFC 9110 14; multipart/byteranges for
+//                               several), 416 for unsatisfiable ranges
+//   HEAD /v1/binaries/{token}   the same header fields, no body
+//
+// A token is 32 bytes from the CSPRNG (64 hex digits) minted per binary at
+// ingest; the catalogue keeps its SHA-256 only. A URL works for the client
+// of the endpoint it was minted for, until its expiry. An unknown token, an
+// expired one and another client's get the very same answer as an unknown
+// path (404, same fields, same body): the answer never says a URL exists.
+#include <algorithm>
+
+#include "appliance/blob_response.hpp"
+#include "appliance/http_range.hpp"
+#include "appliance/log.hpp"
+#include "audit/task_time.hpp"
+#include "audit_services_impl.hpp"
+#include "crypto/digest.hpp"
+#include "crypto/encoding.hpp"
+#include "crypto/secret.hpp"
+#include "delivery_services_impl.hpp"
+
+namespace enclave::appliance::detail {
+
+namespace {
+
+constexpr std::size_t kTokenBytes = 32;
+
+Response no_such_resource() { return Response::error(404, "not_found", "no such resource"); }
+
+bool token_syntax(std::string_view token) {
+    return token.size() == 2 * kTokenBytes &&
+           std::all_of(token.begin(), token.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+}
+
+crypto::Bytes token_hash(std::string_view token) {
+    return crypto::digest(crypto::HashAlg::sha256,
+                          crypto::ByteView(reinterpret_cast<const std::uint8_t*>(token.data()),
+                                           token.size()));
+}
+
+/// Whether the caller is the URL's endpoint's LEA client: its PSK's
+/// endpoint, or a certificate subject the endpoint lists.
+bool is_endpoint_client(DeliveryServices::Impl& s, const Peer& peer, const std::string& endpoint) {
+    if (!peer.psk_identity.empty()) return peer.psk_endpoint == endpoint;
+    auto spec = s.endpoints->get(endpoint);
+    if (!spec || !*spec) return false;
+    const auto& subjects = (*spec)->client_subjects;
+    return !peer.cert_subject.empty() &&
+           std::find(subjects.begin(), subjects.end(), peer.cert_subject) != subjects.end();
+}
+
+/// The first successful access of a URL goes to the audit log (who fetched
+/// which upload); later ranges of the same URL do not.
+void audit_first_access(DeliveryServices::Impl& s, const Request& req, const PullUrl& url) {
+    auto first = s.catalog->mark_pull_accessed(url.token_hash, unix_now());
+    if (!first) {
+        log(LogLevel::error, "delivery", "binary URL access: " + first.error().message());
+        return;
+    }
+    if (!*first) return;
+    auto r = s.audit->audit_sink().append(nlohmann::json{{"event", "binary.accessed"},
+                                                         {"endpoint", url.endpoint},
+                                                         {"blob", url.blob_id},
+                                                         {"size", url.size},
+                                                         {"sha256", url.sha256},
+                                                         {"actor", actor_of(req.peer)}});
+    if (!r) log(LogLevel::error, "delivery", "audit log: " + r.error().message());
+}
+
+Response serve(DeliveryServices::Impl& s, const Request& req, bool head) {
+    const std::string& token = req.path_params.at(0);
+    if (!token_syntax(token)) return no_such_resource();
+    auto url = s.catalog->find_pull_url(token_hash(token));
+    if (!url) {
+        log(LogLevel::error, "delivery", "binary URL lookup: " + url.error().message());
+        return Response::error(500, "internal", "internal error");
+    }
+    if (!*url || unix_now() >= (*url)->expires) return no_such_resource();
+    if (!is_endpoint_client(s, req.peer, (*url)->endpoint)) {
+        log(LogLevel::warning, "delivery",
+            "a Model A/C URL of endpoint " + (*url)->endpoint +
+                " was presented by another client (" +
+                (req.peer.psk_identity.empty() ? "certificate sha256 " + req.peer.cert_sha256
+                                               : "PSK " + req.peer.psk_identity) +
+                "); answered as unknown");
+        return no_such_resource();
+    }
+    auto reader = s.blobs->open_object((*url)->blob_id);
+    if (!reader) {
+        if (reader.error().code() == crypto::Errc::not_found) return no_such_resource();
+        log(LogLevel::error, "delivery", "serving a binary: " + reader.error().message());
+        return Response::error(500, "internal", "internal error");
+    }
+    const std::uint64_t size = reader->size();
+    const std::string etag = strong_etag((*url)->sha256);
+    // Range is defined for GET only (RFC 9110 14.2); HEAD answers as a full GET.
+    const RangePlan plan = plan_ranges(head ? nullptr : req.header("Range"),
+                                       head ? nullptr : req.header("If-Range"), etag, size);
+    audit_first_access(s, req, **url);
+    Response res;
+    res.headers.push_back({"ETag", etag});
+    res.headers.push_back({"Accept-Ranges", "bytes"});
+    if (plan.outcome == RangeOutcome::unsatisfiable) {
+        res = Response::error(416, "range_not_satisfiable", "no requested range is satisfiable");
+        res.headers.push_back({"Content-Range", unsatisfied_content_range(size)});
+        res.headers.push_back({"ETag", etag});
+        return res;
+    }
+    std::vector<BodySegment> segments;
+    if (plan.outcome == RangeOutcome::partial) {
+        auto body = range_body(plan, (*url)->content_type, size, make_boundary());
+        if (!body) {
+            log(LogLevel::error, "delivery", "serving ranges: " + body.error().message());
+            return Response::error(500, "internal", "internal error");
+        }
+        res.status = 206;
+        res.content_type = body->content_type;
+        for (auto& [name, value] : body->headers) res.headers.push_back({name, value});
+        segments = std::move(body->segments);
+    } else {
+        res.content_type = (*url)->content_type;
+        segments.push_back(BodySegment{{}, 0, size, true});
+    }
+    res.source = std::make_shared<BlobSegmentSource>(std::move(*reader), std::move(segments));
+    return res;
+}
+
+}  // namespace
+
+std::string pull_base_url(const Config& c) {
+    if (!c.delivery.binary_base_url.empty()) return c.delivery.binary_base_url;
+    std::string host = c.lea.address;
+    if (host == "0.0.0.0" || host == "::" || host.empty()) host = "localhost";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    return "https://" + host + ":" + std::to_string(c.lea.port);
+}
+
+crypto::Result<PullGrant> grant_pull_url(DeliveryServices::Impl& s, const std::string& blob_id,
+                                         const std::string& endpoint) {
+    crypto::Secret token_bytes = crypto::Secret::random(kTokenBytes);
+    std::string token = crypto::hex_encode(token_bytes.view());
+    PullUrl row;
+    row.token_hash = token_hash(token);
+    row.blob_id = blob_id;
+    row.endpoint = endpoint;
+    row.created = unix_now();
+    row.expires = row.created + s.config.delivery.binary_url_ttl.count();
+    if (auto r = s.catalog->add_pull_url(row); !r) {
+        crypto::wipe(token);
+        return tl::unexpected(r.error().wrap("minting a binary URL"));
+    }
+    PullGrant out;
+    out.url = pull_base_url(s.config) + "/v1/binaries/" + token;
+    out.token_hash = std::move(row.token_hash);
+    crypto::wipe(token);
+    out.expiry = audit::format_utc_time(audit::UtcTime(std::chrono::seconds(row.expires)));
+    return out;
+}
+
+void add_binary_routes(DeliveryServices::Impl& s, Router& lea) {
+    lea.add("GET", "/v1/binaries/{token}", RoleSet{},
+            [&s](const Request& req) { return serve(s, req, false); });
+    lea.add("HEAD", "/v1/binaries/{token}", RoleSet{},
+            [&s](const Request& req) { return serve(s, req, true); });
+}
+
+}  // namespace enclave::appliance::detail

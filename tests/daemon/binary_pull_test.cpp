@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: Apache-2.0
+// Models A and C end to end, real processes over loopback mutual TLS: a
+// collector uploads, enclaved delivers the item (its binaryObject names a
+// URL on enclaved's LEA listener) to enclave-lea-sim, and the LEA's client
+// fetches the URL whole, in ranges, resumed, and from two clients at once.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <thread>
+
+#include "crypto/digest.hpp"
+#include "delivery_test_util.hpp"
+
+namespace enclave::daemon_test {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+
+/// Deterministic content: byte i of an object of seed s.
+std::string make_content(std::size_t size, std::uint32_t seed) {
+    std::string out(size, '\0');
+    std::uint64_t x = 0x9e3779b97f4a7c15ULL ^ seed;
+    for (std::size_t i = 0; i < size; ++i) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out[i] = static_cast<char>(x >> 24);
+    }
+    return out;
+}
+
+struct PulledBinary {
+    std::string url;
+    std::string target;  ///< "/v1/binaries/<token>"
+};
+
+/// An instance whose endpoint takes Models A and C, a simulator as its LEA,
+/// a task, and helpers to get a binary delivered by URL.
+class PullRig {
+public:
+    explicit PullRig(std::chrono::seconds ttl = std::chrono::seconds(3600)) {
+        inst.config().delivery.binary_url_ttl = ttl;
+        inst.config().ingest_limits.max_blob_bytes = std::uint64_t{1} << 30;
+        inst.save_config();
+        daemon = inst.start_ready();
+        sim = std::make_unique<Simulator>(inst);
+        const std::string base = "https://127.0.0.1:" + std::to_string(sim->port());
+        // The demo LEA client certificate's subject, as the listener sees it.
+        TlsConnection who(inst.lea_port(), inst.lea_client());
+        const std::string lea_subject = json::parse(who.request("GET", "/v1/whoami").body)["subject"];
+        RunResult r = ctl(inst, {"endpoint", "add", "lea-sim", "--url", base + "/hi1/delivery",
+                                 "--ca", inst.pki("demo-ca.pem").string(), "--models", "A,C",
+                                 "--client-subject", lea_subject, "--receiver-country", "GB"});
+        EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+        create_task(inst, "LIID-PULL-1");
+    }
+
+    /// Uploads `data` in one PUT (sent in pieces), returns the upload id.
+    std::string upload_big(const std::string& data, const std::string& type) {
+        TlsConnection c(inst.ingest_port(), inst.collector_client());
+        EXPECT_TRUE(c.ok()) << c.error();
+        c.send_all("PUT /ingest/v1/blobs HTTP/1.1\r\nHost: e\r\nContent-Type: " + type +
+                   "\r\nContent-Length: " + std::to_string(data.size()) + "\r\n\r\n");
+        for (std::size_t at = 0; at < data.size(); at += 1 << 20) {
+            c.send_all(std::string_view(data).substr(at, 1 << 20));
+        }
+        const HttpReply r = c.read_reply();
+        EXPECT_EQ(r.status, 201) << r.body;
+        return json::parse(r.body, nullptr, false).value("id", "");
+    }
+
+    /// Submits an item naming `blob` and waits for the LEA to receive it.
+    PulledBinary deliver(const std::string& blob, int n) {
+        TlsConnection c(inst.ingest_port(), inst.collector_client());
+        EXPECT_TRUE(c.ok()) << c.error();
+        const HttpReply r = post_json(c, "/ingest/v1/tasks/LIID-PULL-1/items", item(n, {blob}).dump());
+        EXPECT_EQ(r.status, 202) << r.body;
+        PulledBinary out;
+        EXPECT_TRUE(eventually([&] {
+            for (const json& d : sim->deliveries()) {
+                for (const auto& u : d.value("binary_urls", json::array())) {
+                    const std::string url = u.get<std::string>();
+                    if (seen_.insert(url).second) out.url = url;
+                }
+            }
+            return !out.url.empty();
+        })) << inst.log();
+        const std::string prefix = "https://127.0.0.1:" + std::to_string(inst.lea_port());
+        EXPECT_EQ(out.url.rfind(prefix + "/v1/binaries/", 0), 0u) << out.url;
+        out.target = out.url.substr(prefix.size());
+        return out;
+    }
+
+    TestInstance inst;
+    std::unique_ptr<Process> daemon;
+    std::unique_ptr<Simulator> sim;
+
+private:
+    std::set<std::string> seen_;
+};
+
+std::string get_request(const std::string& target, const std::string& extra = "",
+                        const std::string& method = "GET") {
+    return method + " " + target + " HTTP/1.1\r\nHost: e\r\n" + extra + "\r\n";
+}
+
+/// The header block of a raw reply, and its body.
+std::pair<std::string, std::string> split_reply(const std::string& raw) {
+    const auto end = raw.find("\r\n\r\n");
+    if (end == std::string::npos) return {raw, {}};
+    return {raw.substr(0, end + 4), raw.substr(end + 4)};
+}
+
+std::string header_value(const std::string& head, const std::string& name) {
+    std::smatch m;
+    if (std::regex_search(head, m, std::regex("\r\n" + name + ": ([^\r]*)\r\n", std::regex::icase))) {
+        return m[1];
+    }
+    return {};
+}
+
+TEST(BinaryPullTest, ModelAServesTheWholeObjectAndHeadTheSameFields) {
+    PullRig rig;
+    const std::string data = make_content(3 * 1024 * 1024 + 17, 1);
+    const std::string blob = rig.upload_big(data, "video/mp4");
+    const PulledBinary b = rig.deliver(blob, 1);
+
+    TlsConnection lea(rig.inst.lea_port(), rig.inst.lea_client());
+    ASSERT_TRUE(lea.ok()) << lea.error();
+    lea.send_all(get_request(b.target));
+    const auto [head, body] = split_reply(lea.read_raw_reply());
+    EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+    EXPECT_EQ(body.size(), data.size());
+    EXPECT_EQ(sha256_hex(body), sha256_hex(data));
+    EXPECT_EQ(header_value(head, "Content-Type"), "video/mp4");
+    EXPECT_EQ(header_value(head, "Content-Length"), std::to_string(data.size()));
+    EXPECT_EQ(header_value(head, "ETag"), "\"sha256-" + sha256_hex(data) + "\"");
+    EXPECT_EQ(header_value(head, "Accept-Ranges"), "bytes");
+
+    // HEAD: the very same header block, no body; the connection stays usable.
+    lea.send_all(get_request(b.target, "", "HEAD"));
+    const std::string head_only = lea.read_raw_reply(true);
+    EXPECT_EQ(head_only, head);
+    lea.send_all(get_request(b.target, "Range: bytes=0-3\r\n"));
+    const auto [h2, b2] = split_reply(lea.read_raw_reply());
+    EXPECT_EQ(b2, data.substr(0, 4)) << h2;
+
+    // The item told the LEA the URL's expiry, size and checksum.
+    bool found_expiry = false;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(rig.inst.scratch() / "lea-store")) {
+        if (e.path().extension() != ".xml") continue;
+        std::ifstream in(e.path());
+        const std::string xml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (xml.find(b.url) == std::string::npos) continue;
+        found_expiry = std::regex_search(xml, std::regex("expiry>\\d{4}-\\d\\d-\\d\\dT"));
+        EXPECT_NE(xml.find(sha256_hex(data)), std::string::npos);
+    }
+    EXPECT_TRUE(found_expiry) << "the delivered binaryObject carries the URL's expiry";
+}
+
+TEST(BinaryPullTest, ModelCAnswersSingleMultipleAndUnsatisfiableRanges) {
+    PullRig rig;
+    const std::string data = make_content(1'000'000, 2);
+    const PulledBinary b = rig.deliver(rig.upload_big(data, "application/octet-stream"), 2);
+    TlsConnection lea(rig.inst.lea_port(), rig.inst.lea_client());
+    ASSERT_TRUE(lea.ok()) << lea.error();
+    const std::string etag = "\"sha256-" + sha256_hex(data) + "\"";
+    const auto fetch = [&](const std::string& extra) {
+        lea.send_all(get_request(b.target, extra));
+        return split_reply(lea.read_raw_reply());
+    };
+    struct Case {
+        std::string range;
+        std::size_t first, length;
+    };
+    for (const Case& c : {Case{"bytes=0-99", 0, 100}, Case{"bytes=-500", 999'500, 500},
+                          Case{"bytes=999990-", 999'990, 10}, Case{"bytes=65530-131080", 65'530, 65'551},
+                          Case{"bytes=10-5000000", 10, 999'990}}) {
+        const auto [head, body] = fetch("Range: " + c.range + "\r\n");
+        EXPECT_EQ(head.rfind("HTTP/1.1 206 ", 0), 0u) << c.range << "\n" << head;
+        EXPECT_EQ(header_value(head, "Content-Range"),
+                  "bytes " + std::to_string(c.first) + "-" + std::to_string(c.first + c.length - 1) +
+                      "/1000000")
+            << c.range;
+        EXPECT_EQ(body, data.substr(c.first, c.length)) << c.range;
+    }
+    // Several ranges: multipart/byteranges, each part with its Content-Range.
+    const auto [mhead, mbody] = fetch("Range: bytes=0-9,500000-500099,-7\r\n");
+    EXPECT_EQ(mhead.rfind("HTTP/1.1 206 ", 0), 0u) << mhead;
+    const std::string type = header_value(mhead, "Content-Type");
+    ASSERT_EQ(type.rfind("multipart/byteranges; boundary=", 0), 0u) << type;
+    const std::string boundary = type.substr(type.find('=') + 1);
+    std::vector<std::pair<std::string, std::string>> parts;  // content-range, bytes
+    for (std::size_t at = mbody.find("--" + boundary + "\r\n"); at != std::string::npos;) {
+        const auto hdr_end = mbody.find("\r\n\r\n", at);
+        ASSERT_NE(hdr_end, std::string::npos);
+        const std::string part_head = mbody.substr(at, hdr_end + 4 - at);
+        const auto next = mbody.find("\r\n--" + boundary, hdr_end + 4);
+        ASSERT_NE(next, std::string::npos);
+        parts.emplace_back(header_value("\r\n" + part_head, "Content-Range"),
+                           mbody.substr(hdr_end + 4, next - hdr_end - 4));
+        at = mbody.find("--" + boundary + "\r\n", next + 2);
+    }
+    ASSERT_EQ(parts.size(), 3u) << mbody.substr(0, 400);
+    EXPECT_EQ(parts[0], std::make_pair(std::string("bytes 0-9/1000000"), data.substr(0, 10)));
+    EXPECT_EQ(parts[1], std::make_pair(std::string("bytes 500000-500099/1000000"),
+                                       data.substr(500'000, 100)));
+    EXPECT_EQ(parts[2], std::make_pair(std::string("bytes 999993-999999/1000000"),
+                                       data.substr(999'993, 7)));
+    EXPECT_NE(mbody.find("\r\n--" + boundary + "--"), std::string::npos) << "closing delimiter";
+
+    // Unsatisfiable: 416 with the size.
+    const auto [h416, b416] = fetch("Range: bytes=1000000-\r\n");
+    EXPECT_EQ(h416.rfind("HTTP/1.1 416 ", 0), 0u) << h416;
+    EXPECT_EQ(header_value(h416, "Content-Range"), "bytes */1000000");
+    // If-Range: our ETag honours the Range; another one gets the whole object.
+    const auto [hm, bm] = fetch("Range: bytes=5-9\r\nIf-Range: " + etag + "\r\n");
+    EXPECT_EQ(bm, data.substr(5, 5)) << hm;
+    const auto [hx, bx] = fetch("Range: bytes=5-9\r\nIf-Range: \"sha256-0000\"\r\n");
+    EXPECT_EQ(hx.rfind("HTTP/1.1 200 ", 0), 0u) << hx;
+    EXPECT_EQ(bx.size(), data.size());
+}
+
+TEST(BinaryPullTest, UnknownExpiredAndAnotherClientsUrlsGetTheSameAnswer) {
+    PullRig rig(std::chrono::seconds(6));
+    const std::string data = make_content(100'000, 3);
+    const PulledBinary b = rig.deliver(rig.upload_big(data, "application/octet-stream"), 3);
+    const auto minted = std::chrono::steady_clock::now();
+    const auto raw_get = [&](const TlsClientConfig& who, const std::string& target) {
+        TlsConnection c(rig.inst.lea_port(), who);
+        EXPECT_TRUE(c.ok()) << c.error();
+        c.send_all(get_request(target));
+        return c.read_raw_reply();
+    };
+    const std::string unknown_path = raw_get(rig.inst.lea_client(), "/v1/nothing-here");
+    ASSERT_FALSE(unknown_path.empty());
+    EXPECT_EQ(unknown_path.rfind("HTTP/1.1 404 ", 0), 0u) << unknown_path;
+    std::string other_token = b.target;
+    other_token.back() = other_token.back() == '0' ? '1' : '0';
+    // The right client gets it while it is valid...
+    EXPECT_EQ(raw_get(rig.inst.lea_client(), b.target).rfind("HTTP/1.1 200 ", 0), 0u);
+    // ...another client (a certificate the listener accepts), an unknown
+    // token and a malformed one get exactly the unknown path's bytes.
+    EXPECT_EQ(raw_get(rig.inst.collector_client(), b.target), unknown_path);
+    EXPECT_EQ(raw_get(rig.inst.lea_client(), other_token), unknown_path);
+    EXPECT_EQ(raw_get(rig.inst.lea_client(), "/v1/binaries/not-a-token"), unknown_path);
+    EXPECT_EQ(raw_get(rig.inst.lea_client(), "/v1/binaries/" + std::string(64, 'A')), unknown_path);
+    // Expired: the same again, for the right client too; then the bytes go.
+    std::this_thread::sleep_until(minted + 7s);
+    EXPECT_EQ(raw_get(rig.inst.lea_client(), b.target), unknown_path);
+    EXPECT_TRUE(eventually([&] {
+        std::size_t n = 0;
+        for ([[maybe_unused]] const auto& e :
+             std::filesystem::directory_iterator(rig.inst.dir() / "state" / "blobs" / "data")) {
+            ++n;
+        }
+        return n == 0;
+    })) << "an upload whose URL expired is erased\n" << rig.inst.log();
+    EXPECT_EQ(raw_get(rig.inst.lea_client(), b.target), unknown_path);
+    // The token never reaches the log.
+    const std::string token = b.target.substr(b.target.rfind('/') + 1);
+    EXPECT_EQ(rig.inst.log().find(token), std::string::npos);
+}
+
+TEST(BinaryPullTest, AnInterruptedTransferResumesWithARange) {
+    PullRig rig;
+    const std::string data = make_content(16 * 1024 * 1024 + 5, 4);
+    const PulledBinary b = rig.deliver(rig.upload_big(data, "application/octet-stream"), 4);
+    std::string got;
+    {
+        TlsConnection lea(rig.inst.lea_port(), rig.inst.lea_client());
+        ASSERT_TRUE(lea.ok()) << lea.error();
+        lea.send_all(get_request(b.target));
+        std::string raw;
+        while (raw.size() < 3 * 1024 * 1024) {
+            const std::string more = lea.read_some(256 * 1024);
+            ASSERT_FALSE(more.empty());
+            raw += more;
+        }
+        got = split_reply(raw).second;  // the connection drops here, mid-body
+    }
+    ASSERT_GT(got.size(), 0u);
+    TlsConnection lea(rig.inst.lea_port(), rig.inst.lea_client());
+    lea.send_all(get_request(b.target, "Range: bytes=" + std::to_string(got.size()) +
+                                           "-\r\nIf-Range: \"sha256-" + sha256_hex(data) + "\"\r\n"));
+    const auto [head, rest] = split_reply(lea.read_raw_reply());
+    EXPECT_EQ(head.rfind("HTTP/1.1 206 ", 0), 0u) << head;
+    EXPECT_EQ(sha256_hex(got + rest), sha256_hex(data));
+}
+
+// The check: a 256 MiB object in random-sized ranges from two
+// clients at once, reassembled in a file, with a matching SHA-256.
+TEST(BinaryPullTest, A256MiBObjectInRandomRangesFromTwoClientsReassembles) {
+    PullRig rig;
+    const std::size_t size = 256u * 1024 * 1024;
+    std::string data = make_content(size, 5);
+    const std::string want = sha256_hex(data);
+    const PulledBinary b = rig.deliver(rig.upload_big(data, "application/octet-stream"), 5);
+    data.clear();
+    data.shrink_to_fit();
+
+    const auto out_path = rig.inst.scratch() / "reassembled.bin";
+    const int fd = ::open(out_path.c_str(), O_CREAT | O_TRUNC | O_RDWR, 0600);
+    ASSERT_GE(fd, 0);
+    std::atomic<std::uint64_t> next{0};
+    std::atomic<int> failures{0};
+    const auto client = [&](std::uint32_t seed) {
+        std::mt19937_64 rng(seed);
+        TlsConnection lea(rig.inst.lea_port(), rig.inst.lea_client());
+        if (!lea.ok()) return void(++failures);
+        for (;;) {
+            const std::uint64_t len = 1 + rng() % (8u * 1024 * 1024);
+            const std::uint64_t first = next.fetch_add(len);
+            if (first >= size) return;
+            const std::uint64_t last = std::min<std::uint64_t>(first + len, size) - 1;
+            lea.send_all(get_request(b.target, "Range: bytes=" + std::to_string(first) + "-" +
+                                                   std::to_string(last) + "\r\n"));
+            const auto [head, body] = split_reply(lea.read_raw_reply());
+            if (head.rfind("HTTP/1.1 206 ", 0) != 0 || body.size() != last - first + 1 ||
+                ::pwrite(fd, body.data(), body.size(), static_cast<off_t>(first)) !=
+                    static_cast<ssize_t>(body.size())) {
+                ++failures;
+                return;
+            }
+        }
+    };
+    std::thread t1(client, 11), t2(client, 22);
+    t1.join();
+    t2.join();
+    ::close(fd);
+    EXPECT_EQ(failures.load(), 0);
+    std::ifstream in(out_path, std::ios::binary);
+    crypto::Hasher hasher(crypto::HashAlg::sha256);
+    std::vector<char> buf(1 << 20);
+    std::uint64_t total = 0;
+    while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
+        const auto n = static_cast<std::size_t>(in.gcount());
+        hasher.update(crypto::ByteView(reinterpret_cast<const std::uint8_t*>(buf.data()), n));
+        total += n;
+    }
+    EXPECT_EQ(total, size);
+    EXPECT_EQ(crypto::hex_encode(hasher.finish()), want);
+}
+
+}  // namespace
+}  // namespace enclave::daemon_test
