@@ -52,8 +52,13 @@
 //     here); an HTTP-date never holds (we send no Last-Modified, so no date
 //     can be a strong validator for us); anything else never holds. When it
 //     does not hold the Range is ignored (full, RangeIgnored::if_range).
-//  6. Methods: RFC 9110 14.2 defines range handling for GET only. The caller
-//     decides for HEAD (pass range = nullptr to ignore it there).
+//  6. Left to the caller (the serving code): RFC 9110 14.2 defines range
+//     handling for GET only, so for HEAD pass range = nullptr (a 200 with
+//     the whole Content-Length); Range and If-Range are singleton fields, so a
+//     request carrying one of them twice should be answered as if Range were
+//     absent (Request::header returns only the first); send
+//     "Accept-Ranges: bytes" and the ETag on 200 and 206, and
+//     unsatisfied_content_range() with a 416.
 //  7. Body of a 206 (range_body): one range gives a plain body (the object's
 //     content type, a Content-Range header). Several give
 //     multipart/byteranges (RFC 9110 14.6, RFC 2046 5.1.1) with no preamble:
