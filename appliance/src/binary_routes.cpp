@@ -13,6 +13,7 @@
 // expired one and another client's get the very same answer as an unknown
 // path (404, same fields, same body): the answer never says a URL exists.
 #include <algorithm>
+#include <cctype>
 
 #include "appliance/blob_response.hpp"
 #include "appliance/http_range.hpp"
@@ -43,6 +44,22 @@ crypto::Bytes token_hash(std::string_view token) {
     return crypto::digest(crypto::HashAlg::sha256,
                           crypto::ByteView(reinterpret_cast<const std::uint8_t*>(token.data()),
                                            token.size()));
+}
+
+std::size_t count_fields(const Request& req, std::string_view name) {
+    return static_cast<std::size_t>(std::count_if(
+        req.headers.begin(), req.headers.end(), [&](const Header& h) {
+            return h.name.size() == name.size() &&
+                   std::equal(name.begin(), name.end(), h.name.begin(), [](char a, char b) {
+                       return std::tolower(static_cast<unsigned char>(a)) ==
+                              std::tolower(static_cast<unsigned char>(b));
+                   });
+        }));
+}
+
+/// The field's value when it appears exactly once; nullptr otherwise.
+const std::string* singleton(const Request& req, std::string_view name) {
+    return count_fields(req, name) == 1 ? req.header(name) : nullptr;
 }
 
 /// Whether the caller is the URL's endpoint's LEA client: its PSK's
@@ -100,9 +117,12 @@ Response serve(DeliveryServices::Impl& s, const Request& req, bool head) {
     }
     const std::uint64_t size = reader->size();
     const std::string etag = strong_etag((*url)->sha256);
-    // Range is defined for GET only (RFC 9110 14.2); HEAD answers as a full GET.
-    const RangePlan plan = plan_ranges(head ? nullptr : req.header("Range"),
-                                       head ? nullptr : req.header("If-Range"), etag, size);
+    // Range is defined for GET only (RFC 9110 14.2); HEAD answers as a full
+    // GET. Range and If-Range are singletons: either sent twice, no Range.
+    const std::string* range = head ? nullptr : singleton(req, "Range");
+    const std::string* if_range = range ? singleton(req, "If-Range") : nullptr;
+    if (range && count_fields(req, "If-Range") > 1) range = nullptr;
+    const RangePlan plan = plan_ranges(range, if_range, etag, size);
     audit_first_access(s, req, **url);
     Response res;
     res.headers.push_back({"ETag", etag});

@@ -226,6 +226,24 @@ TEST(BinaryPullTest, ModelCAnswersSingleMultipleAndUnsatisfiableRanges) {
     const auto [hx, bx] = fetch("Range: bytes=5-9\r\nIf-Range: \"sha256-0000\"\r\n");
     EXPECT_EQ(hx.rfind("HTTP/1.1 200 ", 0), 0u) << hx;
     EXPECT_EQ(bx.size(), data.size());
+    // Hostile or abusive Range fields get the whole object, never an error
+    // or a body larger than the object: sent twice, overlapping, too many,
+    // malformed, another unit.
+    std::string many = "Range: bytes=0-0";
+    for (int i = 1; i < 40; ++i) many += "," + std::to_string(i * 10) + "-" + std::to_string(i * 10);
+    for (const std::string& hostile :
+         {std::string("Range: bytes=0-1\r\nRange: bytes=2-3\r\n"),
+          std::string("Range: bytes=0-100,50-150\r\n"), many + "\r\n",
+          std::string("Range: bytes=5-3\r\n"), std::string("Range: items=0-1\r\n"),
+          std::string("Range: bytes=99999999999999999999999999-\r\n")}) {
+        const auto [hh, bh] = fetch(hostile);
+        if (hostile.find("999999") != std::string::npos) {
+            EXPECT_EQ(hh.rfind("HTTP/1.1 416 ", 0), 0u) << hostile << hh;
+            continue;
+        }
+        EXPECT_EQ(hh.rfind("HTTP/1.1 200 ", 0), 0u) << hostile << hh;
+        EXPECT_EQ(bh.size(), data.size()) << hostile;
+    }
 }
 
 TEST(BinaryPullTest, UnknownExpiredAndAnotherClientsUrlsGetTheSameAnswer) {
