@@ -123,7 +123,6 @@ Response serve(DeliveryServices::Impl& s, const Request& req, bool head) {
     const std::string* if_range = range ? singleton(req, "If-Range") : nullptr;
     if (range && count_fields(req, "If-Range") > 1) range = nullptr;
     const RangePlan plan = plan_ranges(range, if_range, etag, size);
-    audit_first_access(s, req, **url);
     Response res;
     res.headers.push_back({"ETag", etag});
     res.headers.push_back({"Accept-Ranges", "bytes"});
@@ -133,6 +132,7 @@ Response serve(DeliveryServices::Impl& s, const Request& req, bool head) {
         res.headers.push_back({"ETag", etag});
         return res;
     }
+    audit_first_access(s, req, **url);
     std::vector<BodySegment> segments;
     if (plan.outcome == RangeOutcome::partial) {
         auto body = range_body(plan, (*url)->content_type, size, make_boundary());

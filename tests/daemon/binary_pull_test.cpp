@@ -152,6 +152,21 @@ TEST(BinaryPullTest, ModelAServesTheWholeObjectAndHeadTheSameFields) {
     const auto [h2, b2] = split_reply(lea.read_raw_reply());
     EXPECT_EQ(b2, data.substr(0, 4)) << h2;
 
+    // The first access is in the audit log, once, naming the upload and the
+    // caller; the later requests are not.
+    const json entries = json::parse(unix_get(rig.inst.socket(), "/v1/audit/entries?first=0").body);
+    int accessed = 0;
+    for (const json& e : entries["entries"]) {
+        const json entry = json::parse(e.get<std::string>());
+        if (entry["event"] != "binary.accessed") continue;
+        ++accessed;
+        EXPECT_EQ(entry["endpoint"], "lea-sim");
+        EXPECT_EQ(entry["blob"], blob);
+        EXPECT_EQ(entry["sha256"], sha256_hex(data));
+        EXPECT_EQ(entry.dump().find(b.target.substr(13)), std::string::npos) << "no token";
+    }
+    EXPECT_EQ(accessed, 1);
+
     // The item told the LEA the URL's expiry, size and checksum.
     bool found_expiry = false;
     for (const auto& e : std::filesystem::recursive_directory_iterator(rig.inst.scratch() / "lea-store")) {
