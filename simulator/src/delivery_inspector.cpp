@@ -72,13 +72,30 @@ void read_header(const xmlNode* header, DeliveryFacts& f) {
         text(child(child(header, "Version", kHi1CoreNamespace), "ETSIVersion", kHi1CoreNamespace));
 }
 
-/// Walks the XMLData subtree: counts handoverItems, collects binary URLs.
+/// The fields of one binaryObject element a fetcher needs.
+BinaryObjectFacts read_binary_object(const xmlNode* obj) {
+    BinaryObjectFacts b;
+    b.url = text(child(obj, "url", kTs103707Namespace));
+    std::uint64_t length = 0;
+    if (parse_u64(text(child(obj, "contentLength", kTs103707Namespace)), length)) {
+        b.content_length = length;
+    }
+    b.checksum = text(child(obj, "checksum", kTs103707Namespace));
+    b.expiry = text(child(obj, "expiry", kTs103707Namespace));
+    return b;
+}
+
+/// Walks the XMLData subtree: counts handoverItems, collects binary URLs and
+/// binaryObjects.
 void scan_items(const xmlNode* n, DeliveryFacts& f, int depth) {
     if (depth > 64) return;
     for (const xmlNode* c = n->children; c != nullptr; c = c->next) {
         if (c->type != XML_ELEMENT_NODE) continue;
         if (named(c, "handoverItem", kTs103707Namespace)) ++f.items;
         if (named(c, "url", kTs103707Namespace)) f.binary_urls.push_back(text(c));
+        if (named(c, "binaryObject", kTs103707Namespace)) {
+            f.binary_objects.push_back(read_binary_object(c));
+        }
         scan_items(c, f, depth + 1);
     }
 }

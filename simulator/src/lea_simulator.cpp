@@ -45,6 +45,7 @@ struct LeaSimulator::State {
     std::uint16_t port = 0;
     std::vector<std::thread> threads;
     std::atomic<bool> stopped{false};
+    std::unique_ptr<BinaryFetcher> fetcher;  // Model A/C; null = no fetching
     // Declared last, destroyed first: pending sessions die while the store
     // they write to is still alive.
     net::io_context ioc{2};
@@ -60,6 +61,8 @@ struct LeaSimulator::State {
         s.deliveries_rejected = rejected.load();
         s.faults_applied = faults.load();
         s.active_connections = active.load();
+        s.fetching = fetcher != nullptr;
+        if (fetcher) s.fetch = fetcher->counts();
         return s;
     }
     void do_accept();
@@ -212,6 +215,7 @@ private:
         }
         auto stored = st_.store->store_delivery(*facts, xml);
         if (!stored) return reject(*facts, 500, "the LEA could not store the delivery");
+        if (*stored && st_.fetcher) st_.fetcher->submit(*facts);  // queues only
         if (*stored && opt().on_delivery) opt().on_delivery(*facts);
         std::string body = opt().responder.accepted ? opt().responder.accepted(*facts)
                                                     : minimal_deliver_response(*facts);
@@ -412,6 +416,12 @@ crypto::Result<std::unique_ptr<LeaSimulator>> LeaSimulator::start(LeaSimulatorOp
     if (!ctx) return tl::unexpected(ctx.error());
     state->ctx = std::move(*ctx);
     state->fault.set(options.fault);
+    if (options.fetch) {
+        if (options.fetch->store.empty()) options.fetch->store = options.store;
+        auto fetcher = BinaryFetcher::create(*options.fetch);
+        if (!fetcher) return tl::unexpected(fetcher.error().wrap("simulator"));
+        state->fetcher = std::move(*fetcher);
+    }
     state->options = std::move(options);
 
     beast::error_code ec;
@@ -446,6 +456,7 @@ void LeaSimulator::stop() {
     state_->ioc.stop();
     for (auto& t : state_->threads) t.join();
     state_->threads.clear();
+    if (state_->fetcher) state_->fetcher->stop();
 }
 
 std::uint16_t LeaSimulator::port() const noexcept { return state_->port; }

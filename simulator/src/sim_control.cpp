@@ -75,7 +75,11 @@ std::string status_to_json(const SimStatus& s) {
                               {"requests", s.requests},
                               {"deliveries_rejected", s.deliveries_rejected},
                               {"faults_applied", s.faults_applied},
-                              {"active_connections", s.active_connections}};
+                              {"active_connections", s.active_connections},
+                              {"fetching", s.fetching},
+                              {"fetched", s.fetch.fetched},
+                              {"fetch_failed", s.fetch.failed},
+                              {"fetch_pending", s.fetch.pending}};
     return j.dump();
 }
 

@@ -4,6 +4,11 @@
 //
 //   enclave-lea-sim --listen 127.0.0.1:0 --cert sim.pem --key sim.key
 //       --ca collectors-ca.pem --store /tmp/lea --port-file /tmp/lea/port
+//       [--fetch-cert lea-client.pem --fetch-key lea-client.key
+//        --fetch-ca appliance-ca.pem [--fetch-range-bytes N] [--fetch-threads N]]
+//
+// The --fetch-* flags turn on Model A/C fetching (simulator/binary_fetcher.hpp);
+// the first three go together.
 //
 // Runs until SIGINT or SIGTERM. Exit status: 0 after a signal, 2 for bad
 // arguments, 1 when it cannot start.
@@ -74,12 +79,35 @@ int main(int argc, char** argv) {
     app.add_option("--fault", fault_json, "initial fault, the /control/fault JSON form");
     std::filesystem::path psk_file;
     app.add_option("--psk-file", psk_file, "also accept TLS PSK clients: lines IDENTITY HEXKEY");
+    enclave::simulator::BinaryFetcherOptions fetch;
+    app.add_option("--fetch-cert", fetch.certificate,
+                   "Model A/C: client certificate for fetching binaries (PEM)");
+    app.add_option("--fetch-key", fetch.private_key, "Model A/C: its private key (PEM file)");
+    app.add_option("--fetch-ca", fetch.trust_anchors,
+                   "Model A/C: trust anchors for the appliance's server certificate (PEM)");
+    app.add_option("--fetch-crl", fetch.crl, "Model A/C: CRL for the appliance's certificate");
+    app.add_option("--fetch-range-bytes", fetch.range_bytes,
+                   "Model A/C: 0 = one whole GET (Model A), N = ranges of N bytes (Model C)");
+    app.add_option("--fetch-threads", fetch.threads, "Model A/C: fetch worker threads (1..32)")
+        ->check(CLI::Range(1u, 32u));
+    app.add_option("--fetch-attempts", fetch.max_attempts,
+                   "Model A/C: requests per binary after failures (1..100)")
+        ->check(CLI::Range(1u, 100u));
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
     options.tls.private_key = key;
+    const int fetch_files =
+        int(!fetch.certificate.empty()) + int(!fetch.private_key.empty()) +
+        int(!fetch.trust_anchors.empty());
+    if (fetch_files == 3) {
+        options.fetch = fetch;
+    } else if (fetch_files != 0 || !fetch.crl.empty()) {
+        std::cerr << "enclave-lea-sim: --fetch-cert, --fetch-key and --fetch-ca go together\n";
+        return 2;
+    }
     if (!split_listen(listen, options.address, options.port)) {
         std::cerr << "enclave-lea-sim: --listen must be ADDR:PORT\n";
         return 2;

@@ -18,13 +18,29 @@
 // - Blocking and thread-safe: delivery workers call it from their threads.
 //   One call holds one connection for its duration.
 //
+// - Streaming GET (get_stream, lea_client_get.cpp): for Model A/C fetches
+//   (TS 103 707 Annex C/E; the simulator's fetcher) a response body of any
+//   size up to max_stream_bytes is handed to a BodySink in pieces of at most
+//   chunk_size bytes (one buffer, wiped after the call); a HeadHandler sees
+//   the status and headers before the first body byte (e.g. to check 206 and
+//   Content-Range, or to restart a file on a 200). Content-Length, chunked
+//   and close-delimited bodies (the latter only with a TLS close_notify: a
+//   truncated stream is an error); HEAD has no body. read_timeout bounds the
+//   header and each body read (a stall), not the whole transfer. An error
+//   from a handler or the sink aborts: the connection is closed, not reused.
+//   So is a connection with bytes left after the declared body (a body
+//   longer than its Content-Length). Content-Range parsing for callers:
+//   parse_content_range (lea_client_range.hpp).
+//
 // Errors: unavailable (names the phase: "connect", "TLS handshake", "write
-// request", "100 Continue", "read response"...), integrity_failure for a
-// server certificate that fails verification ("server certificate: ...") or
-// a pin mismatch ("pin"), too_large for a response over max_response_bytes,
-// invalid_argument for a URL outside the endpoint's origin. An error never
-// carries a request or response body. Any HTTP status is a Reply, not an
-// error: the caller decides what 4xx/5xx means.
+// request", "100 Continue", "read response", "read response body"...),
+// integrity_failure for a server certificate that fails verification
+// ("server certificate: ...") or a pin mismatch ("pin"), too_large for a
+// response over max_response_bytes (get_stream: max_stream_bytes, or a
+// header over max_header_bytes), invalid_argument for a URL outside the
+// endpoint's origin or a bad extra header. An error never carries a request
+// or response body. Any HTTP status is a Reply, not an error: the caller
+// decides what 4xx/5xx means.
 //
 // Holds: no secret of its own. The SSL_CTX references the token client key
 // (a provider handle; the key never leaves the token). Request and response
@@ -73,7 +89,10 @@ struct LeaClientOptions {
     /// A pooled connection idle longer than this is closed instead of reused
     /// (servers close idle connections; this avoids racing them).
     std::chrono::milliseconds idle_timeout{30'000};
-    std::size_t max_response_bytes = 1024 * 1024;  ///< response body limit
+    std::size_t max_response_bytes = 1024 * 1024;  ///< response body limit (buffered calls)
+    /// Response body limit of get_stream (a Model A/C binary), checked against
+    /// Content-Length before the body and against the bytes as they arrive.
+    std::uint64_t max_stream_bytes = 64ull * 1024u * 1024u * 1024u;
     std::size_t max_header_bytes = 16 * 1024;      ///< response header limit
     std::size_t chunk_size = 64 * 1024;            ///< BodySource chunk (the memory a binary uses)
     std::string user_agent = "enclave";
@@ -99,6 +118,28 @@ struct Reply {
 /// an error value (e.g. the blob store failed to decrypt a chunk). Called on
 /// the caller's thread, inside post_binary.
 using BodySource = std::function<crypto::Result<std::size_t>(crypto::MutableByteView out)>;
+
+/// Receives a streamed response body (get_stream) in order, in pieces of at
+/// most chunk_size bytes; the view is valid only during the call. An error
+/// aborts the transfer (the connection is closed) and is returned, wrapped,
+/// by get_stream.
+using BodySink = std::function<crypto::Result<void>(crypto::ByteView piece)>;
+
+/// Sees a streamed response's status and headers (Reply::body empty) before
+/// the first body byte goes to the sink. An error aborts as a sink error does.
+using HeadHandler = std::function<crypto::Result<void>(const Reply& head)>;
+
+/// Longest extra request header line get_stream accepts (name + value), and
+/// how many.
+inline constexpr std::size_t kMaxExtraHeaderBytes = 8192;
+inline constexpr std::size_t kMaxExtraHeaders = 32;
+
+/// Whether get_stream would send this extra header: the name an RFC 9110
+/// token, not one the client owns (Host, Content-Length, Transfer-Encoding,
+/// Connection, Keep-Alive, Upgrade, TE, Trailer, Expect, Proxy-Connection);
+/// the value without CR, LF, NUL or other controls but HTAB. invalid_argument
+/// names the header (never echoes the value).
+crypto::Result<void> check_extra_header(const HttpHeader& header);
 
 /// Counters for tests and metrics.
 struct LeaClientStats {
@@ -135,6 +176,19 @@ public:
 
     /// GET `url` (same origin); for status pages and tests.
     crypto::Result<Reply> get(std::string_view url);
+
+    /// Model A/C: `method` ("GET" or "HEAD") `url` (same origin) with
+    /// `extra_headers` (e.g. Range, If-Range; checked by check_extra_header)
+    /// and stream the response body to `sink`, bounded by max_stream_bytes.
+    /// `on_head` (optional) sees status and headers first. Returns the status
+    /// and headers (body empty) once the whole body went to the sink. A
+    /// request that fails on a reused connection before any response byte is
+    /// sent once more on a fresh one (GET and HEAD are idempotent; neither
+    /// handler has been called then). Memory: one chunk_size buffer.
+    crypto::Result<Reply> get_stream(std::string_view url,
+                                     const std::vector<HttpHeader>& extra_headers,
+                                     const BodySink& sink, std::string_view method = "GET",
+                                     const HeadHandler& on_head = {});
 
     /// Closes every pooled idle connection (e.g. after the endpoint's
     /// configuration changed). Connections in use close when their call ends.

@@ -15,6 +15,7 @@
 // not content; the item payloads are never copied out.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,16 @@ inline constexpr const char* kHi1CoreNamespace = "http://uri.etsi.org/03120/comm
 inline constexpr const char* kHi1DeliveryNamespace =
     "http://uri.etsi.org/03120/common/2019/10/Delivery";
 inline constexpr const char* kTs103707Namespace = "http://uri.etsi.org/03707/2020/02";
+
+/// One TS 103 707 binaryObject (Table 8) as a fetcher needs it. Values are
+/// as written (trimmed); a contentLength that is not a decimal number is left
+/// empty, the checksum is not checked here (the fetcher does).
+struct BinaryObjectFacts {
+    std::string url;
+    std::optional<std::uint64_t> content_length;
+    std::string checksum;  ///< "" = absent; else expected SHA-256 hex
+    std::string expiry;    ///< "" = absent; else a QualifiedDateTime
+};
 
 /// Facts of one DELIVER request (the first ActionRequest with a DELIVER).
 struct DeliveryFacts {
@@ -45,6 +56,7 @@ struct DeliveryFacts {
     bool last_sequence = false;
     std::size_t items = 0;                 ///< handoverItem elements under Delivery/XMLData
     std::vector<std::string> binary_urls;  ///< TS 103 707 binaryObject/url values
+    std::vector<BinaryObjectFacts> binary_objects;  ///< each binaryObject, in document order
 };
 
 /// Largest XML document inspect_delivery accepts.

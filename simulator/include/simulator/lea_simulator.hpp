@@ -32,8 +32,13 @@
 //                parse_xml + SchemaSet::validate). Empty: no schema check.
 //   responder  - the HI1 answers (Part A's build_deliver_response). Empty:
 //                minimal_deliver_response / minimal_error_response.
-//   on_delivery - called after a new delivery is stored; the seam for the
-//                Model A/C fetcher (issue #6: GET each binaryObject URL).
+//   on_delivery - called after a new delivery is stored (on an I/O thread:
+//                keep it short).
+//
+// Model A/C (issue #6): with `fetch` set, each new delivery's binaryObject
+// URLs (other than the simulator's own /binaryData/ ones) are queued to a
+// BinaryFetcher (binary_fetcher.hpp) that GETs them on its own threads into
+// <store>/fetched/ and records fetched.jsonl; the status counts them.
 //
 // Holds: the simulator's own TLS key (a PEM file: it stands for another
 // party) and what it receives, stored in the clear in the store directory.
@@ -43,12 +48,14 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "crypto/result.hpp"
 #include "hsm/tls_context.hpp"
 #include "hsm/tls_psk.hpp"
+#include "simulator/binary_fetcher.hpp"
 #include "simulator/delivery_inspector.hpp"
 #include "simulator/sim_store.hpp"
 
@@ -97,6 +104,8 @@ struct LeaSimulatorOptions {
     Responder responder;
     std::function<void(const DeliveryFacts&)> on_delivery;
     Fault fault;
+    /// Model A/C fetching; empty = none. An empty fetch->store means `store`.
+    std::optional<BinaryFetcherOptions> fetch;
 };
 
 /// The PSKs a simulator accepts, from a file of lines "IDENTITY HEXKEY"
@@ -114,6 +123,8 @@ struct SimStatus {
     std::uint64_t deliveries_rejected = 0;  ///< DELIVER messages answered 4xx
     std::uint64_t faults_applied = 0;
     std::uint64_t active_connections = 0;
+    bool fetching = false;  ///< a fetcher is configured
+    FetchCounts fetch;      ///< zero without one
 };
 
 class LeaSimulator {
@@ -133,7 +144,8 @@ public:
     /// {"deliveries":..,"delivery_duplicates":..,"items":..,"binaries":..,
     ///  "binary_duplicates":..,"binary_bytes":..,"binaries_incomplete":..,
     ///  "connections":..,"handshake_failures":..,"requests":..,
-    ///  "deliveries_rejected":..,"faults_applied":..,"active_connections":..}
+    ///  "deliveries_rejected":..,"faults_applied":..,"active_connections":..,
+    ///  "fetching":true|false,"fetched":..,"fetch_failed":..,"fetch_pending":..}
     [[nodiscard]] std::string status_json() const;
     /// Closes the listener and every connection; idempotent.
     void stop();
