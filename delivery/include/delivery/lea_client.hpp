@@ -17,7 +17,6 @@
 //   each write, waiting for 100 Continue, each read) has its own deadline.
 // - Blocking and thread-safe: delivery workers call it from their threads.
 //   One call holds one connection for its duration.
-//
 // - Streaming GET (get_stream, lea_client_get.cpp): for Model A/C fetches
 //   (TS 103 707 Annex C/E; the simulator's fetcher) a response body of any
 //   size up to max_stream_bytes is handed to a BodySink in pieces of at most
@@ -43,7 +42,8 @@
 // decides what 4xx/5xx means.
 //
 // Holds: no secret of its own. The SSL_CTX references the token client key
-// (a provider handle; the key never leaves the token). Request and response
+// (a provider handle; the key never leaves the token), or in the LEA
+// simulator's fetcher a file key that stands for the LEA. Request and response
 // bodies carry interception content: they are not logged, and the streaming
 // buffer is wiped after each binary.
 
