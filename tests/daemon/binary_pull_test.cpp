@@ -45,12 +45,21 @@ struct PulledBinary {
 /// a task, and helpers to get a binary delivered by URL.
 class PullRig {
 public:
-    explicit PullRig(std::chrono::seconds ttl = std::chrono::seconds(3600)) {
+    /// `fetch_range_bytes`: the simulator fetches the URLs it receives with
+    /// the demo LEA client certificate (0 = whole, else in ranges of this).
+    explicit PullRig(std::chrono::seconds ttl = std::chrono::seconds(3600),
+                     std::optional<std::string> fetch_range_bytes = std::nullopt) {
         inst.config().delivery.binary_url_ttl = ttl;
         inst.config().ingest_limits.max_blob_bytes = std::uint64_t{1} << 30;
         inst.save_config();
         daemon = inst.start_ready();
-        sim = std::make_unique<Simulator>(inst);
+        std::vector<std::string> sim_args;
+        if (fetch_range_bytes) {
+            sim_args = {"--fetch-cert", inst.pki("demo-lea.pem").string(), "--fetch-key",
+                        inst.pki("demo-lea.key").string(), "--fetch-ca",
+                        inst.pki("demo-ca.pem").string(), "--fetch-range-bytes", *fetch_range_bytes};
+        }
+        sim = std::make_unique<Simulator>(inst, 0, sim_args);
         const std::string base = "https://127.0.0.1:" + std::to_string(sim->port());
         // The demo LEA client certificate's subject, as the listener sees it.
         TlsConnection who(inst.lea_port(), inst.lea_client());
@@ -326,6 +335,43 @@ TEST(BinaryPullTest, AnInterruptedTransferResumesWithARange) {
     const auto [head, rest] = split_reply(lea.read_raw_reply());
     EXPECT_EQ(head.rfind("HTTP/1.1 206 ", 0), 0u) << head;
     EXPECT_EQ(sha256_hex(got + rest), sha256_hex(data));
+}
+
+// The LEA side end to end: enclave-lea-sim's fetcher takes the URLs from
+// the deliveries it receives and fetches them from enclaved with the LEA's
+// client certificate, in 1 MiB ranges (Model C) and whole (Model A).
+TEST(BinaryPullTest, TheSimulatorFetchesDeliveredUrlsInRangesAndWhole) {
+    for (const std::string range_bytes : {"1048576", "0"}) {
+        SCOPED_TRACE("--fetch-range-bytes " + range_bytes);
+        PullRig r(std::chrono::seconds(3600), range_bytes);
+        std::map<std::string, std::string> want;  // sha256 -> size
+        for (int i = 0; i < 3; ++i) {
+            const std::string data = make_content(2 * 1024 * 1024 + 1000 * static_cast<std::size_t>(i),
+                                                  100 + static_cast<std::uint32_t>(i));
+            want[sha256_hex(data)] = std::to_string(data.size());
+            r.deliver(r.upload_big(data, "application/octet-stream"), 10 + i);
+        }
+        const auto store = r.inst.scratch() / "lea-store";
+        std::vector<json> fetched;
+        ASSERT_TRUE(eventually([&] {
+            fetched.clear();
+            std::ifstream in(store / "fetched.jsonl");
+            for (std::string line; std::getline(in, line);) {
+                if (!line.empty()) fetched.push_back(json::parse(line));
+            }
+            return fetched.size() >= 3;
+        })) << r.inst.log();
+        std::map<std::string, std::string> got;
+        for (const json& f : fetched) {
+            EXPECT_TRUE(f["ok"].get<bool>()) << f.dump();
+            got[f["sha256"].get<std::string>()] = std::to_string(f["size"].get<std::uint64_t>());
+            if (range_bytes != "0") {
+                const std::uint64_t size = f["size"].get<std::uint64_t>();
+                EXPECT_EQ(f["ranges"].get<std::uint64_t>(), (size + (1u << 20) - 1) >> 20) << f.dump();
+            }
+        }
+        EXPECT_EQ(got, want);
+    }
 }
 
 // The check: a 256 MiB object in random-sized ranges from two
