@@ -123,15 +123,16 @@ Response serve(DeliveryServices::Impl& s, const Request& req, bool head) {
     const std::string* if_range = range ? singleton(req, "If-Range") : nullptr;
     if (range && count_fields(req, "If-Range") > 1) range = nullptr;
     const RangePlan plan = plan_ranges(range, if_range, etag, size);
-    Response res;
-    res.headers.push_back({"ETag", etag});
-    res.headers.push_back({"Accept-Ranges", "bytes"});
     if (plan.outcome == RangeOutcome::unsatisfiable) {
-        res = Response::error(416, "range_not_satisfiable", "no requested range is satisfiable");
+        Response res =
+            Response::error(416, "range_not_satisfiable", "no requested range is satisfiable");
         res.headers.push_back({"Content-Range", unsatisfied_content_range(size)});
         res.headers.push_back({"ETag", etag});
         return res;
     }
+    Response res;
+    res.headers.push_back({"ETag", etag});
+    res.headers.push_back({"Accept-Ranges", "bytes"});
     audit_first_access(s, req, **url);
     std::vector<BodySegment> segments;
     if (plan.outcome == RangeOutcome::partial) {
