@@ -186,7 +186,23 @@ double model_c(SSL_CTX* ctx, const Server& s, std::uint64_t size, const BodySink
 struct Throughput {
     std::vector<double> a_mbs, c_mbs;  ///< per round
     double server_cpu = 0, client_cpu = 0, bytes = 0;
+    double switches = 0;  ///< server context switches (voluntary + not)
 };
+
+/// Context switches (voluntary + involuntary) of every thread of `pid`.
+double context_switches(pid_t pid) {
+    double total = 0;
+    std::error_code ec;
+    for (const auto& t : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::ifstream in(t.path() / "status");
+        for (std::string line; std::getline(in, line);) {
+            if (line.find("ctxt_switches:") != std::string::npos) {
+                total += std::stod(line.substr(line.find(':') + 1));
+            }
+        }
+    }
+    return total;
+}
 
 /// Checks both servers serve the expected bytes (A whole and C ranges,
 /// hashed; untimed, also warms the page cache), then runs the rounds,
@@ -205,10 +221,12 @@ std::pair<Throughput, Throughput> measure_throughput(SSL_CTX* ctx, const Server&
     for (int r = 0; r < rounds; ++r) {
         for (int i = 0; i < 2; ++i) {
             const double cpu0 = bench::tls::process_cpu_seconds({servers[i]->pid}), own0 = own_cpu_seconds();
+            const double cs0 = context_switches(servers[i]->pid);
             t[i].a_mbs.push_back(static_cast<double>(size) / 1e6 / model_a(ctx, *servers[i], size));
             t[i].c_mbs.push_back(static_cast<double>(size) / 1e6 / model_c(ctx, *servers[i], size));
             t[i].server_cpu += bench::tls::process_cpu_seconds({servers[i]->pid}) - cpu0;
             t[i].client_cpu += own_cpu_seconds() - own0;
+            t[i].switches += context_switches(servers[i]->pid) - cs0;
             t[i].bytes += 2.0 * static_cast<double>(size);
         }
     }
@@ -234,6 +252,8 @@ void report_throughput(const Throughput& ours, const Throughput& ref, std::uint6
                      ref.server_cpu / gib_ref, "s", "context (lower is better)");
     bench::print_row("client CPU s per GiB (same code)", ours.client_cpu / gib_ours,
                      ref.client_cpu / gib_ref, "s", "context");
+    bench::print_row("server context switches per MiB served", ours.switches / (gib_ours * 1024),
+                     ref.switches / (gib_ref * 1024), "", "context");
     std::printf("rounds, MB/s (A ours/nginx, C ours/nginx):");
     for (std::size_t r = 0; r < ours.a_mbs.size(); ++r) {
         std::printf(" [%.0f/%.0f, %.0f/%.0f]", ours.a_mbs[r], ref.a_mbs[r], ours.c_mbs[r], ref.c_mbs[r]);
