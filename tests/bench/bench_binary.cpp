@@ -520,6 +520,7 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows through a pipe
     try {
         return run(parse(argc, argv));
     } catch (const std::exception& e) {

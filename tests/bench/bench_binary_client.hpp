@@ -100,7 +100,7 @@ class Connection {
 public:
     static constexpr std::size_t kReadBytes = 256 * 1024;
 
-    Connection(SSL_CTX* ctx, std::uint16_t port) : buf_(kReadBytes) {
+    Connection(SSL_CTX* ctx, std::uint16_t port) : port_(port), buf_(kReadBytes) {
         fd_ = tls::connect_loopback(port);
         if (fd_ < 0) die("cannot connect to 127.0.0.1:" + std::to_string(port));
         timeval tv{60, 0};  // a 2 GiB body may pause for a sweep or a commit
@@ -133,7 +133,7 @@ public:
         while (!data.empty()) {
             std::size_t n = 0;
             if (SSL_write_ex(ssl_.get(), data.data(), data.size(), &n) != 1) {
-                die("TLS write failed: " + ssl_errors());
+                die("TLS write to " + peer() + " failed: " + ssl_errors());
             }
             data.remove_prefix(n);
         }
@@ -154,7 +154,7 @@ public:
             }
             if (block.size() > 64 * 1024) die("a response header block over 64 KiB");
             at_ = have_ = 0;
-            if (!fill()) die("the server closed the connection before a response");
+            if (!fill()) die(peer() + " closed the connection before a response");
         }
     }
 
@@ -164,7 +164,10 @@ public:
         while (length > 0) {
             if (at_ == have_) {
                 at_ = have_ = 0;
-                if (!fill()) die("the connection ended " + std::to_string(length) + " bytes early");
+                if (!fill()) {
+                    die("the connection to " + peer() + " ended " + std::to_string(length) +
+                        " bytes early");
+                }
             }
             const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(length, have_ - at_));
             if (sink && !sink(buf_.data() + at_, n)) return false;
@@ -183,6 +186,8 @@ public:
     }
 
 private:
+    [[nodiscard]] std::string peer() const { return "127.0.0.1:" + std::to_string(port_); }
+
     /// Reads more into the (consumed) buffer; false at EOF / error.
     bool fill() {
         std::size_t n = 0;
@@ -215,6 +220,7 @@ private:
         return h;
     }
 
+    std::uint16_t port_;
     int fd_ = -1;
     SslPtr ssl_;
     std::vector<char> buf_;
