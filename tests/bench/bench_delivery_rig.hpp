@@ -170,6 +170,8 @@ public:
     [[nodiscard]] std::string ingest_base() const {
         return "https://127.0.0.1:" + std::to_string(ingest_port_);
     }
+    [[nodiscard]] std::uint16_t lea_port() const noexcept { return lea_port_; }
+    [[nodiscard]] std::uint16_t ingest_port() const noexcept { return ingest_port_; }
     [[nodiscard]] std::string sim_base() const {
         return "https://127.0.0.1:" + std::to_string(sim_port_);
     }
@@ -193,7 +195,6 @@ public:
         if (s != 0) std::fprintf(stderr, "enclave-lea-sim exit status %d\n", s);
     }
 
-private:
 #if defined(ENCLAVED_PATH) && defined(ENCLAVECTL_PATH) && defined(ENCLAVE_LEA_SIM_PATH)
     /// enclavectl --data-dir DIR args; true on exit 0.
     bool try_ctl(const std::vector<std::string>& args) {
@@ -206,6 +207,26 @@ private:
         if (!try_ctl(args)) die(what + " failed:\n" + tail_of(root_ / "enclavectl.log"));
     }
 
+    /// A task `ref` (one salted-hash field) owned by `endpoint`.
+    void create_task(const std::string& ref, const std::string& endpoint = "lea-sim") {
+        const std::string value = "442079460223", salt_hex = "8f1c2a9b3d4e5f60718293a4b5c6d7e8";
+        const auto alg = crypto::salted_hash_from_name("sha256");
+        auto salt = crypto::hex_decode(salt_hex);
+        if (!alg || !salt) die("salted hash of the task field");
+        auto hash = crypto::compute_salted_hash(*alg, *salt, value);
+        if (!hash) die("salted hash of the task field: " + hash.error().message());
+        const nlohmann::json field{{"formatName", "InternationalE164"}, {"value", value},
+                                   {"salt", salt_hex}, {"hash", crypto::hex_encode(*hash)},
+                                   {"algorithm", "sha256"}};
+        const nlohmann::json task{{"reference", ref},          {"kind", "LI"},
+                                  {"start", utc_in(-1h)},      {"end", utc_in(24h)},
+                                  {"fields", nlohmann::json::array({field})}, {"endpoint", endpoint}};
+        const auto file = root_ / ("task-" + ref + ".json");
+        std::ofstream(file, std::ios::trunc) << task.dump();
+        ctl({"task", "create", "--file", file.string()}, "enclavectl task create " + ref);
+    }
+
+private:
     /// LEA and ingest listeners on free ports (the defaults may be taken).
     std::uint16_t move_ports() {
         const auto path = data_ / "enclave.toml";
@@ -215,7 +236,8 @@ private:
             text.assign(std::istreambuf_iterator<char>(in), {});
         }
         const std::uint16_t ingest = tls::free_port();
-        replace_once(text, "port = 8443", "port = " + std::to_string(tls::free_port()));
+        lea_port_ = tls::free_port();
+        replace_once(text, "port = 8443", "port = " + std::to_string(lea_port_));
         replace_once(text, "port = 9443", "port = " + std::to_string(ingest));
         replace_once(text, "batch_items = 500", "batch_items = " + std::to_string(batch_items_));
         std::ofstream(path, std::ios::trunc) << text;
@@ -278,29 +300,12 @@ private:
             std::this_thread::sleep_for(200ms);
         }
     }
-
-    void create_task(const std::string& ref) {
-        const std::string value = "442079460223", salt_hex = "8f1c2a9b3d4e5f60718293a4b5c6d7e8";
-        const auto alg = crypto::salted_hash_from_name("sha256");
-        auto salt = crypto::hex_decode(salt_hex);
-        if (!alg || !salt) die("salted hash of the task field");
-        auto hash = crypto::compute_salted_hash(*alg, *salt, value);
-        if (!hash) die("salted hash of the task field: " + hash.error().message());
-        const nlohmann::json field{{"formatName", "InternationalE164"}, {"value", value},
-                                   {"salt", salt_hex}, {"hash", crypto::hex_encode(*hash)},
-                                   {"algorithm", "sha256"}};
-        const nlohmann::json task{{"reference", ref},          {"kind", "LI"},
-                                  {"start", utc_in(-1h)},      {"end", utc_in(24h)},
-                                  {"fields", nlohmann::json::array({field})}, {"endpoint", "lea-sim"}};
-        const auto file = root_ / ("task-" + ref + ".json");
-        std::ofstream(file, std::ios::trunc) << task.dump();
-        ctl({"task", "create", "--file", file.string()}, "enclavectl task create " + ref);
-    }
 #endif
 
+private:
     fs::path root_, data_, store_;
     int batch_items_ = 500;  ///< delivery.batch_items of the instance
-    std::uint16_t ingest_port_ = 0, sim_port_ = 0;
+    std::uint16_t ingest_port_ = 0, lea_port_ = 0, sim_port_ = 0;
     std::unique_ptr<Child> daemon_, sim_;
 };
 
