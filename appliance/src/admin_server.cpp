@@ -42,6 +42,11 @@ public:
         finish();
     }
 
+    template <class Handler>
+    void write_body_piece(net::const_buffer piece, Handler&& handler) {
+        net::async_write(stream_, piece, std::forward<Handler>(handler));
+    }
+
 private:
     UnixStream stream_;
 };

@@ -16,7 +16,9 @@
 //
 // Derived supplies: stream() (the stream HTTP runs on), lowest() (the
 // beast::basic_stream under it), close_transport() (orderly close, must end
-// in finish()) and shared_from_this().
+// in finish()), write_body_piece(buffer, handler) (writes one piece of a
+// streamed body, as net::async_write on stream() would) and
+// shared_from_this().
 
 #include <algorithm>
 #include <chrono>
@@ -447,16 +449,16 @@ private:
         }
         streamed_ += *got;
         self().lowest().expires_after(env_->limits.write_timeout);
-        net::async_write(self().stream(), net::buffer(out_buf_.data(), *got),
-                         [s = self().shared_from_this(), keep_alive](beast::error_code ec,
-                                                                     std::size_t) {
-                             if (s->aborted_) return s->end_stream();
-                             if (ec) {
-                                 s->end_stream();
-                                 return s->finish();
-                             }
-                             s->stream_body(keep_alive);
-                         });
+        self().write_body_piece(net::buffer(out_buf_.data(), *got),
+                                [s = self().shared_from_this(), keep_alive](beast::error_code ec,
+                                                                            std::size_t) {
+                                    if (s->aborted_) return s->end_stream();
+                                    if (ec) {
+                                        s->end_stream();
+                                        return s->finish();
+                                    }
+                                    s->stream_body(keep_alive);
+                                });
     }
 
     /// Drops the source and wipes the piece buffer (it held plaintext).

@@ -16,6 +16,7 @@
 
 #include "http_session.hpp"
 #include "tls_peer.hpp"
+#include "appliance/tls_record_sealer.hpp"
 
 namespace enclave::appliance {
 
@@ -66,6 +67,32 @@ public:
         stream_.async_shutdown([s = shared_from_this()](beast::error_code) { s->finish(); });
     }
 
+    /// A streamed body's piece: sealed into records here and sent with one
+    /// write on the socket (tls_record_sealer.hpp), or through the SSL
+    /// stream when the sealer declines.
+    template <class Handler>
+    void write_body_piece(net::const_buffer piece, Handler&& handler) {
+        const std::span<const std::uint8_t> plain(static_cast<const std::uint8_t*>(piece.data()),
+                                                  piece.size());
+        switch (sealer_.seal(stream_.native_handle(), plain)) {
+            case RecordSealer::Outcome::sealed: {
+                const auto records = sealer_.sealed();
+                return net::async_write(
+                    lowest(), net::buffer(records.data(), records.size()),
+                    [h = std::forward<Handler>(handler), n = piece.size()](
+                        beast::error_code ec, std::size_t) mutable { h(ec, ec ? 0 : n); });
+            }
+            case RecordSealer::Outcome::declined:
+                return net::async_write(stream_, piece, std::forward<Handler>(handler));
+            case RecordSealer::Outcome::failed:
+                return net::post(lowest().get_executor(),
+                                 [h = std::forward<Handler>(handler)]() mutable {
+                                     h(net::error::make_error_code(net::error::connection_aborted),
+                                       0);
+                                 });
+        }
+    }
+
 private:
     void do_handshake() {
         if (aborted_) return;
@@ -94,6 +121,7 @@ private:
 
     std::shared_ptr<ssl::context> ctx_;  // kept for the stream's lifetime
     beast::ssl_stream<beast::tcp_stream> stream_;
+    RecordSealer sealer_;
 };
 
 crypto::Result<std::shared_ptr<ssl::context>> adopt_context(hsm::SslCtxPtr ctx) {
