@@ -251,7 +251,8 @@ crypto::Result<std::unique_ptr<Server>> Server::create(
                              router_of(spec),
                              s.metrics.listener(spec.name),
                              s.setup.events,
-                             connection_context};
+                             {}};
+        for (auto& w : s.workers) o.accept_contexts.push_back(w.get());
         auto it = contexts.find(spec.name);
         if (it == contexts.end() || !it->second) {
             return crypto::fail(crypto::Errc::internal, "no SSL context for listener " + spec.name);

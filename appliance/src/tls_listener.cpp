@@ -4,7 +4,13 @@
 // HttpSession template from http_session.hpp.
 #include "appliance/listener.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 #include <mutex>
+#include <system_error>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -145,10 +151,19 @@ namespace net = detail::net;
 using tcp = net::ip::tcp;
 
 struct TlsListener::Impl : std::enable_shared_from_this<TlsListener::Impl> {
+    /// One thread's wait for connections: an acceptor on that thread's
+    /// io_context (its own descriptor of the listening socket) and its
+    /// back-off timer.
+    struct AcceptLoop {
+        explicit AcceptLoop(net::io_context& ctx) : io(ctx), acceptor(ctx), retry(ctx) {}
+        net::io_context& io;
+        tcp::acceptor acceptor;
+        net::steady_timer retry;
+    };
+
     Impl(net::io_context& io_context, TlsListenerOptions o)
         : io(io_context),
           acceptor(net::make_strand(io_context)),
-          retry(acceptor.get_executor()),
           options(std::move(o)),
           env(std::make_shared<detail::SessionEnv>()) {
         env->listener = options.name;
@@ -159,13 +174,13 @@ struct TlsListener::Impl : std::enable_shared_from_this<TlsListener::Impl> {
     }
 
     net::io_context& io;
-    tcp::acceptor acceptor;
-    net::steady_timer retry;
+    tcp::acceptor acceptor;  // binds and listens; the loops accept on duplicates of it
+    std::vector<std::unique_ptr<AcceptLoop>> loops;
     TlsListenerOptions options;
     std::shared_ptr<detail::SessionEnv> env;
     std::string address;
     std::uint16_t port = 0;
-    bool limit_reported = false;
+    std::atomic<bool> limit_reported{false};
     mutable std::mutex ctx_mu;
     std::shared_ptr<net::ssl::context> ctx;
 
@@ -194,44 +209,93 @@ struct TlsListener::Impl : std::enable_shared_from_this<TlsListener::Impl> {
         if (ec) return crypto::fail(crypto::Errc::io_error, where + ": " + ec.message());
         port = local.port();
         address = detail::endpoint_text(local);
+        return share_socket(ep.protocol(), where);
+    }
+
+    // Every accept context waits on its own duplicate of the listening
+    // descriptor: the kernel wakes the waiting threads and the first to
+    // accept() takes the connection, so an idle thread takes it.
+    crypto::Result<void> share_socket(const tcp& protocol, const std::string& where) {
+        std::vector<net::io_context*> contexts = options.accept_contexts;
+        if (contexts.empty()) contexts.push_back(&io);
+        for (net::io_context* ctx_of_loop : contexts) {
+            if (ctx_of_loop == nullptr) {
+                return crypto::fail(crypto::Errc::internal, where + ": no accept context");
+            }
+            const int fd = ::fcntl(acceptor.native_handle(), F_DUPFD_CLOEXEC, 0);
+            if (fd < 0) {
+                return crypto::fail(crypto::Errc::io_error,
+                                    where + ": cannot share the listening socket: " +
+                                        std::system_category().message(errno));
+            }
+            auto loop = std::make_unique<AcceptLoop>(*ctx_of_loop);
+            error_code ec;
+            loop->acceptor.assign(protocol, fd, ec);
+            if (ec) {
+                ::close(fd);
+                return crypto::fail(crypto::Errc::io_error, where + ": " + ec.message());
+            }
+            loops.push_back(std::move(loop));
+        }
         return {};
     }
 
-    void do_accept() {
-        net::io_context& target = options.connection_context ? options.connection_context() : io;
-        acceptor.async_accept(net::make_strand(target),
-                              [self = shared_from_this()](error_code ec, tcp::socket socket) {
-                                  self->on_accept(ec, std::move(socket));
-                              });
+    void start() {
+        for (auto& loop : loops) {
+            AcceptLoop* l = loop.get();
+            net::post(l->io, [self = shared_from_this(), l] { self->accept_on(*l); });
+        }
     }
 
-    void on_accept(error_code ec, tcp::socket socket) {
-        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+    // The listening socket closes with its last descriptor.
+    void close_all() {
+        for (auto& loop : loops) {
+            AcceptLoop* l = loop.get();
+            net::post(l->io, [self = shared_from_this(), l] {
+                error_code e;
+                l->acceptor.close(e);
+                l->retry.cancel();
+            });
+        }
+        net::post(acceptor.get_executor(), [self = shared_from_this()] {
+            error_code e;
+            self->acceptor.close(e);
+        });
+    }
+
+    void accept_on(AcceptLoop& l) {
+        l.acceptor.async_accept(net::make_strand(l.io),
+                                [self = shared_from_this(), &l](error_code ec, tcp::socket socket) {
+                                    self->on_accept(ec, std::move(socket), l);
+                                });
+    }
+
+    void on_accept(error_code ec, tcp::socket socket, AcceptLoop& l) {
+        if (ec == net::error::operation_aborted || !l.acceptor.is_open()) return;
         if (ec) {
             log(LogLevel::warning, options.name, "accept failed: " + ec.message());
             // Out of descriptors or memory: back off instead of spinning.
-            retry.expires_after(std::chrono::milliseconds(100));
-            retry.async_wait([self = shared_from_this()](error_code wait_ec) {
-                if (!wait_ec) self->do_accept();
+            l.retry.expires_after(std::chrono::milliseconds(100));
+            l.retry.async_wait([self = shared_from_this(), &l](error_code w) {
+                if (!w) self->accept_on(l);
             });
             return;
         }
         admit(std::move(socket));
-        do_accept();
+        accept_on(l);
     }
 
     void admit(tcp::socket socket) {
         if (options.metrics->active() >= options.config.limits.max_connections) {
             options.metrics->connection_refused();
-            if (!limit_reported) {
+            if (!limit_reported.exchange(true)) {
                 options.events->emit(events::ConnectionLimitReached{options.name});
-                limit_reported = true;
             }
             error_code ignored;
             socket.close(ignored);
             return;
         }
-        limit_reported = false;
+        limit_reported.store(false);
         // Handshake flights and responses are small writes: without
         // TCP_NODELAY, Nagle waits for the peer's delayed ACK (about 40 ms
         // on Linux) before a flight's last segment.
@@ -254,11 +318,14 @@ struct TlsListener::Impl : std::enable_shared_from_this<TlsListener::Impl> {
 TlsListener::TlsListener(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 TlsListener::~TlsListener() {
-    // The acceptor belongs to the io_context's strand; the Server destroys
+    // The acceptors belong to their io_contexts; the Server destroys
     // listeners only after the I/O threads have stopped.
     error_code ignored;
     impl_->acceptor.close(ignored);
-    impl_->retry.cancel();
+    for (auto& loop : impl_->loops) {
+        loop->acceptor.close(ignored);
+        loop->retry.cancel();
+    }
 }
 
 crypto::Result<std::unique_ptr<TlsListener>> TlsListener::bind(net::io_context& io,
@@ -276,17 +343,9 @@ crypto::Result<std::unique_ptr<TlsListener>> TlsListener::bind(net::io_context& 
     return std::unique_ptr<TlsListener>(new TlsListener(std::move(impl)));
 }
 
-void TlsListener::start() {
-    net::post(impl_->acceptor.get_executor(), [impl = impl_] { impl->do_accept(); });
-}
+void TlsListener::start() { impl_->start(); }
 
-void TlsListener::stop_accepting() {
-    net::post(impl_->acceptor.get_executor(), [impl = impl_] {
-        error_code ignored;
-        impl->acceptor.close(ignored);
-        impl->retry.cancel();
-    });
-}
+void TlsListener::stop_accepting() { impl_->close_all(); }
 
 void TlsListener::drain() {
     impl_->env->draining = true;

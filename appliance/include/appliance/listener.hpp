@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "appliance/config.hpp"
 #include "appliance/event_sink.hpp"
@@ -45,10 +46,12 @@ struct TlsListenerOptions {
     std::shared_ptr<const Router> router;
     ListenerMetrics* metrics = nullptr;  ///< required; outlives the listener
     EventSink* events = nullptr;         ///< required; outlives the listener
-    /// The io_context each accepted connection runs on (the Server hands
-    /// them out round-robin, one per I/O thread, so a connection never hops
-    /// threads). Empty: the listener's own io_context.
-    std::function<boost::asio::io_context&()> connection_context;
+    /// The io_contexts that accept and serve connections, one per I/O
+    /// thread: each waits on the same listening socket (a duplicate of its
+    /// descriptor), and a connection stays on the thread that accepted it,
+    /// from handshake to close (no hand-over between threads). Empty: the
+    /// listener's own io_context accepts and serves.
+    std::vector<boost::asio::io_context*> accept_contexts;
 };
 
 class TlsListener {
