@@ -71,8 +71,9 @@ struct ChunkCipher {
     /// writes the tag at `out + len`.
     void seal(std::uint64_t index, bool final, const std::uint8_t* in, std::size_t len,
               std::uint8_t* out) const noexcept;
-    /// Verifies the tag at `in + len` and, only then, decrypts `len` bytes to
-    /// `out` (which may equal `in`). False when the chunk does not authenticate.
+    /// Decrypts `len` bytes to `out` (which may equal `in`) and verifies the
+    /// tag at `in + len`. False when the chunk does not authenticate; `out`
+    /// then holds zeros, never unauthenticated plaintext.
     [[nodiscard]] bool open(std::uint64_t index, bool final, const std::uint8_t* in,
                             std::size_t len, std::uint8_t* out) const noexcept;
 };
