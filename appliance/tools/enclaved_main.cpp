@@ -14,9 +14,12 @@
 #include <CLI/CLI.hpp>
 
 #include "appliance/admin_api.hpp"
+#include "appliance/allocator_tuning.hpp"
 #include "appliance/daemon.hpp"
 
 int main(int argc, char** argv) {
+    // Before anything else: may execute enclaved again with glibc tuned.
+    enclave::appliance::apply_allocator_tuning(argv);
     using enclave::appliance::ExitCode;
     CLI::App app{"enclaved: the Enclave appliance daemon (mutual-TLS listeners, admin API)"};
     std::string data_dir;

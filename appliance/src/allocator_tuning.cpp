@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "appliance/allocator_tuning.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace enclave::appliance {
+
+void apply_allocator_tuning(char** argv) noexcept {
+    if (argv == nullptr || argv[0] == nullptr) return;
+    if (const char* off = std::getenv("ENCLAVE_ALLOCATOR_TUNING");
+        off != nullptr && std::strcmp(off, "off") == 0) {
+        return;
+    }
+    const char* current = std::getenv("GLIBC_TUNABLES");
+    const std::string before = current != nullptr ? current : "";
+    // Already there: ours from the first start, or the operator's own value.
+    if (before.find("glibc.malloc.tcache_count=") != std::string::npos) return;
+    try {
+        const std::string value =
+            before.empty() ? std::string(kAllocatorTunable) : before + ":" + kAllocatorTunable;
+        if (::setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0) return;
+    } catch (...) {
+        return;  // out of memory this early: run untuned
+    }
+    ::execv("/proc/self/exe", argv);
+    // Could not execute ourselves (no /proc, say): carry on as we are, with
+    // the environment as it was.
+    if (current != nullptr) {
+        (void)::setenv("GLIBC_TUNABLES", before.c_str(), 1);
+    } else {
+        (void)::unsetenv("GLIBC_TUNABLES");
+    }
+}
+
+}  // namespace enclave::appliance
