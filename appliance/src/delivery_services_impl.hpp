@@ -125,12 +125,22 @@ private:
     crypto::SealedDb db_;
 };
 
-/// One endpoint's client and worker threads (delivery_worker.cpp).
+/// One endpoint's clients and worker threads (delivery_worker.cpp). Two
+/// lanes, each with a LeaClient (and so a connection pool) of its own, so a
+/// binary upload never holds a connection a DeliveryObject needs: `urgent`
+/// sends DeliveryObjects only; `bulk` sends binaries, and DeliveryObjects
+/// when it has no binary to send.
 struct EndpointWorkers {
     std::string name;
     EndpointSpec spec;
-    std::unique_ptr<delivery::LeaClient> client;
+    std::unique_ptr<delivery::LeaClient> urgent;
+    std::unique_ptr<delivery::LeaClient> bulk;
     std::vector<std::thread> threads;
+    /// Size and SHA-256 of each DeliveryObject as sent, until its delivery is
+    /// complete and recorded in the audit log (lost on a restart: the record
+    /// then names the object rebuilt for it, as before).
+    std::mutex sent_mu;
+    std::map<std::string, std::pair<std::uint64_t, crypto::Bytes>, std::less<>> sent;
 };
 
 struct DeliveryServices::Impl {
@@ -156,9 +166,18 @@ struct DeliveryServices::Impl {
     std::mutex workers_mu;
     std::map<std::string, std::unique_ptr<EndpointWorkers>> workers;
 
-    crypto::Result<std::unique_ptr<delivery::LeaClient>> make_client(const EndpointSpec& spec);
-    crypto::Result<void> send(EndpointWorkers& w, const delivery::Delivery& d);
-    void work(EndpointWorkers& w);
+    crypto::Result<std::unique_ptr<delivery::LeaClient>> make_client(const EndpointSpec& spec,
+                                                                     std::uint32_t connections);
+    /// Sends a delivery's object (if not yet acknowledged); when nothing is
+    /// left to send (no binaries, or all sent), finishes it: audit record,
+    /// delivered(), uploads erased.
+    crypto::Result<void> send(EndpointWorkers& w, delivery::LeaClient& client, const delivery::Delivery& d);
+    crypto::Result<void> finish(EndpointWorkers& w, const delivery::Delivery& d);
+    /// The HI1 DELIVER request of `d` (a fresh transaction id and timestamp each time).
+    crypto::Result<std::string> build_object(EndpointWorkers& w, const delivery::Delivery& d);
+    /// Sends one binary (the binary lane); failures are retried by the outbox.
+    void send_binary(EndpointWorkers& w, const delivery::BinaryJob& job);
+    void work(EndpointWorkers& w, bool bulk);
     void supervise_once(std::set<std::string>& closed_seen);
     /// Crypto-erases uploads no accepted item named within ingest.unattached_blob_ttl.
     void sweep_unattached();

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// Model B delivery (docs/delivery.md, "Delivery"): per endpoint, up to
-// max_connections worker threads take deliveries from the outbox, POST the
-// DeliveryObject (HI1 DELIVER), then each binary it names (Expect:
-// 100-continue, streamed from the blob store), record the delivery in the
-// audit log and only then mark it delivered. Any failure schedules a retry
-// (exponential backoff, full jitter); the DeliveryID stays, so the LEA can
-// drop a duplicate. A supervisor thread starts the workers of endpoints with
-// work and turns closed tasks into their final LastSequence delivery.
+// Model B delivery (docs/delivery.md, "Delivery"): per endpoint two lanes.
+// Urgent workers take deliveries from the outbox and POST their
+// DeliveryObject (HI1 DELIVER); bulk workers POST the Model B binaries of
+// deliveries whose object was acknowledged (Expect: 100-continue, streamed
+// from the blob store), and DeliveryObjects when no binary waits. Each lane
+// has its own LeaClient, so a large binary never holds the connection a
+// small item needs (no head-of-line blocking). Once the object and every
+// binary are acknowledged the delivery is recorded in the audit log and only
+// then marked delivered. Any failure schedules a retry (exponential backoff,
+// full jitter; the binary lane has its own); the DeliveryID stays, so the LEA
+// can drop a duplicate. A supervisor thread starts the workers of endpoints
+// with work and turns closed tasks into their final LastSequence delivery.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -32,7 +37,7 @@ constexpr auto kIdleWait = std::chrono::seconds(1);
 }  // namespace
 
 Result<std::unique_ptr<delivery::LeaClient>> DeliveryServices::Impl::make_client(
-    const EndpointSpec& spec) {
+    const EndpointSpec& spec, std::uint32_t connections) {
     const auto dir = config.data_dir / "state" / "endpoint-anchors";
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -67,7 +72,7 @@ Result<std::unique_ptr<delivery::LeaClient>> DeliveryServices::Impl::make_client
         if (!pin) return tl::unexpected(pin.error().wrap("endpoint " + spec.name + " pin"));
         o.spki_sha256_pin = std::move(*pin);
     }
-    o.max_connections = spec.max_connections;
+    o.max_connections = connections;
     o.connect_timeout = std::chrono::milliseconds(spec.connect_timeout_ms);
     o.handshake_timeout = std::chrono::milliseconds(spec.connect_timeout_ms);
     o.read_timeout = std::chrono::milliseconds(spec.response_timeout_ms);
@@ -97,24 +102,16 @@ delivery::BodySource blob_source(const crypto::BlobReader& reader) {
 
 }  // namespace
 
-/// Sends one delivery; true when it is done (delivered and recorded).
-Result<void> DeliveryServices::Impl::send(EndpointWorkers& w, const delivery::Delivery& d) {
-    auto task = audit->tasks().routing(d.reference);
-    if (!task) return tl::unexpected(task.error().wrap("the delivery's task"));
-    delivery::DeliverySpec spec;
-    spec.sender = {w.spec.sender_country,
-                   w.spec.sender_unique_id.empty() ? config.instance_name : w.spec.sender_unique_id};
-    spec.receiver = {w.spec.receiver_country, w.spec.receiver_unique_id};
-    spec.reference_kind = task->kind == audit::TaskKind::li ? delivery::ReferenceKind::liid
-                                                            : delivery::ReferenceKind::ldid;
-    spec.reference = d.reference;
-    spec.delivery_id = d.delivery_id;
-    spec.sequence_number = d.sequence_number;
-    spec.last_sequence = d.last_sequence;
-    auto xml = delivery::build_deliver_request(spec, d.items);
-    if (!xml) return tl::unexpected(xml.error().wrap("DeliveryObject"));
+/// Sends the delivery's DeliveryObject unless already acknowledged; then,
+/// with binaries left, hands it to the binary lane, else finishes it.
+Result<void> DeliveryServices::Impl::send(EndpointWorkers& w, delivery::LeaClient& client,
+                                          const delivery::Delivery& d) {
+    const bool binaries_left = std::any_of(d.binaries.begin(), d.binaries.end(),
+                                           [](const delivery::DeliveryBinary& b) { return !b.done; });
     if (!d.object_delivered) {
-        auto reply = w.client->post_xml(*xml);
+        auto xml = build_object(w, d);
+        if (!xml) return tl::unexpected(xml.error());
+        auto reply = client.post_xml(*xml);
         if (!reply) return tl::unexpected(reply.error());
         if (reply->status / 100 != 2) {
             return crypto::fail(Errc::unavailable,
@@ -128,33 +125,38 @@ Result<void> DeliveryServices::Impl::send(EndpointWorkers& w, const delivery::De
                                                      std::to_string(outcome->error->code)
                                                : "the LEA's answer does not acknowledge it");
         }
-        if (auto r = outbox->object_delivered(d.delivery_id); !r) return r;
-    }
-    for (const auto& b : d.binaries) {
-        if (b.done) continue;
-        auto reader = blobs->open_object(b.binary.blob_id);
-        if (!reader && reader.error().code() == Errc::not_found) {
-            // Gone for good (erased): retrying cannot help and would hold
-            // back every later delivery of the reference.
-            log(LogLevel::error, "delivery",
-                "delivery " + d.delivery_id + ": a binary's upload no longer exists; "
-                "the DeliveryObject names a URL that will not be delivered");
-            (void)outbox->binary_delivered(d.delivery_id, b.binary.url);
-            continue;
+        {
+            std::lock_guard lock(w.sent_mu);
+            w.sent[d.delivery_id] = {xml->size(), crypto::digest(crypto::HashAlg::sha256, crypto::as_bytes(*xml))};
         }
-        if (!reader) return tl::unexpected(reader.error().wrap("binary"));
-        auto reply = w.client->post_binary(b.binary.url, b.binary.content_type, reader->size(),
-                                           blob_source(*reader));
-        if (!reply) return tl::unexpected(reply.error());
-        if (reply->status / 100 != 2) {
-            return crypto::fail(Errc::unavailable,
-                                "the LEA answered HTTP " + std::to_string(reply->status) +
-                                    " to a binary");
-        }
-        if (auto r = outbox->binary_delivered(d.delivery_id, b.binary.url); !r) return r;
+        // With binaries left the binary lane takes it over from here.
+        if (auto r = outbox->object_delivered(d.delivery_id); !r || binaries_left) return r;
+    } else if (binaries_left) {
+        return crypto::fail(Errc::invalid_state, "delivery " + d.delivery_id +
+                                                     " came back with binaries left (the binary lane's)");
     }
-    const auto sha = crypto::digest(crypto::HashAlg::sha256, crypto::as_bytes(*xml));
-    if (auto r = audit->tasks().record_delivery(d.reference, d.delivery_id, xml->size(), sha); !r) {
+    return finish(w, d);
+}
+
+/// Object and binaries acknowledged: audit record, delivered(), uploads erased.
+Result<void> DeliveryServices::Impl::finish(EndpointWorkers& w, const delivery::Delivery& d) {
+    std::uint64_t size = 0;
+    crypto::Bytes sha;
+    {
+        std::lock_guard lock(w.sent_mu);
+        if (auto it = w.sent.find(d.delivery_id); it != w.sent.end()) {
+            size = it->second.first;
+            sha = it->second.second;
+        }
+    }
+    if (sha.empty()) {
+        // Sent before a restart: the object as rebuilt now.
+        auto xml = build_object(w, d);
+        if (!xml) return tl::unexpected(xml.error());
+        size = xml->size();
+        sha = crypto::digest(crypto::HashAlg::sha256, crypto::as_bytes(*xml));
+    }
+    if (auto r = audit->tasks().record_delivery(d.reference, d.delivery_id, size, sha); !r) {
         // Recorded by an earlier attempt whose acknowledgement a crash lost:
         // each attempt's message differs (transaction id, timestamp), the
         // first recorded one stands.
@@ -163,6 +165,10 @@ Result<void> DeliveryServices::Impl::send(EndpointWorkers& w, const delivery::De
         }
     }
     if (auto r = outbox->delivered(d.delivery_id); !r) return r;
+    {
+        std::lock_guard lock(w.sent_mu);
+        w.sent.erase(d.delivery_id);
+    }
     if (d.binaries.empty()) return {};
     // Delivered: its uploads are crypto-erased (an upload belongs to one
     // item), but only once the acknowledgement is on disk: a crash before
@@ -179,20 +185,81 @@ Result<void> DeliveryServices::Impl::send(EndpointWorkers& w, const delivery::De
     return {};
 }
 
-void DeliveryServices::Impl::work(EndpointWorkers& w) {
+Result<std::string> DeliveryServices::Impl::build_object(EndpointWorkers& w, const delivery::Delivery& d) {
+    auto task = audit->tasks().routing(d.reference);
+    if (!task) return tl::unexpected(task.error().wrap("the delivery's task"));
+    delivery::DeliverySpec spec;
+    spec.sender = {w.spec.sender_country,
+                   w.spec.sender_unique_id.empty() ? config.instance_name : w.spec.sender_unique_id};
+    spec.receiver = {w.spec.receiver_country, w.spec.receiver_unique_id};
+    spec.reference_kind = task->kind == audit::TaskKind::li ? delivery::ReferenceKind::liid
+                                                            : delivery::ReferenceKind::ldid;
+    spec.reference = d.reference;
+    spec.delivery_id = d.delivery_id;
+    spec.sequence_number = d.sequence_number;
+    spec.last_sequence = d.last_sequence;
+    auto xml = delivery::build_deliver_request(spec, d.items);
+    if (!xml) return tl::unexpected(xml.error().wrap("DeliveryObject"));
+    return std::move(*xml);
+}
+
+void DeliveryServices::Impl::send_binary(EndpointWorkers& w, const delivery::BinaryJob& job) {
+    const auto fail = [&](const std::string& why) {
+        auto when = outbox->retry_binary_later(job.delivery_id, job.binary.url, std::chrono::system_clock::now());
+        log(LogLevel::warning, "delivery",
+            "endpoint " + w.name + ": a binary of delivery " + job.delivery_id + " (attempt " +
+                std::to_string(job.attempts + 1) + ") failed, retrying later: " + why);
+        if (!when) log(LogLevel::error, "delivery", "outbox: " + when.error().message());
+    };
+    auto reader = blobs->open_object(job.binary.blob_id);
+    if (!reader && reader.error().code() == Errc::not_found) {
+        // Gone for good (erased): retrying cannot help and would keep the
+        // delivery (and the reference's LastSequence) open forever.
+        log(LogLevel::error, "delivery",
+            "delivery " + job.delivery_id + ": a binary's upload no longer exists; "
+            "the DeliveryObject names a URL that will not be delivered");
+        if (auto r = outbox->binary_delivered(job.delivery_id, job.binary.url); !r) {
+            log(LogLevel::error, "delivery", "outbox: " + r.error().message());
+        }
+        return;
+    }
+    if (!reader) return fail(reader.error().message());
+    auto reply = w.bulk->post_binary(job.binary.url, job.binary.content_type, reader->size(),
+                                     blob_source(*reader));
+    if (!reply) return fail(reply.error().message());
+    if (reply->status / 100 != 2) {
+        return fail("the LEA answered HTTP " + std::to_string(reply->status) + " to a binary");
+    }
+    if (auto r = outbox->binary_delivered(job.delivery_id, job.binary.url); !r) {
+        log(LogLevel::error, "delivery", "outbox: " + r.error().message());
+    }
+}
+
+void DeliveryServices::Impl::work(EndpointWorkers& w, bool bulk) {
+    const auto lane = bulk ? delivery::OutboxLane::any : delivery::OutboxLane::objects;
+    delivery::LeaClient& client = bulk ? *w.bulk : *w.urgent;
     while (!stopping.load()) {
         const auto now = std::chrono::system_clock::now();
+        if (bulk) {
+            auto job = outbox->next_binary_job(w.name, now);
+            if (!job) {
+                log(LogLevel::error, "delivery", "outbox: " + job.error().message());
+            } else if (*job) {
+                send_binary(w, **job);
+                continue;
+            }
+        }
         auto d = outbox->next_delivery(w.name, now);
         if (!d) {
             log(LogLevel::error, "delivery", "outbox: " + d.error().message());
-            outbox->wait_for_work(w.name, now + kIdleWait);
+            outbox->wait_for_work(w.name, now + kIdleWait, lane);
             continue;
         }
         if (!*d) {
-            outbox->wait_for_work(w.name, now + kIdleWait);
+            outbox->wait_for_work(w.name, now + kIdleWait, lane);
             continue;
         }
-        if (auto r = send(w, **d); !r) {
+        if (auto r = send(w, client, **d); !r) {
             auto when = outbox->retry_later((*d)->delivery_id, std::chrono::system_clock::now());
             log(LogLevel::warning, "delivery",
                 "endpoint " + w.name + ": delivery " + (*d)->delivery_id + " (attempt " +
@@ -346,21 +413,32 @@ void DeliveryServices::Impl::supervise_once(std::set<std::string>& closed_seen) 
         if (workers.count(name) != 0) continue;
         auto spec = endpoints->get(name);
         if (!spec || !*spec) continue;  // waits until the endpoint is configured
-        auto client = make_client(**spec);
-        if (!client) {
-            log(LogLevel::error, "delivery", client.error().message());
+        // Lanes (docs/delivery.md): binaries on at most max(1, n - 1)
+        // connections, the rest (at least one) kept for DeliveryObjects.
+        const std::uint32_t n = (*spec)->max_connections;
+        const std::uint32_t bulk_n = std::max<std::uint32_t>(1, n - 1);
+        const std::uint32_t urgent_n = std::max<std::uint32_t>(1, n - bulk_n);
+        auto urgent = make_client(**spec, urgent_n);
+        if (!urgent) {
+            log(LogLevel::error, "delivery", urgent.error().message());
+            continue;
+        }
+        auto bulk = make_client(**spec, bulk_n);
+        if (!bulk) {
+            log(LogLevel::error, "delivery", bulk.error().message());
             continue;
         }
         auto w = std::make_unique<EndpointWorkers>();
         w->name = name;
         w->spec = **spec;
-        w->client = std::move(*client);
+        w->urgent = std::move(*urgent);
+        w->bulk = std::move(*bulk);
         EndpointWorkers* raw = w.get();
-        for (std::uint32_t i = 0; i < raw->spec.max_connections; ++i) {
-            raw->threads.emplace_back([this, raw] { work(*raw); });
-        }
+        for (std::uint32_t i = 0; i < urgent_n; ++i) raw->threads.emplace_back([this, raw] { work(*raw, false); });
+        for (std::uint32_t i = 0; i < bulk_n; ++i) raw->threads.emplace_back([this, raw] { work(*raw, true); });
         log(LogLevel::info, "delivery",
-            "endpoint " + name + ": " + std::to_string(raw->spec.max_connections) + " workers");
+            "endpoint " + name + ": " + std::to_string(urgent_n) + " urgent + " + std::to_string(bulk_n) +
+                " bulk workers");
         workers.emplace(name, std::move(w));
     }
 }

@@ -10,6 +10,8 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <limits>
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -106,7 +108,35 @@ constexpr std::string_view kSchemaV2 = R"sql(
 CREATE INDEX binaries_by_blob ON binaries(blob_id);
 )sql";
 
-constexpr crypto::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
+// v3: two lanes (docs/delivery.md). A reference may have several formed
+// deliveries (one whose object is unacknowledged, others whose binaries are
+// still going out), so ref_id is no longer UNIQUE; the binary lane keeps its
+// own attempt count and due time.
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE deliveries_v3(
+  id TEXT PRIMARY KEY,
+  ref_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  last INTEGER NOT NULL,
+  first_item INTEGER NOT NULL,
+  last_item INTEGER NOT NULL,
+  item_count INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  due_ms INTEGER NOT NULL DEFAULT 0,
+  object_done INTEGER NOT NULL DEFAULT 0,
+  bin_attempts INTEGER NOT NULL DEFAULT 0,
+  bin_due_ms INTEGER NOT NULL DEFAULT 0,
+  UNIQUE(ref_id, seq));
+INSERT INTO deliveries_v3(id, ref_id, seq, last, first_item, last_item, item_count, bytes, attempts, due_ms,
+                          object_done)
+  SELECT id, ref_id, seq, last, first_item, last_item, item_count, bytes, attempts, due_ms, object_done
+  FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_v3 RENAME TO deliveries;
+)sql";
+
+constexpr crypto::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
 
 /// An exclusive flock on "<db>.lock": one Outbox per file.
 Result<int> lock_file(const std::filesystem::path& db_path) {
@@ -160,6 +190,7 @@ Outbox::~Outbox() {
 }
 
 Result<void> Outbox::Impl::load() {
+    std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> taken_by_ref;  // items in deliveries, last item
     auto rs = db.prepare("SELECT id, endpoint, reference, next_seq, closing, final_formed, finished FROM refs");
     if (!rs) return tl::unexpected(rs.error());
     for (;;) {
@@ -179,7 +210,7 @@ Result<void> Outbox::Impl::load() {
     }
     auto ds = db.prepare(
         "SELECT id, ref_id, seq, last, first_item, last_item, item_count, bytes, attempts, due_ms, "
-        "object_done FROM deliveries");
+        "object_done, bin_attempts, bin_due_ms FROM deliveries ORDER BY ref_id, seq");
     if (!ds) return tl::unexpected(ds.error());
     for (;;) {
         auto row = ds->step();
@@ -197,10 +228,22 @@ Result<void> Outbox::Impl::load() {
         d.attempts = static_cast<std::uint32_t>(ds->column_int64(8));
         d.due_ms = ds->column_int64(9);
         d.object_done = ds->column_int64(10) != 0;
+        d.bin_attempts = static_cast<std::uint32_t>(ds->column_int64(11));
+        d.bin_due_ms = ds->column_int64(12);
         auto it = refs.find(d.ref_id);
         if (it == refs.end()) return crypto::fail(Errc::integrity_failure, "a delivery of an unknown reference");
-        it->second.outstanding = d.id;
+        it->second.open += 1;
+        // The oldest one whose object is unacknowledged holds the sequence.
+        if (!d.object_done && it->second.outstanding.empty()) it->second.outstanding = d.id;
+        auto& [taken, last_item] = taken_by_ref[d.ref_id];
+        taken += d.item_count;
+        last_item = std::max(last_item, d.last_item);
         deliveries[d.id] = std::move(d);
+    }
+    for (auto& [id, d] : deliveries) {
+        auto bins = outbox_detail::read_binaries(db, d.ref_id, d.first_item, d.last_item);
+        if (!bins) return tl::unexpected(bins.error());
+        for (DeliveryBinary& b : *bins) d.binaries.push_back({std::move(b.binary), b.done, false});
     }
     auto cs = db.prepare("SELECT ref_id, COUNT(*), COALESCE(SUM(size), 0) FROM items GROUP BY ref_id");
     if (!cs) return tl::unexpected(cs.error());
@@ -213,17 +256,17 @@ Result<void> Outbox::Impl::load() {
         const std::int64_t count = cs->column_int64(1);
         total_items += static_cast<std::uint64_t>(count);
         total_bytes += static_cast<std::uint64_t>(cs->column_int64(2));
-        const auto d = deliveries.find(it->second.outstanding);
-        it->second.pending = count - (d == deliveries.end() ? 0 : d->second.item_count);
+        const auto t = taken_by_ref.find(it->first);
+        it->second.pending = count - (t == taken_by_ref.end() ? 0 : t->second.first);
     }
     auto os = db.prepare("SELECT MIN(id) FROM items WHERE ref_id = ?1 AND id > ?2");
     if (!os) return tl::unexpected(os.error());
     for (auto& [id, r] : refs) {
         if (r.pending <= 0) continue;
-        const auto d = deliveries.find(r.outstanding);
+        const auto t = taken_by_ref.find(id);
         os->reset();
         if (auto ok = os->bind_int64(1, id); !ok) return ok;
-        if (auto ok = os->bind_int64(2, d == deliveries.end() ? 0 : d->second.last_item); !ok) return ok;
+        if (auto ok = os->bind_int64(2, t == taken_by_ref.end() ? 0 : std::max<std::int64_t>(0, t->second.second)); !ok) return ok;
         auto row = os->step();
         if (!row) return tl::unexpected(row.error());
         r.oldest_pending = *row ? os->column_int64(0) : 0;
@@ -246,46 +289,57 @@ DeliveryState* Outbox::Impl::find_delivery(std::string_view id) {
     return it == deliveries.end() ? nullptr : &it->second;
 }
 
-bool Outbox::Impl::has_work(std::string_view endpoint, std::int64_t now_ms) const {
-    for (const auto& [id, r] : refs) {
-        if (r.endpoint != endpoint) continue;
-        if (r.formable()) return true;
-        if (!r.outstanding.empty()) {
-            const DeliveryState& d = deliveries.at(r.outstanding);
-            if (!d.in_flight && d.due_ms <= now_ms) return true;
+bool Outbox::Impl::has_work(std::string_view endpoint, std::int64_t now_ms, OutboxLane lane) const {
+    const bool objects = lane != OutboxLane::binaries;
+    const bool bins = lane != OutboxLane::objects;
+    if (objects) {
+        for (const auto& [id, r] : refs) {
+            if (r.endpoint == endpoint && r.formable()) return true;
         }
+    }
+    for (const auto& [id, d] : deliveries) {
+        if (refs.at(d.ref_id).endpoint != endpoint) continue;
+        if (objects && d.object_lane_ready(now_ms)) return true;
+        if (bins && d.binary_ready(now_ms) != nullptr) return true;
     }
     return false;
 }
 
+std::optional<std::int64_t> Outbox::Impl::earliest_due(std::string_view endpoint, OutboxLane lane) const {
+    std::optional<std::int64_t> best;
+    const auto consider = [&best](std::int64_t t) { best = best ? std::min(*best, t) : t; };
+    for (const auto& [id, d] : deliveries) {
+        if (refs.at(d.ref_id).endpoint != endpoint) continue;
+        if (lane != OutboxLane::binaries && d.object_lane_ready(std::numeric_limits<std::int64_t>::max())) {
+            consider(d.due_ms);
+        }
+        if (lane != OutboxLane::objects && d.binary_ready(std::numeric_limits<std::int64_t>::max()) != nullptr) {
+            consider(d.bin_due_ms);
+        }
+    }
+    return best;
+}
+
 std::optional<Outbox::TimePoint> Outbox::next_due(std::string_view endpoint) const {
     std::lock_guard lock(impl_->mu);
-    std::optional<std::int64_t> best;
     for (const auto& [id, r] : impl_->refs) {
-        if (r.endpoint != endpoint) continue;
-        if (r.formable()) return TimePoint{};
-        if (r.outstanding.empty()) continue;
-        const DeliveryState& d = impl_->deliveries.at(r.outstanding);
-        if (d.in_flight) continue;
-        best = best ? std::min(*best, d.due_ms) : d.due_ms;
+        if (r.endpoint == endpoint && r.formable()) return TimePoint{};
     }
+    const auto best = impl_->earliest_due(endpoint, OutboxLane::any);
     if (!best) return std::nullopt;
     return outbox_detail::from_ms(*best);
 }
 
-bool Outbox::wait_for_work(std::string_view endpoint, TimePoint until) {
+bool Outbox::wait_for_work(std::string_view endpoint, TimePoint until, OutboxLane lane) {
     std::unique_lock lock(impl_->mu);
     for (;;) {
         if (impl_->interrupted) return false;
         const auto now = Clock::now();
-        if (impl_->has_work(endpoint, outbox_detail::to_ms(now))) return true;
+        if (impl_->has_work(endpoint, outbox_detail::to_ms(now), lane)) return true;
         if (now >= until) return false;
         // Wake for a retry falling due, too.
         TimePoint wake = until;
-        for (const auto& [id, d] : impl_->deliveries) {
-            const RefState& r = impl_->refs.at(d.ref_id);
-            if (r.endpoint == endpoint && !d.in_flight) wake = std::min(wake, outbox_detail::from_ms(d.due_ms));
-        }
+        if (const auto due = impl_->earliest_due(endpoint, lane)) wake = std::min(wake, outbox_detail::from_ms(*due));
         impl_->work_cv.wait_until(lock, std::max(wake, now + std::chrono::milliseconds(1)));
     }
 }
@@ -313,7 +367,7 @@ std::vector<std::string> Outbox::references(std::string_view endpoint) const {
     std::lock_guard lock(impl_->mu);
     std::vector<std::string> out;
     for (const auto& [id, r] : impl_->refs) {
-        if (r.endpoint == endpoint && (r.formable() || !r.outstanding.empty())) out.push_back(r.reference);
+        if (r.endpoint == endpoint && (r.formable() || r.open > 0)) out.push_back(r.reference);
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -323,7 +377,7 @@ std::vector<std::string> Outbox::endpoints() const {
     std::lock_guard lock(impl_->mu);
     std::set<std::string> out;
     for (const auto& [id, r] : impl_->refs) {
-        if (r.formable() || !r.outstanding.empty()) out.insert(r.endpoint);
+        if (r.formable() || r.open > 0) out.insert(r.endpoint);
     }
     return {out.begin(), out.end()};
 }

@@ -3,6 +3,8 @@
 // acknowledgement and retries (docs/outbox.md).
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
+#include <utility>
 
 #include "delivery/uuid.hpp"
 #include "outbox_impl.hpp"
@@ -38,8 +40,10 @@ std::string take_payload(const crypto::Statement& st, int col) {
     return s;
 }
 
-Result<std::vector<DeliveryBinary>> read_binaries(crypto::SealedDb& db, std::int64_t ref_id, std::int64_t first,
-                                                  std::int64_t last) {
+}  // namespace
+
+Result<std::vector<DeliveryBinary>> outbox_detail::read_binaries(crypto::SealedDb& db, std::int64_t ref_id,
+                                                                 std::int64_t first, std::int64_t last) {
     std::vector<DeliveryBinary> out;
     if (last < first) return out;
     auto st = db.prepare(
@@ -65,6 +69,16 @@ Result<std::vector<DeliveryBinary>> read_binaries(crypto::SealedDb& db, std::int
     }
     return out;
 }
+
+std::int64_t outbox_detail::backoff_due(const OutboxOptions& o, std::uint32_t attempts, std::int64_t now_ms) {
+    const std::int64_t max_ms = o.backoff_max.count();
+    std::int64_t cap = o.backoff_initial.count();
+    for (std::uint32_t i = 1; i < attempts && cap < max_ms; ++i) cap *= 2;
+    cap = std::min(cap, max_ms);
+    return now_ms + static_cast<std::int64_t>(random_below_or_equal(static_cast<std::uint64_t>(cap)));
+}
+
+namespace {
 
 Delivery header_of(const DeliveryState& d, const RefState& r) {
     Delivery out;
@@ -100,9 +114,9 @@ Result<Delivery> Outbox::Impl::read_delivery(const DeliveryState& d) {
     if (static_cast<std::int64_t>(out.items.size()) != d.item_count) {
         return crypto::fail(Errc::integrity_failure, "delivery " + d.id + " lost items");
     }
-    auto bins = read_binaries(db, d.ref_id, d.first_item, d.last_item);
-    if (!bins) return tl::unexpected(bins.error());
-    out.binaries = std::move(*bins);
+    // The binaries and their progress as this process knows them (the
+    // database may not have the latest acknowledgements yet).
+    for (const DeliveryState::Binary& b : d.binaries) out.binaries.push_back({b.binary, b.done});
     return out;
 }
 
@@ -128,6 +142,10 @@ Result<void> Outbox::Impl::apply_deferred() {
                 break;
             case Kind::retry:
                 ok = run_with(db, "UPDATE deliveries SET attempts = ?1, due_ms = ?2 WHERE id = ?3",
+                              {op.attempts, op.due_ms}, op.delivery_id);
+                break;
+            case Kind::binary_retry:
+                ok = run_with(db, "UPDATE deliveries SET bin_attempts = ?1, bin_due_ms = ?2 WHERE id = ?3",
                               {op.attempts, op.due_ms}, op.delivery_id);
                 break;
         }
@@ -179,12 +197,14 @@ Result<std::optional<Delivery>> Outbox::Impl::form_delivery(RefState& ref, std::
             out.items.push_back(take_payload(*st, 2));
         }
         if (d.item_count == 0) return crypto::fail(Errc::integrity_failure, "pending items of " + ref.reference + " are gone");
-        auto bins = read_binaries(db, ref.id, d.first_item, d.last_item);
+        auto bins = outbox_detail::read_binaries(db, ref.id, d.first_item, d.last_item);
         if (!bins) return tl::unexpected(bins.error());
         out.binaries = std::move(*bins);
     }
     const std::int64_t remaining = ref.pending - d.item_count;
-    d.last = ref.closing && remaining == 0;
+    // LastSequence means "everything is there": not while an earlier
+    // delivery still has binaries going out (a bare closing marker follows).
+    d.last = ref.closing && remaining == 0 && ref.open == 0;
     out.last_sequence = d.last;
     {
         auto tx = db.begin(crypto::TransactionMode::immediate);
@@ -211,6 +231,7 @@ Result<std::optional<Delivery>> Outbox::Impl::form_delivery(RefState& ref, std::
     ref.pending = remaining;
     ref.oldest_pending = next_oldest;
     ref.outstanding = d.id;
+    ref.open += 1;
     if (remaining > 0 && next_oldest == 0) {
         // The batch stopped on its item count: find the next pending id (index only).
         auto st = db.prepare("SELECT MIN(id) FROM items WHERE ref_id = ?1 AND id > ?2");
@@ -222,7 +243,7 @@ Result<std::optional<Delivery>> Outbox::Impl::form_delivery(RefState& ref, std::
         ref.oldest_pending = *row ? st->column_int64(0) : 0;
     }
     d.in_flight = true;
-    for (const DeliveryBinary& b : out.binaries) d.binary_urls.push_back(b.binary.url);
+    for (const DeliveryBinary& b : out.binaries) d.binaries.push_back({b.binary, b.done, false});
     deliveries[d.id] = std::move(d);
     return out;
 }
@@ -232,12 +253,16 @@ Result<std::optional<Delivery>> Outbox::next_delivery(std::string_view endpoint,
     const std::int64_t now_ms = outbox_detail::to_ms(now);
     DeliveryState* retry = nullptr;
     RefState* fresh = nullptr;
-    for (auto& [id, r] : impl_->refs) {
-        if (r.endpoint != endpoint) continue;
-        if (!r.outstanding.empty()) {
-            DeliveryState& d = impl_->deliveries.at(r.outstanding);
-            if (!d.in_flight && d.due_ms <= now_ms && (retry == nullptr || d.due_ms < retry->due_ms)) retry = &d;
-        } else if (r.formable()) {
+    for (auto& [id, d] : impl_->deliveries) {
+        if (impl_->refs.at(d.ref_id).endpoint != endpoint || !d.object_lane_ready(now_ms)) continue;
+        // The earliest due; on a tie the oldest items (ids grow with time).
+        if (retry == nullptr || std::pair(d.due_ms, d.first_item) < std::pair(retry->due_ms, retry->first_item)) {
+            retry = &d;
+        }
+    }
+    if (retry == nullptr) {
+        for (auto& [id, r] : impl_->refs) {
+            if (r.endpoint != endpoint || !r.formable()) continue;
             // The reference whose oldest pending item is the oldest; a bare
             // closing marker (nothing pending) goes first.
             const std::int64_t key = r.pending > 0 ? r.oldest_pending : 0;
@@ -248,8 +273,6 @@ Result<std::optional<Delivery>> Outbox::next_delivery(std::string_view endpoint,
         auto out = impl_->read_delivery(*retry);
         if (!out) return tl::unexpected(out.error());
         retry->in_flight = true;
-        retry->binary_urls.clear();
-        for (const DeliveryBinary& b : out->binaries) retry->binary_urls.push_back(b.binary.url);
         return std::optional<Delivery>(std::move(*out));
     }
     if (fresh == nullptr) {
@@ -258,6 +281,34 @@ Result<std::optional<Delivery>> Outbox::next_delivery(std::string_view endpoint,
         return std::optional<Delivery>();
     }
     return impl_->form_delivery(*fresh, now_ms);
+}
+
+Result<std::optional<BinaryJob>> Outbox::next_binary_job(std::string_view endpoint, TimePoint now) {
+    std::lock_guard lock(impl_->mu);
+    const std::int64_t now_ms = outbox_detail::to_ms(now);
+    DeliveryState* best = nullptr;
+    for (auto& [id, d] : impl_->deliveries) {
+        if (impl_->refs.at(d.ref_id).endpoint != endpoint || d.binary_ready(now_ms) == nullptr) continue;
+        // The earliest due; on a tie the oldest items (ids grow with time).
+        if (best == nullptr || std::pair(d.bin_due_ms, d.first_item) < std::pair(best->bin_due_ms, best->first_item)) {
+            best = &d;
+        }
+    }
+    if (best == nullptr) return std::optional<BinaryJob>();
+    for (DeliveryState::Binary& b : best->binaries) {
+        if (b.done || b.in_flight) continue;
+        b.in_flight = true;
+        const RefState& r = impl_->refs.at(best->ref_id);
+        BinaryJob job;
+        job.delivery_id = best->id;
+        job.endpoint = r.endpoint;
+        job.reference = r.reference;
+        job.sequence_number = static_cast<std::uint64_t>(best->seq);
+        job.binary = b.binary;
+        job.attempts = best->bin_attempts;
+        return std::optional<BinaryJob>(std::move(job));
+    }
+    throw std::logic_error("outbox: binary_ready() and the binaries disagree");  // broken invariant
 }
 
 Result<void> Outbox::close_reference(std::string_view endpoint, std::string_view reference) {
@@ -298,6 +349,12 @@ Result<void> Outbox::object_delivered(std::string_view delivery_id) {
     if (d->object_done) return {};
     d->object_done = true;
     impl_->deferred.push_back({outbox_detail::Deferred::Kind::object_done, d->id});
+    // The sequence slot is used: the reference's next delivery may be formed.
+    RefState& ref = impl_->refs.at(d->ref_id);
+    if (ref.outstanding == d->id) ref.outstanding.clear();
+    // Binaries left: the binary lane takes it over from the caller.
+    if (d->binaries_left()) d->in_flight = false;
+    impl_->work_cv.notify_all();
     return {};
 }
 
@@ -305,9 +362,20 @@ Result<void> Outbox::binary_delivered(std::string_view delivery_id, std::string_
     std::lock_guard lock(impl_->mu);
     DeliveryState* d = impl_->find_delivery(delivery_id);
     if (d == nullptr) return crypto::fail(Errc::not_found, "no formed delivery " + std::string(delivery_id));
-    if (std::find(d->binary_urls.begin(), d->binary_urls.end(), url) == d->binary_urls.end()) {
-        return crypto::fail(Errc::not_found, "delivery " + d->id + " (as handed out) has no binary with that url");
+    const auto b = std::find_if(d->binaries.begin(), d->binaries.end(),
+                                [url](const DeliveryState::Binary& x) { return x.binary.url == url; });
+    if (b == d->binaries.end()) {
+        return crypto::fail(Errc::not_found, "delivery " + d->id + " has no binary with that url");
     }
+    if (!d->object_done) {
+        return crypto::fail(Errc::invalid_state,
+                            "delivery " + d->id + ": a binary before its DeliveryObject was acknowledged");
+    }
+    b->in_flight = false;
+    if (b->done) return {};
+    b->done = true;
+    // The last one: the delivery comes back through next_delivery() to be finished.
+    if (!d->binaries_left()) impl_->work_cv.notify_all();
     outbox_detail::Deferred op{outbox_detail::Deferred::Kind::binary_done, d->id};
     op.ref_id = d->ref_id;
     op.first_item = d->first_item;
@@ -328,7 +396,8 @@ Result<void> Outbox::delivered(std::string_view delivery_id) {
     op.last = d->last;
     impl_->deferred.push_back(std::move(op));
     RefState& ref = impl_->refs.at(d->ref_id);
-    ref.outstanding.clear();
+    if (ref.outstanding == d->id) ref.outstanding.clear();
+    ref.open -= 1;
     ref.finished = ref.finished || d->last;
     impl_->total_items -= static_cast<std::uint64_t>(d->item_count);
     impl_->total_bytes -= static_cast<std::uint64_t>(d->bytes);
@@ -347,16 +416,39 @@ Result<Outbox::TimePoint> Outbox::retry_later(std::string_view delivery_id, Time
     DeliveryState* d = impl_->find_delivery(delivery_id);
     if (d == nullptr) return crypto::fail(Errc::not_found, "no formed delivery " + std::string(delivery_id));
     const std::uint32_t attempts = d->attempts == std::numeric_limits<std::uint32_t>::max() ? d->attempts : d->attempts + 1;
-    const std::int64_t max_ms = impl_->options.backoff_max.count();
-    std::int64_t cap = impl_->options.backoff_initial.count();
-    for (std::uint32_t i = 1; i < attempts && cap < max_ms; ++i) cap *= 2;
-    cap = std::min(cap, max_ms);
-    const std::int64_t due = outbox_detail::to_ms(now) +
-                             static_cast<std::int64_t>(outbox_detail::random_below_or_equal(static_cast<std::uint64_t>(cap)));
+    const std::int64_t due = outbox_detail::backoff_due(impl_->options, attempts, outbox_detail::to_ms(now));
     d->attempts = attempts;
     d->due_ms = due;
     d->in_flight = false;
     outbox_detail::Deferred op{outbox_detail::Deferred::Kind::retry, d->id};
+    op.attempts = attempts;
+    op.due_ms = due;
+    impl_->deferred.push_back(std::move(op));
+    impl_->work_cv.notify_all();
+    return outbox_detail::from_ms(due);
+}
+
+}  // namespace enclave::delivery
+
+namespace enclave::delivery {
+
+Result<Outbox::TimePoint> Outbox::retry_binary_later(std::string_view delivery_id, std::string_view url,
+                                                     TimePoint now) {
+    std::lock_guard lock(impl_->mu);
+    DeliveryState* d = impl_->find_delivery(delivery_id);
+    if (d == nullptr) return crypto::fail(Errc::not_found, "no formed delivery " + std::string(delivery_id));
+    const auto b = std::find_if(d->binaries.begin(), d->binaries.end(),
+                                [url](const DeliveryState::Binary& x) { return x.binary.url == url; });
+    if (b == d->binaries.end()) {
+        return crypto::fail(Errc::not_found, "delivery " + d->id + " has no binary with that url");
+    }
+    b->in_flight = false;
+    const std::uint32_t attempts =
+        d->bin_attempts == std::numeric_limits<std::uint32_t>::max() ? d->bin_attempts : d->bin_attempts + 1;
+    const std::int64_t due = outbox_detail::backoff_due(impl_->options, attempts, outbox_detail::to_ms(now));
+    d->bin_attempts = attempts;
+    d->bin_due_ms = due;
+    outbox_detail::Deferred op{outbox_detail::Deferred::Kind::binary_retry, d->id};
     op.attempts = attempts;
     op.due_ms = due;
     impl_->deferred.push_back(std::move(op));

@@ -31,11 +31,13 @@ struct RefState {
     bool finished = false;      ///< ... and was delivered
     std::int64_t pending = 0;         ///< items not in a delivery
     std::int64_t oldest_pending = 0;  ///< id of the oldest of them (0: none)
-    std::string outstanding;          ///< formed, undelivered delivery id ("" none)
+    std::string outstanding;          ///< formed delivery whose object is unacknowledged ("" none)
+    std::int64_t open = 0;            ///< formed deliveries not yet delivered (object or binaries left)
 
-    /// Needs a new delivery formed: pending items, or the closing marker.
+    /// Needs a new delivery formed: pending items, or the closing marker
+    /// (only once every earlier delivery is delivered, binaries included).
     [[nodiscard]] bool formable() const noexcept {
-        return outstanding.empty() && !final_formed && (pending > 0 || closing);
+        return outstanding.empty() && !final_formed && (pending > 0 || (closing && open == 0));
     }
 };
 
@@ -51,8 +53,35 @@ struct DeliveryState {
     std::uint32_t attempts = 0;
     std::int64_t due_ms = 0;
     bool object_done = false;
-    bool in_flight = false;  ///< handed out, not yet acknowledged or retried (memory only)
-    std::vector<std::string> binary_urls;  ///< known once handed out
+    bool in_flight = false;  ///< object lane: handed out, not yet acknowledged or retried (memory only)
+    struct Binary {
+        PendingBinary binary;
+        bool done = false;
+        bool in_flight = false;  ///< binary lane: handed out (memory only)
+    };
+    std::vector<Binary> binaries;  ///< in item order, then submission order
+    std::uint32_t bin_attempts = 0;
+    std::int64_t bin_due_ms = 0;
+
+    [[nodiscard]] bool binaries_left() const noexcept {
+        for (const Binary& b : binaries) {
+            if (!b.done) return true;
+        }
+        return false;
+    }
+    /// next_delivery() may hand it out: its object to send, or it is complete
+    /// and to be finished.
+    [[nodiscard]] bool object_lane_ready(std::int64_t now_ms) const noexcept {
+        return !in_flight && due_ms <= now_ms && (!object_done || !binaries_left());
+    }
+    /// next_binary_job() may hand out one of its binaries.
+    [[nodiscard]] const Binary* binary_ready(std::int64_t now_ms) const noexcept {
+        if (!object_done || bin_due_ms > now_ms) return nullptr;
+        for (const Binary& b : binaries) {
+            if (!b.done && !b.in_flight) return &b;
+        }
+        return nullptr;
+    }
 };
 
 /// A worker's acknowledgement not yet written: applied at the start of the
@@ -60,7 +89,7 @@ struct DeliveryState {
 /// there is nothing else to do). Losing one to a crash only makes the
 /// delivery (same id) or the part go out again: at-least-once.
 struct Deferred {
-    enum class Kind { delivered, object_done, binary_done, retry };
+    enum class Kind { delivered, object_done, binary_done, retry, binary_retry };
     Deferred(Kind k, std::string id) : kind(k), delivery_id(std::move(id)) {}
 
     Kind kind;
@@ -89,6 +118,12 @@ std::int64_t to_ms(Outbox::TimePoint t) noexcept;
 Outbox::TimePoint from_ms(std::int64_t ms) noexcept;
 /// Uniform in [0, bound] from the CSPRNG.
 std::uint64_t random_below_or_equal(std::uint64_t bound);
+
+/// The binaries of items first..last of a reference, in item then submission order.
+crypto::Result<std::vector<DeliveryBinary>> read_binaries(crypto::SealedDb& db, std::int64_t ref_id,
+                                                          std::int64_t first, std::int64_t last);
+/// Uniform in [0, min(max, initial * 2^(attempts-1))] after now_ms.
+std::int64_t backoff_due(const OutboxOptions& o, std::uint32_t attempts, std::int64_t now_ms);
 
 /// The item ids stored in an idempotency row (8 bytes each, little-endian).
 std::vector<std::uint64_t> unpack_ids(const crypto::Bytes& b);
@@ -127,7 +162,10 @@ struct Outbox::Impl {
     outbox_detail::RefState* find_ref(std::string_view endpoint, std::string_view reference);
     const outbox_detail::RefState* find_ref(std::string_view endpoint, std::string_view reference) const;
     /// Requires mu held.
-    [[nodiscard]] bool has_work(std::string_view endpoint, std::int64_t now_ms) const;
+    [[nodiscard]] bool has_work(std::string_view endpoint, std::int64_t now_ms, OutboxLane lane) const;
+    /// Earliest time something of `endpoint` falls due in `lane` (nullopt:
+    /// nothing waits for a time). Requires mu held.
+    [[nodiscard]] std::optional<std::int64_t> earliest_due(std::string_view endpoint, OutboxLane lane) const;
 
     // outbox_enqueue.cpp
     void run_group(std::vector<outbox_detail::Request*>& batch);

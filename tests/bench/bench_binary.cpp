@@ -25,9 +25,14 @@
 //      polling), p50/p99, while a client downloads a --hol-mib (1024 MiB)
 //      object from the same endpoint's URL over and over, beside the same
 //      with no transfer. Idle and loaded phases alternate (--hol-rounds).
+//   5. Head-of-line, Model B (bench_binary_push.hpp): 1 KiB items, 202 read
+//      -> the simulator has stored the DeliveryObject, p50/p99, while
+//      enclaved pushes a --push-mib (1024 MiB) binary of the same reference
+//      to the same endpoint, beside the same with no transfer.
 //
-// Options: --object-mib N, --big-mib N, --hol-mib N, --rounds R (5),
-// --samples S (items per phase per HOL round, 100), --hol-rounds H (3),
+// Options: --object-mib N, --big-mib N, --hol-mib N, --push-mib N,
+// --rounds R (5), --samples S (items per phase per HOL round, 100),
+// --hol-rounds H (3), --only-push (figure 5 alone: no nginx needed),
 // --perf DIR (perf record and strace -c of extra Model A downloads from
 // each server, after the figures).
 
@@ -46,7 +51,9 @@
 #include <vector>
 
 #include "bench_binary_client.hpp"
+#include "bench_binary_latency.hpp"
 #include "bench_binary_nginx.hpp"
+#include "bench_binary_push.hpp"
 #include "bench_binary_setup.hpp"
 #include "bench_binary_watch.hpp"
 #include "bench_util.hpp"
@@ -62,8 +69,9 @@ using namespace std::chrono_literals;
 constexpr std::uint64_t kRange = 8 * kMiB;
 
 struct Options {
-    std::uint64_t object_mib = 512, big_mib = 2048, hol_mib = 1024;
+    std::uint64_t object_mib = 512, big_mib = 2048, hol_mib = 1024, push_mib = 1024;
     int rounds = 5, samples = 100, hol_rounds = 3;
+    bool only_push = false;
     std::string perf_dir;
 };
 
@@ -76,16 +84,18 @@ Options parse(int argc, char** argv) {
         if (a == "--object-mib" && value) o.object_mib = static_cast<std::uint64_t>(num());
         else if (a == "--big-mib" && value) o.big_mib = static_cast<std::uint64_t>(num());
         else if (a == "--hol-mib" && value) o.hol_mib = static_cast<std::uint64_t>(num());
+        else if (a == "--push-mib" && value) o.push_mib = static_cast<std::uint64_t>(num());
+        else if (a == "--only-push") o.only_push = true;
         else if (a == "--rounds" && value) o.rounds = num();
         else if (a == "--samples" && value) o.samples = num();
         else if (a == "--hol-rounds" && value) o.hol_rounds = num();
         else if (a == "--perf" && value) o.perf_dir = argv[++i];
         else
             die("usage: enclave-bench-binary [--object-mib N] [--big-mib N] [--hol-mib N] "
-                "[--rounds R] [--samples S] [--hol-rounds H] [--perf DIR]");
+                "[--push-mib N] [--rounds R] [--samples S] [--hol-rounds H] [--only-push] [--perf DIR]");
     }
-    if (o.object_mib < 8 || o.big_mib < 8 || o.hol_mib < 8 || o.object_mib > 4096 ||
-        o.big_mib > 4096 || o.hol_mib > 4096 || o.rounds < 1 || o.samples < 10 ||
+    if (o.object_mib < 8 || o.big_mib < 8 || o.hol_mib < 8 || o.push_mib < 8 || o.object_mib > 4096 ||
+        o.big_mib > 4096 || o.hol_mib > 4096 || o.push_mib > 4096 || o.rounds < 1 || o.samples < 10 ||
         o.hol_rounds < 1) {
         die("bad option value (objects 8..4096 MiB, samples >= 10)");
     }
@@ -109,18 +119,6 @@ double own_cpu_seconds() {
     ::getrusage(RUSAGE_SELF, &u);
     return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
            static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-/// The value at quantile q (nearest rank) of `v`.
-double quantile(std::vector<double> v, double q) {
-    std::sort(v.begin(), v.end());
-    const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-    return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
 /// Writes `size` bytes of content `seed` to `path` and fsyncs it.
@@ -348,28 +346,6 @@ private:
     std::thread thread_;
 };
 
-struct Latencies {
-    std::vector<double> sent_ms, accepted_ms;  ///< POST sent / 202 read -> stored at the LEA
-    std::vector<Clock::time_point> sent;       ///< when each POST was sent
-};
-
-/// `n` items one after the other: POST, 202, wait until the simulator
-/// stored it; 5 ms between items.
-void sample_items(PullSetup& p, Connection& c, int n, const std::string& prefix, Latencies& out) {
-    static int serial = 0;
-    for (int i = 0; i < n; ++i) {
-        const std::uint64_t want = p.watch().items() + 1;
-        const auto t0 = Clock::now();
-        out.sent.push_back(t0);
-        PullSetup::post_item(c, prefix + std::to_string(serial++), 1024);
-        const auto t1 = Clock::now();
-        const auto t2 = p.watch().wait_items(want, 30s);
-        out.sent_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t0).count());
-        out.accepted_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
-        std::this_thread::sleep_for(5ms);
-    }
-}
-
 struct HolResult {
     Latencies idle, loaded;
     std::vector<Clock::time_point> gets;  ///< when the downloader's GETs began
@@ -474,10 +450,17 @@ void perf_profiles(SSL_CTX* ctx, const Server& ours, const Server& ref, std::uin
 
 int run(const Options& o) {
     ::signal(SIGPIPE, SIG_IGN);
-    NginxFileServer::require_installed();  // before minutes of set-up
+    if (!o.only_push) NginxFileServer::require_installed();  // before minutes of set-up
     std::printf("load average at start: %s\n", loadavg().c_str());
     testing::TempDir root;
     PullSetup p(root.path());
+    if (o.only_push) {
+        measure_push_hol(p, o.push_mib, o.samples, o.hol_rounds);
+        p.rig().check_alive();
+        p.rig().stop();
+        std::printf("load average at end: %s\n", loadavg().c_str());
+        return 0;
+    }
     const std::uint64_t size = o.object_mib * kMiB, big = o.big_mib * kMiB, hol = o.hol_mib * kMiB;
     const auto t_up = Clock::now();
     const Server ours{"enclaved", p.rig().lea_port(), p.upload_and_deliver(1, size),
@@ -510,6 +493,7 @@ int run(const Options& o) {
     Server hol_server = ours;
     hol_server.target = hol_target;
     measure_hol(p, hol_server, o);
+    measure_push_hol(p, o.push_mib, o.samples, o.hol_rounds);
     if (!o.perf_dir.empty()) perf_profiles(p.lea(), ours, ref, size, o.perf_dir);
     p.rig().check_alive();
     p.rig().stop();

@@ -63,9 +63,8 @@ public:
     SSL_CTX* collector() { return collector_.get(); }
     [[nodiscard]] const TlsChoice& choice() const { return choice_; }
 
-    /// Uploads `size` bytes of content `seed`, submits an item naming it and
-    /// waits for its delivery; returns the URL's path (/v1/binaries/...).
-    std::string upload_and_deliver(std::uint32_t seed, std::uint64_t size) {
+    /// Uploads `size` bytes of content `seed`; returns the upload's id.
+    std::string upload(std::uint32_t seed, std::uint64_t size) {
         Connection c(collector(), rig_.ingest_port());
         c.send_all("PUT /ingest/v1/blobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
                    "application/octet-stream\r\nContent-Length: " +
@@ -78,9 +77,17 @@ public:
         }
         const nlohmann::json up = nlohmann::json::parse(read_text(c), nullptr, false);
         if (!up.is_object() || !up.contains("id")) die("blob upload: " + up.dump());
+        return up["id"].get<std::string>();
+    }
+
+    /// Uploads `size` bytes of content `seed`, submits an item naming it and
+    /// waits for its delivery; returns the URL's path (/v1/binaries/...).
+    std::string upload_and_deliver(std::uint32_t seed, std::uint64_t size) {
+        const std::string id = upload(seed, size);
+        Connection c(collector(), rig_.ingest_port());
         const std::size_t urls_before = watch_->urls().size();
         const std::uint64_t items = watch_->items();
-        post_item(c, "blob-" + std::to_string(seed), 300, up["id"].get<std::string>());
+        post_item(c, "blob-" + std::to_string(seed), 300, id);
         watch_->wait_items(items + 1, 60s);
         const auto urls = watch_->urls();
         if (urls.size() != urls_before + 1) die("the delivery carried no binary URL");
@@ -90,9 +97,9 @@ public:
     }
 
     /// POSTs one item of about `bytes` bytes of JSON (naming `blob` if not
-    /// empty); dies unless the answer is 202.
+    /// empty) to `task`; dies unless the answer is 202.
     static void post_item(Connection& c, const std::string& key, std::size_t bytes,
-                          const std::string& blob = {}) {
+                          const std::string& blob = {}, const std::string& task = kTask) {
         using nlohmann::json;
         json j{{"idempotencyKey", key},
                {"timestamp", "2026-01-01T00:00:00.000000Z"},
@@ -105,7 +112,7 @@ public:
             j["receivers"][0]["identifiers"].push_back(std::string(bytes - size - 3, 'n'));
         }
         const std::string body = j.dump();
-        c.send_all("POST /ingest/v1/tasks/" + std::string(kTask) +
+        c.send_all("POST /ingest/v1/tasks/" + task +
                    "/items HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
         const Head h = c.read_head();

@@ -193,7 +193,9 @@ TEST_F(OutboxDurabilityTest, ProgressAndAcknowledgementsSurviveACleanReopen) {
         ASSERT_TRUE(box->delivered(a.delivery_id));
         ASSERT_TRUE(box->object_delivered(b.delivery_id));
         ASSERT_TRUE(box->binary_delivered(b.delivery_id, "https://lea/b/2/"));
-        auto r = box->retry_later(b.delivery_id, t0);
+        auto job = box->next_binary_job("e", t0);
+        ASSERT_TRUE(job && job->has_value());
+        auto r = box->retry_binary_later(b.delivery_id, (*job)->binary.url, t0);
         ASSERT_TRUE(r);
         due = *r;
         id = b.delivery_id;
@@ -202,12 +204,20 @@ TEST_F(OutboxDurabilityTest, ProgressAndAcknowledgementsSurviveACleanReopen) {
     ASSERT_TRUE(box);
     EXPECT_EQ(box->stats().items, 1u);
     EXPECT_EQ(box->next_due("e"), std::optional<Outbox::TimePoint>(std::chrono::time_point_cast<std::chrono::milliseconds>(due)));
-    Delivery b = next(*box, "e", due);
+    auto none = box->next_delivery("e", due);
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->has_value()) << "B's object was acknowledged: not resent";
+    auto job = box->next_binary_job("e", due);
+    ASSERT_TRUE(job && job->has_value());
+    EXPECT_EQ((*job)->delivery_id, id);
+    EXPECT_EQ((*job)->attempts, 1u);
+    EXPECT_EQ((*job)->binary.url, "https://lea/b/1/") << "b/2 was acknowledged";
+    ASSERT_TRUE(box->binary_delivered(id, "https://lea/b/1/"));
+    Delivery b = next(*box, "e", due);  // complete: back to be finished
     EXPECT_EQ(b.delivery_id, id);
-    EXPECT_EQ(b.attempts, 1u);
     EXPECT_TRUE(b.object_delivered);
     ASSERT_EQ(b.binaries.size(), 2u);
-    EXPECT_FALSE(b.binaries[0].done);
+    EXPECT_TRUE(b.binaries[0].done);
     EXPECT_TRUE(b.binaries[1].done);
 }
 

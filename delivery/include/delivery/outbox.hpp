@@ -13,10 +13,22 @@
 // of ONE reference, with a fresh DeliveryID (UUID v4) and the reference's next
 // SequenceNumber (0-based, gap-free, persisted), and stores it before handing
 // it out. A formed delivery never changes: a retry resends the same id,
-// sequence and items. A reference has at most one formed, unacknowledged
-// delivery at a time, so deliveries of one reference go out in sequence
-// order. At-least-once: a delivery handed out and not yet acknowledged when
-// the process dies is handed out again (same id) after open().
+// sequence and items. A reference has at most one formed delivery whose
+// DeliveryObject is not yet acknowledged, so DeliveryObjects of one reference
+// go out in sequence order. At-least-once: a delivery handed out and not yet
+// acknowledged when the process dies is handed out again (same id) after
+// open().
+//
+// Two lanes per endpoint (no head-of-line blocking, docs/delivery.md). The
+// object lane (next_delivery) hands out DeliveryObjects to send. Once a
+// delivery's object is acknowledged (object_delivered) while it still has
+// Model B binaries to send, it moves to the binary lane (next_binary_job,
+// one binary per job, with a retry/backoff state of its own) and the
+// reference's next delivery may be formed at once. When its last binary is
+// acknowledged it comes back through next_delivery (object_delivered set,
+// every binary done) for the caller to finish it (audit record, delivered()).
+// The LastSequence delivery is formed only when every earlier delivery of the
+// reference is delivered, binaries included.
 //
 // Holds: interception content (the item payloads) in memory only while a
 // call runs, and in the caller's Delivery. No key: the database key lives
@@ -81,6 +93,23 @@ struct Delivery {
     std::vector<DeliveryBinary> binaries;  ///< in item order, then submission order
     bool object_delivered = false;         ///< object_delivered() was called: do not POST the XML again
     std::uint32_t attempts = 0;            ///< failed attempts so far (retry_later calls)
+};
+
+/// One Model B binary to send (the binary lane).
+struct BinaryJob {
+    std::string delivery_id;
+    std::string endpoint;
+    std::string reference;
+    std::uint64_t sequence_number = 0;
+    PendingBinary binary;
+    std::uint32_t attempts = 0;  ///< failed attempts of this delivery's binaries so far
+};
+
+/// Which work wait_for_work() waits for.
+enum class OutboxLane {
+    objects,   ///< next_delivery() would have something
+    binaries,  ///< next_binary_job() would have something
+    any,       ///< either
 };
 
 struct OutboxStats {
@@ -163,12 +192,25 @@ public:
     // sequence and items) or the part go out again: at-least-once, which the
     // LEA absorbs by DeliveryID.
 
-    /// Progress a retry skips: the DeliveryObject was accepted / one binary
-    /// was (`url` as in the Delivery last handed out; not_found otherwise).
+    /// The DeliveryObject was accepted: a retry does not POST it again, and
+    /// the reference's next delivery may be formed. With binaries still to
+    /// send, the delivery leaves the caller for the binary lane (the caller
+    /// stops there); without, the caller goes on to finish it.
     crypto::Result<void> object_delivered(std::string_view delivery_id);
+    /// The next binary to send on `endpoint` (a delivery whose object is
+    /// acknowledged, due), or nullopt. A job handed out is not handed out
+    /// again until binary_delivered(), retry_binary_later() (or a restart).
+    crypto::Result<std::optional<BinaryJob>> next_binary_job(std::string_view endpoint, TimePoint now);
+    /// One binary was accepted (`url` one of the delivery's: not_found
+    /// otherwise; invalid_state before its object was acknowledged).
     crypto::Result<void> binary_delivered(std::string_view delivery_id, std::string_view url);
-    /// Done: the delivery and its items are deleted (secure_delete); the
-    /// reference's next delivery may be formed.
+    /// Sending the binary `url` failed: the delivery's binaries are due again
+    /// after the same backoff as retry_later() (their own attempt count; the
+    /// object lane is not held up). Returns when they are due.
+    crypto::Result<TimePoint> retry_binary_later(std::string_view delivery_id, std::string_view url,
+                                                 TimePoint now);
+    /// Done: the delivery and its items are deleted (secure_delete). Call it
+    /// once the object and every binary are acknowledged.
     crypto::Result<void> delivered(std::string_view delivery_id);
     /// The attempt failed: counted, due again after an exponential backoff
     /// with full jitter (uniform in [0, min(max, initial * 2^(attempts-1))]).
@@ -177,12 +219,13 @@ public:
     /// Writes the acknowledgements not yet written (one transaction).
     crypto::Result<void> flush();
 
-    /// When next_delivery(endpoint) will have something: a time <= now means
-    /// now; nullopt: nothing stored for it (wait for an enqueue).
+    /// When next_delivery(endpoint) or next_binary_job(endpoint) will have
+    /// something: a time <= now means now; nullopt: nothing waits for a time
+    /// (wait for an enqueue or an acknowledgement).
     [[nodiscard]] std::optional<TimePoint> next_due(std::string_view endpoint) const;
-    /// Blocks until next_delivery(endpoint) would have something, `until`, or
+    /// Blocks until `lane` of `endpoint` would have something, `until`, or
     /// interrupt_waits(). True when there is work.
-    bool wait_for_work(std::string_view endpoint, TimePoint until);
+    bool wait_for_work(std::string_view endpoint, TimePoint until, OutboxLane lane = OutboxLane::objects);
     /// Wakes every wait_for_work() for good (shutdown).
     void interrupt_waits();
 
