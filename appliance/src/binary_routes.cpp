@@ -76,6 +76,8 @@ bool is_endpoint_client(DeliveryServices::Impl& s, const Peer& peer, const std::
 /// The first successful access of a URL goes to the audit log (who fetched
 /// which upload); later ranges of the same URL do not.
 void audit_first_access(DeliveryServices::Impl& s, const Request& req, const PullUrl& url) {
+    // Accessed before (as read with the URL): no write for every later range.
+    if (url.accessed != 0) return;
     auto first = s.catalog->mark_pull_accessed(url.token_hash, unix_now());
     if (!first) {
         log(LogLevel::error, "delivery", "binary URL access: " + first.error().message());
