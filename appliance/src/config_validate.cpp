@@ -239,11 +239,31 @@ void validate(const Config& c, Problems& p) {
     }
 }
 
+namespace {
+
+// Whether the table header opened by the '[' at text[i] starts with a key:
+// an optional second '[', blanks, then a bare-key character or a quote.
+// toml++ 3.3.0 asserts this instead of reporting it ("[\n", "[[[", "[=":
+// an abort with assertions on, an assumption that does not hold without;
+// fixed upstream by marzer/tomlplusplus#301).
+bool header_starts_with_key(std::string_view text, std::size_t i) {
+    std::size_t j = i + 1;
+    if (j < text.size() && text[j] == '[') ++j;
+    while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) ++j;
+    if (j >= text.size()) return false;
+    const char k = text[j];
+    return (k >= 'A' && k <= 'Z') || (k >= 'a' && k <= 'z') || (k >= '0' && k <= '9') || k == '_' ||
+           k == '-' || k == '"' || k == '\'';
+}
+
+}  // namespace
+
 crypto::Result<void> check_nesting(std::string_view text) {
     enum class State { normal, basic, literal, ml_basic, ml_literal, comment };
     State st = State::normal;
     std::size_t line = 1;
     std::size_t depth = 0;
+    bool line_start = true;  // only blanks so far on this line, outside strings
     for (std::size_t i = 0; i < text.size(); ++i) {
         const char c = text[i];
         const bool triple = i + 2 < text.size() && text[i + 1] == c && text[i + 2] == c;
@@ -251,7 +271,22 @@ crypto::Result<void> check_nesting(std::string_view text) {
             ++line;
             depth = 0;
             if (st != State::ml_basic && st != State::ml_literal) st = State::normal;
+            line_start = st == State::normal;
             continue;
+        }
+        if (st == State::normal && line_start && c == '[' && !header_starts_with_key(text, i)) {
+            return crypto::fail(crypto::Errc::malformed_input,
+                                "line " + std::to_string(line) + ": a table header must start with a key");
+        }
+        if (c != ' ' && c != '\t') line_start = false;
+        if (static_cast<unsigned char>(c) >= 0x80 && (st == State::normal || st == State::ml_basic)) {
+            // toml++ 3.3.0 classifies such characters with a lookup that
+            // reaches __builtin_unreachable for some (marzer/tomlplusplus#295,
+            // #190): undefined behaviour. TOML allows non-ASCII outside strings
+            // and comments nowhere; multi-line basic strings are refused too.
+            return crypto::fail(crypto::Errc::malformed_input,
+                                "line " + std::to_string(line) +
+                                    ": non-ASCII character outside a one-line string or a comment");
         }
         switch (st) {
             case State::normal:

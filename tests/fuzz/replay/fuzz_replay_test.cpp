@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+// Replays every checked-in fuzz input through its harness body in the normal
+// build: tests/fuzz/corpus/<name>/* (the seeds) and
+// tests/fuzz/regressions/<name>/* (inputs that once crashed a parser). A
+// crash or a broken harness rule aborts the test process, which fails the
+// test. Each seed corpus must also hold inputs the parser accepts, so that
+// the fuzzer starts past the first checks.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fuzz_harness.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using enclave::fuzz::Harness;
+
+const fs::path kFuzzDir = ENCLAVE_FUZZ_DIR;
+
+std::vector<fs::path> files_in(const fs::path& dir) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return out;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        if (entry.is_regular_file()) out.push_back(entry.path());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::vector<std::uint8_t> read_bytes(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.eof() && in.fail()) ADD_FAILURE() << "cannot read " << path;
+    return bytes;
+}
+
+struct Counts {
+    std::size_t accepted = 0;
+    std::size_t rejected = 0;
+};
+
+Counts replay(const Harness& h, const std::vector<fs::path>& files) {
+    Counts c;
+    for (const auto& f : files) {
+        SCOPED_TRACE(f.string());
+        const auto bytes = read_bytes(f);
+        const int r = h.run(bytes.data(), bytes.size());
+        EXPECT_TRUE(r == enclave::fuzz::kAccepted || r == enclave::fuzz::kRejected) << "returned " << r;
+        (r == enclave::fuzz::kAccepted ? c.accepted : c.rejected)++;
+    }
+    return c;
+}
+
+class FuzzReplay : public ::testing::TestWithParam<Harness> {};
+
+TEST_P(FuzzReplay, SeedCorpusRunsAndReachesAcceptance) {
+    const auto& h = GetParam();
+    const auto files = files_in(kFuzzDir / "corpus" / h.name);
+    ASSERT_FALSE(files.empty()) << "no seeds in tests/fuzz/corpus/" << h.name;
+    const auto c = replay(h, files);
+    EXPECT_EQ(c.accepted + c.rejected, files.size());
+    EXPECT_GE(c.accepted, 1u) << "no seed of " << h.name << " is accepted by its parser";
+}
+
+TEST_P(FuzzReplay, RegressionInputsRun) {
+    const auto& h = GetParam();
+    const auto files = files_in(kFuzzDir / "regressions" / h.name);
+    const auto c = replay(h, files);
+    EXPECT_EQ(c.accepted + c.rejected, files.size());
+}
+
+TEST_P(FuzzReplay, EmptyAndTinyInputsReturn) {
+    // An empty config is valid (every key has a default); every other
+    // parser must refuse these, with a clear error (the harness checks it).
+    const auto& h = GetParam();
+    const std::uint8_t bytes[2] = {0, '\n'};
+    const int expected = std::string_view(h.name) == "config" ? enclave::fuzz::kAccepted : enclave::fuzz::kRejected;
+    EXPECT_EQ(h.run(bytes, 0), expected);
+    EXPECT_EQ(h.run(bytes, 1), enclave::fuzz::kRejected);
+    EXPECT_EQ(h.run(bytes + 1, 1), expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(Harnesses, FuzzReplay, ::testing::ValuesIn(enclave::fuzz::all_harnesses()),
+                         [](const ::testing::TestParamInfo<Harness>& param_info) { return std::string(param_info.param.name); });
+
+TEST(FuzzReplayLayout, EveryCorpusFolderHasAHarness) {
+    std::set<std::string> names;
+    for (const auto& h : enclave::fuzz::all_harnesses()) names.insert(h.name);
+    for (const char* top : {"corpus", "regressions"}) {
+        std::error_code ec;
+        if (!fs::is_directory(kFuzzDir / top, ec)) continue;
+        for (const auto& entry : fs::directory_iterator(kFuzzDir / top)) {
+            EXPECT_TRUE(names.count(entry.path().filename().string()) == 1)
+                << entry.path() << " is not the folder of a harness";
+        }
+    }
+}
+
+}  // namespace
