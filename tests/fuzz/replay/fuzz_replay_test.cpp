@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <ostream>
 #include <set>
 #include <string>
 #include <string_view>
@@ -19,6 +20,11 @@
 
 #include "appliance/config.hpp"
 #include "fuzz_harness.hpp"
+
+namespace enclave::fuzz {
+// Test names and failure messages show the harness name.
+void PrintTo(const Harness& h, std::ostream* os) { *os << h.name; }
+}  // namespace enclave::fuzz
 
 namespace {
 
