@@ -7,7 +7,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-sanitize run bench clean
+.PHONY: all deps configure build test test-sanitize run bench clean fuzz-smoke
 
 all: build
 
@@ -45,5 +45,16 @@ run: build
 bench: build
 	set -e; for b in $(BUILD_DIR)/tests/bench/enclave-bench-*; do "$$b"; done
 
+# libFuzzer harnesses of the parsers (tests/fuzz, docs/reliability.md):
+# a clang-14 build with ASan+UBSan in $(FUZZ_DIR), then each harness for
+# FUZZ_SECONDS on a copy of its seeds; fails on any crash, leak or hang.
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz-smoke: deps
+	CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DENCLAVE_FUZZ=ON -DENCLAVE_WERROR=OFF $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target enclave_fuzzers
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run_fuzz_smoke.sh $(FUZZ_DIR)
+
 clean:
-	rm -rf $(BUILD_DIR) $(SAN_DIR)
+	rm -rf $(BUILD_DIR) $(SAN_DIR) $(FUZZ_DIR)

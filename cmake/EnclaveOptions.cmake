@@ -21,6 +21,18 @@ if(ENCLAVE_SANITIZE)
   target_link_options(enclave_options INTERFACE -fsanitize=address,undefined)
 endif()
 
+# libFuzzer harnesses (tests/fuzz, `make fuzz-smoke`): clang only. Every
+# project library gets coverage instrumentation and ASan+UBSan; the harness
+# executables add -fsanitize=fuzzer (tests/fuzz/CMakeLists.txt).
+if(ENCLAVE_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "ENCLAVE_FUZZ needs clang (CC=clang-14 CXX=clang++-14, Debian package 'clang-14')")
+  endif()
+  target_compile_options(enclave_options INTERFACE -O1 -fsanitize=fuzzer-no-link,address,undefined
+    -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(enclave_options INTERFACE -fsanitize=address,undefined)
+endif()
+
 # enclave_layer(NAME DEPS dep...) makes the library target for one folder:
 # sources from src/*.cpp, public headers from include/. A folder whose layer
 # has no sources yet becomes an INTERFACE target with the same dependencies,

@@ -49,8 +49,11 @@ inline constexpr std::size_t kMaxGroupLength = 32;
 inline constexpr std::size_t kMaxNestingPerLine = 64;
 
 /// Refuses text whose key paths nest deeper than kMaxNestingPerLine on one
-/// line (dots, '[' and '{' outside strings and comments). malformed_input
-/// with the line number.
+/// line (dots, '[' and '{' outside strings and comments), and a line that
+/// opens with '[' (a table header) not followed by a key (toml++ 3.3.0
+/// asserts on those instead of reporting them) or a non-ASCII character
+/// outside one-line strings and comments (toml++ 3.3.0 reaches
+/// __builtin_unreachable on some). malformed_input with the line number.
 crypto::Result<void> check_nesting(std::string_view text);
 
 /// Cross-field and format rules on a fully read Config (URIs, addresses,

@@ -239,11 +239,75 @@ void validate(const Config& c, Problems& p) {
     }
 }
 
+namespace {
+
+// Whether the table header opened by the '[' at text[i] starts with a key:
+// an optional second '[', blanks, then a bare-key character or a quote.
+// toml++ 3.3.0 asserts this instead of reporting it ("[\n", "[[[", "[=":
+// an abort with assertions on, an assumption that does not hold without;
+// fixed upstream by marzer/tomlplusplus#301).
+bool header_starts_with_key(std::string_view text, std::size_t i) {
+    std::size_t j = i + 1;
+    if (j < text.size() && text[j] == '[') ++j;
+    while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) ++j;
+    if (j >= text.size()) return false;
+    const char k = text[j];
+    return (k >= 'A' && k <= 'Z') || (k >= 'a' && k <= 'z') || (k >= '0' && k <= '9') || k == '_' ||
+           k == '-' || k == '"' || k == '\'';
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Whether text[i] ('T' or 't') follows a date "YYYY-MM-DD" and is not
+// followed by a digit: toml++ 3.3.0 asserts a digit there instead of
+// reporting the error (parse_time: an abort with assertions on).
+bool date_time_without_time(std::string_view text, std::size_t i) {
+    if (i < 10 || (text[i] != 'T' && text[i] != 't')) return false;
+    const std::string_view d = text.substr(i - 10, 10);
+    for (std::size_t k = 0; k < d.size(); ++k) {
+        const bool dash = k == 4 || k == 7;
+        if (dash ? d[k] != '-' : !is_digit(d[k])) return false;
+    }
+    return i + 1 >= text.size() || !is_digit(text[i + 1]);
+}
+
+// What toml++ 3.3.0 cannot be given safely at text[i] (docs/reliability.md,
+// "Findings and fixes"), or "": `normal` = outside strings and comments,
+// `prev` = the last non-blank character outside strings on this line ('\n'
+// at its start).
+std::string_view toml33_hazard(std::string_view text, std::size_t i, bool normal, bool ml_basic,
+                               bool line_start, char prev) {
+    const char c = text[i];
+    if (normal && line_start && c == '[' && !header_starts_with_key(text, i)) {
+        return "a table header must start with a key";
+    }
+    if (normal && date_time_without_time(text, i)) return "a date-time needs a time after 'T'";
+    // A quote can open a string only where a key or a value starts; toml++
+    // reads one anywhere else as part of a bare token and runs on into what
+    // we would take for the string's content.
+    if (normal && (c == '"' || c == '\'') &&
+        std::string_view("\n=[,{.").find(prev) == std::string_view::npos) {
+        return "a quote in the middle of a key or value";
+    }
+    // toml++ 3.3.0 classifies non-ASCII characters with a lookup that reaches
+    // __builtin_unreachable for some (marzer/tomlplusplus#295, #190):
+    // undefined behaviour. TOML allows them outside strings and comments
+    // nowhere; multi-line basic strings are refused too.
+    if (static_cast<unsigned char>(c) >= 0x80 && (normal || ml_basic)) {
+        return "non-ASCII character outside a one-line string or a comment";
+    }
+    return {};
+}
+
+}  // namespace
+
 crypto::Result<void> check_nesting(std::string_view text) {
     enum class State { normal, basic, literal, ml_basic, ml_literal, comment };
     State st = State::normal;
     std::size_t line = 1;
     std::size_t depth = 0;
+    bool line_start = true;  // only blanks so far on this line, outside strings
+    char prev = '\n';        // the last non-blank character outside strings on this line
     for (std::size_t i = 0; i < text.size(); ++i) {
         const char c = text[i];
         const bool triple = i + 2 < text.size() && text[i + 1] == c && text[i + 2] == c;
@@ -251,7 +315,19 @@ crypto::Result<void> check_nesting(std::string_view text) {
             ++line;
             depth = 0;
             if (st != State::ml_basic && st != State::ml_literal) st = State::normal;
+            line_start = st == State::normal;
+            prev = '\n';
             continue;
+        }
+        const std::string_view hazard =
+            toml33_hazard(text, i, st == State::normal, st == State::ml_basic, line_start, prev);
+        if (!hazard.empty()) {
+            return crypto::fail(crypto::Errc::malformed_input,
+                                "line " + std::to_string(line) + ": " + std::string(hazard));
+        }
+        if (c != ' ' && c != '\t') {
+            line_start = false;
+            if (st == State::normal) prev = c;
         }
         switch (st) {
             case State::normal:
