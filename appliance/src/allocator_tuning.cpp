@@ -26,7 +26,15 @@ void apply_allocator_tuning(char** argv) noexcept {
     } catch (...) {
         return;  // out of memory this early: run untuned
     }
-    ::execv("/proc/self/exe", argv);
+    // The resolved path, so the process keeps its name (a kernel names a
+    // process after the file it executes: /proc/self/exe would make it
+    // "exe" in ps, pgrep and the journal).
+    char self[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        ::execv(self, argv);
+    }
     // Could not execute ourselves (no /proc, say): carry on as we are, with
     // the environment as it was.
     if (current != nullptr) {

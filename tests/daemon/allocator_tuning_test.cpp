@@ -45,6 +45,11 @@ TEST(AllocatorTuningTest, TheDaemonRunsWithTheTunableAndStillServes) {
     auto daemon = inst.start_ready();
     ASSERT_TRUE(daemon->running()) << inst.log();
     EXPECT_EQ(env_of(daemon->pid(), "GLIBC_TUNABLES"), std::string(appliance::kAllocatorTunable));
+    // Still called enclaved (not "exe"): ps, pgrep and the journal find it.
+    std::ifstream comm("/proc/" + std::to_string(daemon->pid()) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    EXPECT_EQ(name, "enclaved");
     TlsConnection c(inst.lea_port(), inst.lea_client());
     ASSERT_TRUE(c.ok()) << c.error();
     EXPECT_EQ(c.request("GET", "/v1/whoami").status, 200);

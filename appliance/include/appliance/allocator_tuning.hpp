@@ -8,7 +8,8 @@
 // measured 10-25 % less CPU per handshake (docs/performance.md, issue #3).
 //
 // glibc reads tunables only from the environment at process start, so the
-// daemon sets GLIBC_TUNABLES and executes itself again (same PID, same argv,
+// daemon sets GLIBC_TUNABLES and executes itself again (its own binary, as
+// /proc/self/exe resolves; same PID, same name, same argv,
 // same environment plus that one setting) before it does anything else: no
 // thread, no token, no file is open yet. An operator's own
 // glibc.malloc.tcache_count in GLIBC_TUNABLES wins; ENCLAVE_ALLOCATOR_TUNING=off
