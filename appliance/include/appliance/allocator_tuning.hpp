@@ -5,7 +5,7 @@
 // small objects, so most of them miss that cache and take the arena's lock
 // and its slower paths (malloc_consolidate, unlink_chunk): about 20 % of the
 // daemon's CPU per handshake. A larger cache (glibc.malloc.tcache_count)
-// measured 10-25 % less CPU per handshake (docs/performance.md, issue #3).
+// measured about 17 % less CPU per handshake (docs/performance.md, issue #3).
 //
 // glibc reads tunables only from the environment at process start, so the
 // daemon sets GLIBC_TUNABLES and executes itself again (its own binary, as
