@@ -92,6 +92,22 @@ Delivery header_of(const DeliveryState& d, const RefState& r) {
     return out;
 }
 
+/// One more failed attempt of a lane (the object's, or the binaries'): the
+/// count (saturating), the next due time with backoff, both queued for the
+/// database; wakes the waiting workers. Returns when it is due.
+Outbox::TimePoint schedule_retry(Outbox::Impl& impl, outbox_detail::Deferred::Kind kind,
+                                 const std::string& id, std::uint32_t& attempts,
+                                 std::int64_t& due_ms, Outbox::TimePoint now) {
+    if (attempts != std::numeric_limits<std::uint32_t>::max()) ++attempts;
+    due_ms = outbox_detail::backoff_due(impl.options, attempts, outbox_detail::to_ms(now));
+    outbox_detail::Deferred op{kind, id};
+    op.attempts = attempts;
+    op.due_ms = due_ms;
+    impl.deferred.push_back(std::move(op));
+    impl.work_cv.notify_all();
+    return outbox_detail::from_ms(due_ms);
+}
+
 }  // namespace
 
 Result<Delivery> Outbox::Impl::read_delivery(const DeliveryState& d) {
@@ -415,22 +431,10 @@ Result<Outbox::TimePoint> Outbox::retry_later(std::string_view delivery_id, Time
     std::lock_guard lock(impl_->mu);
     DeliveryState* d = impl_->find_delivery(delivery_id);
     if (d == nullptr) return crypto::fail(Errc::not_found, "no formed delivery " + std::string(delivery_id));
-    const std::uint32_t attempts = d->attempts == std::numeric_limits<std::uint32_t>::max() ? d->attempts : d->attempts + 1;
-    const std::int64_t due = outbox_detail::backoff_due(impl_->options, attempts, outbox_detail::to_ms(now));
-    d->attempts = attempts;
-    d->due_ms = due;
     d->in_flight = false;
-    outbox_detail::Deferred op{outbox_detail::Deferred::Kind::retry, d->id};
-    op.attempts = attempts;
-    op.due_ms = due;
-    impl_->deferred.push_back(std::move(op));
-    impl_->work_cv.notify_all();
-    return outbox_detail::from_ms(due);
+    return schedule_retry(*impl_, outbox_detail::Deferred::Kind::retry, d->id, d->attempts, d->due_ms,
+                          now);
 }
-
-}  // namespace enclave::delivery
-
-namespace enclave::delivery {
 
 Result<Outbox::TimePoint> Outbox::retry_binary_later(std::string_view delivery_id, std::string_view url,
                                                      TimePoint now) {
@@ -443,17 +447,8 @@ Result<Outbox::TimePoint> Outbox::retry_binary_later(std::string_view delivery_i
         return crypto::fail(Errc::not_found, "delivery " + d->id + " has no binary with that url");
     }
     b->in_flight = false;
-    const std::uint32_t attempts =
-        d->bin_attempts == std::numeric_limits<std::uint32_t>::max() ? d->bin_attempts : d->bin_attempts + 1;
-    const std::int64_t due = outbox_detail::backoff_due(impl_->options, attempts, outbox_detail::to_ms(now));
-    d->bin_attempts = attempts;
-    d->bin_due_ms = due;
-    outbox_detail::Deferred op{outbox_detail::Deferred::Kind::binary_retry, d->id};
-    op.attempts = attempts;
-    op.due_ms = due;
-    impl_->deferred.push_back(std::move(op));
-    impl_->work_cv.notify_all();
-    return outbox_detail::from_ms(due);
+    return schedule_retry(*impl_, outbox_detail::Deferred::Kind::binary_retry, d->id, d->bin_attempts,
+                          d->bin_due_ms, now);
 }
 
 }  // namespace enclave::delivery
