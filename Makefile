@@ -7,7 +7,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-sanitize run bench clean fuzz-smoke
+.PHONY: all deps configure build test test-long test-sanitize run bench clean fuzz-smoke
 
 all: build
 
@@ -23,7 +23,12 @@ build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 test: build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -LE long
+
+# The long suite (tests/long: fault-injection rounds, TLS scan, 10-minute
+# load; docs/reliability.md), one test at a time so the load figures hold.
+test-long: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 1 -L long
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-sanitize: deps
@@ -32,7 +37,7 @@ test-sanitize: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(SAN_DIR) --output-on-failure -j $(JOBS)
+	  ctest --test-dir $(SAN_DIR) --output-on-failure -j $(JOBS) -LE long
 
 # Provisions ./var on first use (SoftHSM2 token, keys, demo PKI, config),
 # starts the demo LEA (enclave-lea-sim) and runs enclaved in the foreground;
