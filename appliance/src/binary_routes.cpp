@@ -14,6 +14,7 @@
 // path (404, same fields, same body): the answer never says a URL exists.
 #include <algorithm>
 #include <cctype>
+#include <variant>
 
 #include "appliance/blob_response.hpp"
 #include "appliance/http_range.hpp"
@@ -24,6 +25,7 @@
 #include "crypto/encoding.hpp"
 #include "crypto/secret.hpp"
 #include "delivery_services_impl.hpp"
+#include "pull_cache.hpp"
 
 namespace enclave::appliance::detail {
 
@@ -83,6 +85,7 @@ void audit_first_access(DeliveryServices::Impl& s, const Request& req, const Pul
         log(LogLevel::error, "delivery", "binary URL access: " + first.error().message());
         return;
     }
+    s.pull_cache->set_accessed(url.token_hash, unix_now());
     if (!*first) return;
     auto r = s.audit->audit_sink().append(nlohmann::json{{"event", "binary.accessed"},
                                                          {"endpoint", url.endpoint},
@@ -93,10 +96,18 @@ void audit_first_access(DeliveryServices::Impl& s, const Request& req, const Pul
     if (!r) log(LogLevel::error, "delivery", "audit log: " + r.error().message());
 }
 
-Response serve(DeliveryServices::Impl& s, const Request& req, bool head) {
-    const std::string& token = req.path_params.at(0);
-    if (!token_syntax(token)) return no_such_resource();
-    auto url = s.catalog->find_pull_url(token_hash(token));
+/// What one request of a URL needs: its row and its open reader.
+struct Opened {
+    PullUrl url;
+    std::shared_ptr<const crypto::BlobReader> reader;
+};
+
+/// The full check: the catalogue's row, the URL's expiry, the caller
+/// against the endpoint, and the object opened (its key unwrapped on the
+/// token). What passes goes into the reader cache for the next range.
+std::variant<Opened, Response> open_url(DeliveryServices::Impl& s, const Request& req,
+                                        const crypto::Bytes& hash, const std::string& client) {
+    auto url = s.catalog->find_pull_url(hash);
     if (!url) {
         log(LogLevel::error, "delivery", "binary URL lookup: " + url.error().message());
         return Response::error(500, "internal", "internal error");
@@ -117,8 +128,35 @@ Response serve(DeliveryServices::Impl& s, const Request& req, bool head) {
         log(LogLevel::error, "delivery", "serving a binary: " + reader.error().message());
         return Response::error(500, "internal", "internal error");
     }
+    Opened out{std::move(**url), std::make_shared<const crypto::BlobReader>(std::move(*reader))};
+    s.pull_cache->put(out.url, client, out.reader, std::chrono::steady_clock::now());
+    return out;
+}
+
+/// The cached row and reader when this client fetched this URL moments
+/// ago and the object is still there; otherwise the full check.
+std::variant<Opened, Response> find_url(DeliveryServices::Impl& s, const Request& req,
+                                        const std::string& token) {
+    const crypto::Bytes hash = token_hash(token);
+    const std::string client = pull_client_key(req.peer);
+    if (auto hit = s.pull_cache->find(hash, client, std::chrono::steady_clock::now(), unix_now())) {
+        // Erased meanwhile (delivered, URLs expired, task purged): not from
+        // the cached reader; the full check answers as for any unknown URL.
+        auto there = s.blobs->exists(hit->url.blob_id);
+        if (there && *there) return Opened{std::move(hit->url), std::move(hit->reader)};
+        s.pull_cache->drop_blob(hit->url.blob_id);
+    }
+    return open_url(s, req, hash, client);
+}
+
+Response serve(DeliveryServices::Impl& s, const Request& req, bool head) {
+    const std::string& token = req.path_params.at(0);
+    if (!token_syntax(token)) return no_such_resource();
+    auto found = find_url(s, req, token);
+    if (auto* refused = std::get_if<Response>(&found)) return std::move(*refused);
+    auto& [url, reader] = std::get<Opened>(found);
     const std::uint64_t size = reader->size();
-    const std::string etag = strong_etag((*url)->sha256);
+    const std::string etag = strong_etag(url.sha256);
     // Range is defined for GET only (RFC 9110 14.2); HEAD answers as a full
     // GET. Range and If-Range are singletons: either sent twice, no Range.
     const std::string* range = head ? nullptr : singleton(req, "Range");
@@ -135,10 +173,10 @@ Response serve(DeliveryServices::Impl& s, const Request& req, bool head) {
     Response res;
     res.headers.push_back({"ETag", etag});
     res.headers.push_back({"Accept-Ranges", "bytes"});
-    audit_first_access(s, req, **url);
+    audit_first_access(s, req, url);
     std::vector<BodySegment> segments;
     if (plan.outcome == RangeOutcome::partial) {
-        auto body = range_body(plan, (*url)->content_type, size, make_boundary());
+        auto body = range_body(plan, url.content_type, size, make_boundary());
         if (!body) {
             log(LogLevel::error, "delivery", "serving ranges: " + body.error().message());
             return Response::error(500, "internal", "internal error");
@@ -148,10 +186,10 @@ Response serve(DeliveryServices::Impl& s, const Request& req, bool head) {
         for (auto& [name, value] : body->headers) res.headers.push_back({name, value});
         segments = std::move(body->segments);
     } else {
-        res.content_type = (*url)->content_type;
+        res.content_type = url.content_type;
         segments.push_back(BodySegment{{}, 0, size, true});
     }
-    res.source = std::make_shared<BlobSegmentSource>(std::move(*reader), std::move(segments));
+    res.source = std::make_shared<BlobSegmentSource>(std::move(reader), std::move(segments));
     return res;
 }
 

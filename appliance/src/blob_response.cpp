@@ -13,7 +13,8 @@ std::uint64_t length_of(const BodySegment& seg) {
 
 }  // namespace
 
-BlobSegmentSource::BlobSegmentSource(crypto::BlobReader reader, std::vector<BodySegment> segments)
+BlobSegmentSource::BlobSegmentSource(std::shared_ptr<const crypto::BlobReader> reader,
+                                     std::vector<BodySegment> segments)
     : reader_(std::move(reader)), segments_(std::move(segments)) {
     for (const auto& seg : segments_) size_ += length_of(seg);
 }
@@ -38,11 +39,11 @@ crypto::Result<std::size_t> BlobSegmentSource::read(crypto::MutableByteView out)
         // A piece spanning more than a chunk stops at a chunk boundary, and
         // the piece ends there: the next one starts on that boundary.
         const std::uint64_t start = seg.offset + at_;
-        const std::uint64_t chunk = reader_.chunk_size();
+        const std::uint64_t chunk = reader_->chunk_size();
         const std::uint64_t end = start + n;
         const bool cut = n > chunk && end % chunk != 0 && at_ + n < seg_len;
         if (cut) n -= static_cast<std::size_t>(end % chunk);
-        if (auto r = reader_.read_into(start, out.subspan(filled, n)); !r) {
+        if (auto r = reader_->read_into(start, out.subspan(filled, n)); !r) {
             return tl::unexpected(r.error());
         }
         at_ += n;

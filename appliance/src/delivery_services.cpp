@@ -7,6 +7,7 @@
 
 #include "appliance/log.hpp"
 #include "delivery_services_impl.hpp"
+#include "pull_cache.hpp"
 
 namespace enclave::appliance {
 
@@ -298,6 +299,7 @@ Result<std::unique_ptr<DeliveryServices>> DeliveryServices::open(
     auto schemas = delivery::SchemaSet::shared();
     if (!schemas) return tl::unexpected(schemas.error().wrap("XML schemas"));
     impl->schemas = *schemas;
+    impl->pull_cache = std::make_shared<PullCache>(kPullCacheTtl, kPullCacheEntries);
     EndpointStore* store = impl->endpoints.get();
     Impl* raw = impl.get();
     audit.set_on_task_closed([raw] { raw->task_closed(); });

@@ -143,6 +143,8 @@ struct EndpointWorkers {
     std::map<std::string, std::pair<std::uint64_t, crypto::Bytes>, std::less<>> sent;
 };
 
+class PullCache;  // pull_cache.hpp
+
 struct DeliveryServices::Impl {
     Config config;
     AuditServices* audit = nullptr;
@@ -153,6 +155,8 @@ struct DeliveryServices::Impl {
     std::optional<crypto::BlobStore> blobs;
     std::unique_ptr<delivery::Outbox> outbox;
     std::shared_ptr<const delivery::SchemaSet> schemas;
+    /// Model C: recently opened URLs, for the next range (pull_cache.hpp).
+    std::shared_ptr<PullCache> pull_cache;
 
     // Delivery (delivery_worker.cpp).
     std::atomic<bool> stopping{false};

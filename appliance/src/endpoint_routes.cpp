@@ -14,6 +14,7 @@
 #include "crypto/digest.hpp"
 #include "crypto/encoding.hpp"
 #include "delivery_services_impl.hpp"
+#include "pull_cache.hpp"
 
 namespace enclave::appliance::detail {
 namespace {
@@ -87,6 +88,7 @@ Response remove(DeliveryServices::Impl& s, const Request& req) {
         return error_response(logged.error().wrap("endpoint not removed: audit log"));
     }
     if (auto r = s.endpoints->remove(*name); !r) return error_response(r.error());
+    s.pull_cache->clear();  // its clients' cached Model C authorisations go with it
     return json_response(json{{"removed", *name}});
 }
 

@@ -26,6 +26,7 @@
 #include "audit_services_impl.hpp"
 #include "crypto/encoding.hpp"
 #include "delivery_services_impl.hpp"
+#include "pull_cache.hpp"
 
 namespace enclave::appliance::detail {
 namespace {
@@ -203,6 +204,7 @@ Response revoke(DeliveryServices::Impl& s, const Request& req) {
     }
     auto info = s.psks->revoke(identity, unix_now());
     if (!info) return error_response(info.error());
+    s.pull_cache->clear();  // no cached Model C authorisation outlives the PSK
     return json_response(json{{"psk", to_json(*info)}});
 }
 

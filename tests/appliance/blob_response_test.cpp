@@ -39,7 +39,8 @@ protected:
     BlobSegmentSource source(std::vector<BodySegment> segments) {
         auto reader = store_->open_object("obj");
         EXPECT_TRUE(reader) << reader.error().message();
-        return BlobSegmentSource(std::move(*reader), std::move(segments));
+        return BlobSegmentSource(std::make_shared<const crypto::BlobReader>(std::move(*reader)),
+                                 std::move(segments));
     }
 
     /// Everything the source yields, read in pieces of `piece` bytes.

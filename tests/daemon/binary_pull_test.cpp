@@ -311,6 +311,35 @@ TEST(BinaryPullTest, UnknownExpiredAndAnotherClientsUrlsGetTheSameAnswer) {
     EXPECT_EQ(rig.inst.log().find(token), std::string::npos);
 }
 
+TEST(BinaryPullTest, RangesOfAUrlComeFromTheReaderCacheUntilItsEndpointGoes) {
+    PullRig rig;
+    const std::string data = make_content(300'000, 5);
+    const PulledBinary b = rig.deliver(rig.upload_big(data, "application/octet-stream"), 5);
+    TlsConnection c(rig.inst.lea_port(), rig.inst.lea_client());
+    ASSERT_TRUE(c.ok()) << c.error();
+    // Consecutive ranges of one URL on one connection (the second and third
+    // are answered from the cache): each has exactly its bytes.
+    for (std::size_t at = 0; at < data.size(); at += 100'000) {
+        c.send_all(get_request(b.target, "Range: bytes=" + std::to_string(at) + "-" +
+                                             std::to_string(at + 99'999) + "\r\n"));
+        const auto [head, body] = split_reply(c.read_raw_reply());
+        EXPECT_EQ(head.rfind("HTTP/1.1 206 ", 0), 0u) << head;
+        EXPECT_EQ(body, data.substr(at, 100'000)) << "range at " << at;
+    }
+    // Another client right after: the cached entry is not its; refused and logged.
+    {
+        TlsConnection other(rig.inst.lea_port(), rig.inst.collector_client());
+        other.send_all(get_request(b.target));
+        EXPECT_EQ(other.read_raw_reply().rfind("HTTP/1.1 404 ", 0), 0u);
+    }
+    EXPECT_NE(rig.inst.log().find("presented by another client"), std::string::npos);
+    // The endpoint removed: its client's cached authorisation goes at once.
+    RunResult r = ctl(rig.inst, {"endpoint", "remove", "lea-sim"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    c.send_all(get_request(b.target, "Range: bytes=0-9\r\n"));
+    EXPECT_EQ(c.read_raw_reply().rfind("HTTP/1.1 404 ", 0), 0u);
+}
+
 TEST(BinaryPullTest, AnInterruptedTransferResumesWithARange) {
     PullRig rig;
     const std::string data = make_content(16 * 1024 * 1024 + 5, 4);

@@ -6,10 +6,13 @@
 // each piece it hands out ends on a chunk boundary when it spans more than
 // one chunk, so consecutive pieces never decrypt a chunk twice.
 //
-// Holds: the object's BlobReader (its data key, in a Secret) and, while the
-// listener sends it, plaintext in the listener's piece buffer (wiped there).
-// Used by one connection's strand at a time; not thread-safe.
+// Holds: a reference to the object's BlobReader (its data key, in a Secret;
+// shared with other answers of the same URL through the Model C reader
+// cache, BlobReader reads are thread-safe) and, while the listener sends it,
+// plaintext in the listener's piece buffer (wiped there). The source itself
+// is used by one connection's strand at a time; not thread-safe.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "appliance/http_range.hpp"
@@ -20,16 +23,18 @@ namespace enclave::appliance {
 
 class BlobSegmentSource final : public ResponseSource {
 public:
-    /// `segments` must lie within the object (http_range's plans do).
-    BlobSegmentSource(crypto::BlobReader reader, std::vector<BodySegment> segments);
+    /// `segments` must lie within the object (http_range's plans do);
+    /// `reader` must not be null.
+    BlobSegmentSource(std::shared_ptr<const crypto::BlobReader> reader,
+                      std::vector<BodySegment> segments);
 
     [[nodiscard]] std::uint64_t size() const noexcept override { return size_; }
     crypto::Result<std::size_t> read(crypto::MutableByteView out) override;
     /// For tests: the reader (chunks_decrypted()).
-    [[nodiscard]] const crypto::BlobReader& reader() const noexcept { return reader_; }
+    [[nodiscard]] const crypto::BlobReader& reader() const noexcept { return *reader_; }
 
 private:
-    crypto::BlobReader reader_;
+    std::shared_ptr<const crypto::BlobReader> reader_;
     std::vector<BodySegment> segments_;
     std::uint64_t size_ = 0;
     std::size_t index_ = 0;  ///< the segment being sent
