@@ -69,4 +69,21 @@ void add_admin_routes(Router& router, AdminApiContext context) {
     });
 }
 
+void add_role_table_route(Router& router) {
+    // The handler belongs to `router`, so the reference outlives every call.
+    router.add("GET", "/v1/roles", kAnyRole, [&router](const Request& req) {
+        nlohmann::json routes = nlohmann::json::array();
+        for (const auto& r : router.describe()) {
+            nlohmann::json roles = nlohmann::json::array();
+            for (const auto name : r.allowed.names()) roles.push_back(std::string(name));
+            routes.push_back({{"method", r.method},
+                              {"path", r.path},
+                              {"roles", r.allowed.empty() ? nlohmann::json("any") : roles}});
+        }
+        nlohmann::json caller = nlohmann::json::array();
+        for (const auto name : req.peer.roles.names()) caller.push_back(std::string(name));
+        return Response::json(200, nlohmann::json{{"routes", routes}, {"your_roles", caller}}.dump());
+    });
+}
+
 }  // namespace enclave::appliance

@@ -116,6 +116,13 @@ void Router::add_stream(std::string method, std::string path, RoleSet allowed,
     add_route({std::move(method), std::move(path), allowed, {}, std::move(handler), max_body_bytes});
 }
 
+std::vector<Router::RouteInfo> Router::describe() const {
+    std::vector<RouteInfo> out;
+    out.reserve(routes_.size());
+    for (const auto& r : routes_) out.push_back({r.method, r.path, r.allowed});
+    return out;
+}
+
 void Router::add_route(Route route) {
     for (const auto& r : routes_) {
         if (r.method == route.method && r.path == route.path) {

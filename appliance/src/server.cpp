@@ -220,6 +220,7 @@ crypto::Result<std::unique_ptr<Server>> Server::create(
         Routers routers{*admin_router, *lea_router, *ingest_router};
         s.setup.add_routes(routers);
     }
+    add_role_table_route(*admin_router);
     auto router_of = [&](const TcpListenerSpec& spec) -> std::shared_ptr<const Router> {
         if (spec.admin) return admin_router;
         return spec.name == "lea" ? lea_router : ingest_router;

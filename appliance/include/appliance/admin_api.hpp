@@ -11,6 +11,7 @@
 //   GET /metrics        any role      Prometheus text (appliance/metrics.hpp)
 //   GET /v1/status      any role      instance, readiness, listeners, token
 //   GET /v1/hsm/status  any role      module, token and the key objects on it
+//   GET /v1/roles       any role      every admin route and the roles it admits
 // "any role" = security-officer, auditor or operator; a caller with none
 // gets 403 {"error":{"code":"forbidden",...}}.
 //
@@ -51,6 +52,11 @@ struct AdminApiContext {
 
 /// Registers the endpoints above on `router`.
 void add_admin_routes(Router& router, AdminApiContext context);
+
+/// GET /v1/roles (any role): every route of `router` with the roles it
+/// admits, and the caller's own roles; the live form of the role table in
+/// docs/security-officer-guide.md. Register it last.
+void add_role_table_route(Router& router);
 
 /// One key object on the token, as /v1/hsm/status shows it.
 struct TokenKeyInfo {

@@ -190,6 +190,15 @@ public:
 
     [[nodiscard]] std::size_t size() const noexcept { return routes_.size(); }
 
+    /// A registered route as the role table shows it (GET /v1/roles).
+    struct RouteInfo {
+        std::string method;
+        std::string path;
+        RoleSet allowed;  ///< empty: any caller that reached the listener
+    };
+    /// Every route, in registration order.
+    [[nodiscard]] std::vector<RouteInfo> describe() const;
+
 private:
     struct Route {
         std::string method;

@@ -132,9 +132,14 @@ HttpReply unix_request(const std::filesystem::path& socket, std::string_view met
 
 HttpReply unix_get_as(const std::filesystem::path& socket, std::string_view target, uid_t uid,
                       gid_t gid) {
+    return unix_request_as(socket, "GET", target, {}, uid, gid);
+}
+
+HttpReply unix_request_as(const std::filesystem::path& socket, std::string_view method,
+                          std::string_view target, std::string_view body, uid_t uid, gid_t gid) {
     // Everything the child needs is prepared here: after fork() in a threaded
     // process it only makes system calls.
-    const std::string request = make_request("GET", target, {});
+    const std::string request = make_request(method, target, body);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::memcpy(addr.sun_path, socket.c_str(),

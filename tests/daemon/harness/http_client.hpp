@@ -38,6 +38,9 @@ inline HttpReply unix_get(const std::filesystem::path& socket, std::string_view 
 /// the child could not connect (e.g. EACCES).
 HttpReply unix_get_as(const std::filesystem::path& socket, std::string_view target, uid_t uid,
                       gid_t gid);
+/// Any method and body, from such a child.
+HttpReply unix_request_as(const std::filesystem::path& socket, std::string_view method,
+                          std::string_view target, std::string_view body, uid_t uid, gid_t gid);
 
 /// A raw request over an already-connected stream socket fd, read to close.
 HttpReply exchange_on_fd(int fd, std::string_view request);
