@@ -87,6 +87,7 @@ struct AdminSocketServer::Impl : std::enable_shared_from_this<AdminSocketServer:
         env->router = options.router;
         env->metrics = options.metrics;
         env->events = options.events;
+        env->guard = detail::make_auth_guard(options.limits);
     }
 
     net::io_context& io;

@@ -178,6 +178,9 @@ void read_limits(Section s, Limits& l) {
     s.integer("max_header_bytes", l.max_header_bytes, kMinHeaderBytes, kMaxHeaderBytes);
     s.integer("max_body_bytes", l.max_body_bytes, 0, kMaxBodyBytes);
     s.integer("max_connections", l.max_connections, 1, kMaxConnections);
+    s.integer("auth_max_failures", l.auth_max_failures, 0, 10'000);
+    s.seconds("auth_failure_window_s", l.auth_failure_window, 1, 86'400);
+    s.seconds("auth_lockout_s", l.auth_lockout, 1, 86'400);
     s.finish();
 }
 

@@ -91,6 +91,13 @@ void write_limits(Writer& w, std::string_view table, const Limits& l) {
     w.num("max_body_bytes", l.max_body_bytes, "Largest request body (0..1073741824).");
     w.num("max_connections", l.max_connections,
           "Concurrent connections served at most (1..100000).");
+    w.num("auth_max_failures", l.auth_max_failures,
+          "Failed authentications of one source (address, uid, certificate) within the window "
+          "that lock it (0..10000, 0 = never lock).");
+    w.num("auth_failure_window_s", static_cast<std::uint64_t>(l.auth_failure_window.count()),
+          "The window those failures are counted in, seconds (1..86400).");
+    w.num("auth_lockout_s", static_cast<std::uint64_t>(l.auth_lockout.count()),
+          "How long a locked source is refused, seconds (1..86400).");
 }
 
 void write_listener(Writer& w, std::string_view table, const ListenerConfig& l,

@@ -36,6 +36,7 @@ std::string_view event_name(const Event& event) noexcept {
             [](const events::TokenLoginFailed&) { return "token_login_failed"; },
             [](const events::TlsReloaded&) { return "tls_reloaded"; },
             [](const events::ConnectionLimitReached&) { return "connection_limit_reached"; },
+            [](const events::AuthLockout&) { return "auth_lockout"; },
         },
         event);
 }
@@ -65,6 +66,10 @@ std::string describe_event(const Event& event) {
                 return "listener=" + e.listener + " result=" + (e.ok ? "ok" : "failed");
             },
             [](const events::ConnectionLimitReached& e) { return "listener=" + e.listener; },
+            [](const events::AuthLockout& e) {
+                return "listener=" + e.listener + " source=" + e.source +
+                       " seconds=" + std::to_string(e.seconds);
+            },
         },
         event);
 }

@@ -36,6 +36,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "appliance/auth_guard.hpp"
 #include "appliance/config.hpp"
 #include "appliance/event_sink.hpp"
 #include "appliance/http_types.hpp"
@@ -58,9 +59,19 @@ struct SessionEnv {
     std::shared_ptr<const Router> router;
     ListenerMetrics* metrics = nullptr;  // owned by the Metrics, which outlives the I/O threads
     EventSink* events = nullptr;
+    /// Failed authentication and lockout of this listener (its limits).
+    std::shared_ptr<AuthGuard> guard;
     ConnectionRegistry registry;
     std::atomic<bool> draining{false};
 };
+
+inline std::shared_ptr<AuthGuard> make_auth_guard(const Limits& limits) {
+    AuthGuardOptions o;
+    o.max_failures = limits.auth_max_failures;
+    o.window = limits.auth_failure_window;
+    o.lockout = limits.auth_lockout;
+    return std::make_shared<AuthGuard>(o);
+}
 
 inline std::chrono::milliseconds shutdown_timeout(const Limits& limits) {
     return std::min<std::chrono::milliseconds>(limits.write_timeout, std::chrono::seconds(5));
@@ -345,16 +356,44 @@ private:
         head_request_ = msg.method() == http::verb::head;
         Request req = to_request(msg);
         req.body = std::move(msg.body());
-        Response res = env_->router->handle(req);
-        if (res.status == 403) {
-            env_->events->emit(events::AdminAccessDenied{peer_.uid, req.method, req.path});
-        }
+        Response res = answer(req);
         // A body may have carried a value and salt (task intake,
         // re-verification): wipe it and the read buffer's used bytes now
         // rather than leave them to the heap.
         crypto::wipe(req.body);
         wipe_read_buffer();
         send(std::move(res), keep, version);
+    }
+
+    /// The admin account a refusal counts against: the uid on the Unix
+    /// socket, the certificate on the admin TLS port; "" elsewhere.
+    [[nodiscard]] std::string account() const {
+        if (peer_.transport == Peer::Transport::unix_socket) return "uid " + std::to_string(peer_.uid);
+        if (!peer_.roles.empty() && !peer_.cert_sha256.empty()) return "certificate " + peer_.cert_sha256;
+        return {};
+    }
+
+    /// The router's answer, unless the caller's account is locked (429);
+    /// a refusal (403) counts towards its lockout.
+    Response answer(const Request& req) {
+        const std::string who = env_->guard ? account() : std::string();
+        const auto now = AuthGuard::Clock::now();
+        if (!who.empty() && env_->guard->locked(who, now)) {
+            Response locked = Response::error(429, "locked",
+                                              "too many refused requests: try again later");
+            locked.headers.push_back(
+                {"Retry-After", std::to_string(env_->guard->lockout().count())});
+            return locked;
+        }
+        Response res = env_->router->handle(req);
+        if (res.status == 403) {
+            env_->events->emit(events::AdminAccessDenied{peer_.uid, req.method, req.path});
+            if (!who.empty() && env_->guard->failure(who, now)) {
+                env_->events->emit(events::AuthLockout{env_->listener, who,
+                                                       env_->guard->lockout().count()});
+            }
+        }
+        return res;
     }
 
     /// Zeroes the read buffer's storage except the bytes not yet parsed

@@ -51,14 +51,31 @@ std::string endpoint_text(const tcp::endpoint& ep) {
     return host + ":" + std::to_string(ep.port());
 }
 
+/// The guard's key for a peer address: the IPv4 address, or the /64 of an
+/// IPv6 one (one host usually holds a whole /64: counting single v6
+/// addresses would let it fail without end). A v4-mapped v6 address counts
+/// as its v4 address.
+std::string lockout_source(const net::ip::address& addr) {
+    if (addr.is_v4()) return "address " + addr.to_string();
+    auto v6 = addr.to_v6();
+    if (v6.is_v4_mapped()) {
+        return "address " + net::ip::make_address_v4(net::ip::v4_mapped, v6).to_string();
+    }
+    auto bytes = v6.to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return "address " + net::ip::address_v6(bytes).to_string() + "/64";
+}
+
 class TlsSession final : public HttpSession<TlsSession>,
                          public std::enable_shared_from_this<TlsSession> {
 public:
+    /// `source`: the guard's key for the peer's address ("address ...").
     TlsSession(tcp::socket&& socket, std::shared_ptr<ssl::context> ctx,
-               std::shared_ptr<SessionEnv> env, Peer peer)
+               std::shared_ptr<SessionEnv> env, Peer peer, std::string source)
         : HttpSession(std::move(env), std::move(peer)),
           ctx_(std::move(ctx)),
-          stream_(std::move(socket), *ctx_) {}
+          stream_(std::move(socket), *ctx_),
+          lockout_key_(std::move(source)) {}
 
     void start() {
         register_self();
@@ -117,16 +134,33 @@ private:
                 env_->metrics->handshake_failed(reason);
                 env_->events->emit(
                     events::TlsHandshakeFailed{env_->listener, reason, peer_.address});
+                count_failure(reason);
             }
             return finish();  // no close_notify after a failed handshake
         }
         env_->metrics->handshake_succeeded();
+        if (!lockout_key_.empty()) env_->guard->success(lockout_key_);
         read_peer_certificate(stream_.native_handle(), peer_);
         next_request();
     }
 
+    /// A handshake that failed authentication (no certificate, or one
+    /// that does not verify) counts towards the address's lockout; a
+    /// scanner's or a broken client's other failures do not.
+    void count_failure(HandshakeFailure reason) {
+        if (lockout_key_.empty() || (reason != HandshakeFailure::no_client_certificate &&
+                                reason != HandshakeFailure::certificate_verify_failed)) {
+            return;
+        }
+        if (env_->guard->failure(lockout_key_, AuthGuard::Clock::now())) {
+            env_->events->emit(
+                events::AuthLockout{env_->listener, lockout_key_, env_->guard->lockout().count()});
+        }
+    }
+
     std::shared_ptr<ssl::context> ctx_;  // kept for the stream's lifetime
     beast::ssl_stream<beast::tcp_stream> stream_;
+    std::string lockout_key_;
     RecordSealer sealer_;
 };
 
@@ -171,6 +205,7 @@ struct TlsListener::Impl : std::enable_shared_from_this<TlsListener::Impl> {
         env->router = options.router;
         env->metrics = options.metrics;
         env->events = options.events;
+        env->guard = detail::make_auth_guard(options.config.limits);
     }
 
     net::io_context& io;
@@ -296,6 +331,17 @@ struct TlsListener::Impl : std::enable_shared_from_this<TlsListener::Impl> {
             return;
         }
         limit_reported.store(false);
+        std::string source;
+        error_code ec;
+        const auto remote = socket.remote_endpoint(ec);
+        if (!ec) source = detail::lockout_source(remote.address());
+        // A locked address is closed before any handshake work.
+        if (!source.empty() && env->guard->locked(source, AuthGuard::Clock::now())) {
+            options.metrics->connection_refused();
+            error_code ignored;
+            socket.close(ignored);
+            return;
+        }
         // Handshake flights and responses are small writes: without
         // TCP_NODELAY, Nagle waits for the peer's delayed ACK (about 40 ms
         // on Linux) before a flight's last segment.
@@ -305,12 +351,9 @@ struct TlsListener::Impl : std::enable_shared_from_this<TlsListener::Impl> {
         peer.transport = Peer::Transport::tls;
         peer.listener = options.name;
         peer.roles = options.peer_roles;
-        error_code ec;
-        if (const auto remote = socket.remote_endpoint(ec); !ec) {
-            peer.address = detail::endpoint_text(remote);
-        }
+        if (!ec) peer.address = detail::endpoint_text(remote);
         auto session = std::make_shared<detail::TlsSession>(std::move(socket), current_context(),
-                                                            env, std::move(peer));
+                                                            env, std::move(peer), std::move(source));
         session->start();
     }
 };

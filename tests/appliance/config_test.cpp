@@ -91,6 +91,9 @@ Config unusual_config() {
     c.ingest.limits.max_body_bytes = 1024ull * 1024 * 1024;
     c.ingest.limits.max_header_bytes = 1024 * 1024;
     c.ingest.limits.max_connections = 100'000;
+    c.ingest.limits.auth_max_failures = 0;
+    c.ingest.limits.auth_failure_window = std::chrono::seconds(86'400);
+    c.admin.limits.auth_lockout = std::chrono::seconds(1);
     c.admin.socket = "/run/enclave/admin.sock";
     c.admin.socket_mode = 0600;
     c.admin.socket_group = "enclave";
@@ -135,10 +138,10 @@ TEST(ConfigTest, RenderedFileCommentsEveryKeyAndHasEveryKey) {
         }
         previous = line;
     }
-    // instance 1, token 4, 3 listeners x (8 + 7 limits), admin 3 + roles 3 + limits 7,
+    // instance 1, token 4, 3 listeners x (8 + 10 limits), admin 3 + roles 3 + limits 10,
     // lea_client 2, audit 4, tasks 1, ingest 2, delivery 7, log 1, shutdown 1 (no
     // endpoints by default).
-    EXPECT_EQ(keys, 1 + 4 + 3 * 15 + 3 + 3 + 7 + 2 + 4 + 1 + 2 + 7 + 1 + 1);
+    EXPECT_EQ(keys, 1 + 4 + 3 * 18 + 3 + 3 + 10 + 2 + 4 + 1 + 2 + 7 + 1 + 1);
     for (const char* section :
          {"[instance]", "[token]", "[listeners.lea]", "[listeners.lea.limits]",
           "[listeners.ingest]", "[listeners.ingest.limits]", "[admin]", "[admin.roles]",
@@ -239,6 +242,9 @@ const Rule kRules[] = {
      "max_body_bytes: must be 0..1073741824"},
     {"[listeners.ingest.limits]\nmax_connections = 0\n", "max_connections: must be 1..100000"},
     {"[listeners.ingest.limits]\nmax_connections = 100001\n", "max_connections: must be 1..100000"},
+    {"[listeners.ingest.limits]\nauth_max_failures = 10001\n", "auth_max_failures: must be 0..10000"},
+    {"[listeners.lea.limits]\nauth_failure_window_s = 0\n", "auth_failure_window_s: must be 1..86400"},
+    {"[admin.limits]\nauth_lockout_s = 86401\n", "auth_lockout_s: must be 1..86400"},
     {"[admin]\nsocket_mode = \"0666\"\n",
      "admin.socket_mode: must give the owner read/write and nothing beyond 0660"},
     {"[admin]\nsocket_mode = \"0662\"\n", "admin.socket_mode: must give the owner"},

@@ -74,6 +74,11 @@ struct Limits {
     std::size_t max_header_bytes = 16 * 1024;
     std::uint64_t max_body_bytes = 1024 * 1024;
     std::size_t max_connections = 512;
+    /// Failed authentication (auth_guard.hpp): this many failures of one
+    /// source within auth_failure_window lock it for auth_lockout; 0 = off.
+    std::uint32_t auth_max_failures = 20;
+    std::chrono::seconds auth_failure_window{60};
+    std::chrono::seconds auth_lockout{300};
 
     bool operator==(const Limits&) const = default;
 };

@@ -51,6 +51,12 @@ struct TlsReloaded {
 struct ConnectionLimitReached {
     std::string listener;
 };
+/// Repeated failed authentication locked a source (auth_guard.hpp).
+struct AuthLockout {
+    std::string listener;
+    std::string source;  ///< "address 192.0.2.7", "uid 1001", "certificate <sha256>"
+    std::int64_t seconds;  ///< how long it is refused
+};
 
 }  // namespace enclave::appliance::events
 
@@ -59,7 +65,7 @@ namespace enclave::appliance {
 using Event =
     std::variant<events::DaemonStarted, events::DaemonStopping, events::TlsHandshakeFailed,
                  events::AdminAccessDenied, events::TokenLoginFailed, events::TlsReloaded,
-                 events::ConnectionLimitReached>;
+                 events::ConnectionLimitReached, events::AuthLockout>;
 
 /// "daemon_started", "tls_handshake_failed", ...
 std::string_view event_name(const Event& event) noexcept;
