@@ -219,7 +219,20 @@ audit::Actor actor_of(const Peer& peer) {
                 {"sha256", peer.cert_sha256}};
 }
 
+bool is_disk_full(const crypto::Error& e) {
+    const std::string& c = e.context();
+    return (e.code() == Errc::db_error && c.find("SQLITE_FULL") != std::string::npos) ||
+           (e.code() == Errc::io_error && c.find("No space left") != std::string::npos);
+}
+
 Response error_response(const crypto::Error& e, bool expose) {
+    if (is_disk_full(e)) {
+        log(LogLevel::error, "storage", "request refused, the disk is full: " + e.message());
+        Response res = Response::error(507, "insufficient_storage",
+                                       expose ? e.context() : "no space left to store the request");
+        res.headers.push_back({"Retry-After", "30"});
+        return res;
+    }
     unsigned status = 500;
     switch (e.code()) {
         case Errc::not_found: status = 404; break;

@@ -58,9 +58,15 @@ namespace detail {
 /// The audit Actor of a verified caller (audit/task_actor.hpp shapes).
 audit::Actor actor_of(const Peer& peer);
 
+/// True when `e` is a full file system: SQLITE_FULL from a database, or
+/// ENOSPC ("No space left on device") from a file write.
+bool is_disk_full(const crypto::Error& e);
+
 /// An error as an HTTP answer: the status for its Errc, the Errc's name and
 /// its context. `expose` false hides the context of server-side failures
-/// (5xx) from the caller (the LEA listener); they are logged instead.
+/// (5xx) from the caller (the LEA listener); they are logged instead. A full
+/// disk (is_disk_full) is 507 insufficient_storage with Retry-After: nothing
+/// was stored, the same request may succeed once space returns.
 Response error_response(const crypto::Error& e, bool expose = true);
 
 /// JSON body, 200 (or `status`).

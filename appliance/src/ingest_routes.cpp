@@ -37,6 +37,17 @@ bool tchar(char c) {
     return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
+/// A failed upload: 507 + Retry-After for a full disk (the collector retries
+/// later rather than changing its request), otherwise 503.
+Response storage_error(const crypto::Error& e) {
+    if (is_disk_full(e)) {
+        Response res = Response::error(507, "insufficient_storage", "no space left for the upload");
+        res.headers.push_back({"Retry-After", "30"});
+        return res;
+    }
+    return Response::error(503, "unavailable", "the upload could not be stored");
+}
+
 /// Streams one upload into a new blob.
 class BlobUploadSink final : public BodySink {
 public:
@@ -73,21 +84,12 @@ public:
         if (auto r = s_.catalog->insert(b); !r) {
             log(LogLevel::error, "ingest", "blob catalogue: " + r.error().message());
             (void)s_.blobs->remove(id);
-            return Response::error(503, "unavailable", "the upload could not be stored");
+            return storage_error(r.error());
         }
         return Response::json(201, json{{"id", b.id}, {"sha256", b.sha256}, {"size", b.size}}.dump());
     }
 
 private:
-    static Response storage_error(const crypto::Error& e) {
-        // A full disk is the common case: 507 tells the collector to retry
-        // later rather than to change its request.
-        if (e.code() == crypto::Errc::io_error &&
-            e.context().find("No space left") != std::string::npos) {
-            return Response::error(507, "insufficient_storage", "no space left for the upload");
-        }
-        return Response::error(503, "unavailable", "the upload could not be stored");
-    }
 
     DeliveryServices::Impl& s_;
     crypto::BlobWriterHandle writer_;
@@ -109,7 +111,7 @@ StreamStart start_upload(DeliveryServices::Impl& s, const Request& head) {
     auto writer = s.blobs->create();
     if (!writer) {
         log(LogLevel::error, "ingest", "blob upload: " + writer.error().message());
-        return Response::error(503, "unavailable", "the upload could not be stored");
+        return storage_error(writer.error());
     }
     return std::make_unique<BlobUploadSink>(s, std::move(*writer), *type, head.peer.cert_sha256);
 }
@@ -283,7 +285,7 @@ Response post_items(DeliveryServices::Impl& s, const Request& req) {
         // leaves an enqueued item whose upload is free to be swept or named
         // again. A crash between the two leaves a claim that the same keyed
         // retry takes over, or that the orphan sweep reclaims.
-        if (auto r = s.catalog->claim(blob_ids, unix_now()); !r) return error_response(r.error());
+        if (auto r = s.catalog->claim(blob_ids, unix_now()); !r) return error_response(r.error(), false);
         auto results = s.outbox->enqueue_batch(endpoint->name, reference, std::move(units));
         if (!results) {
             release_claims(s, reference, blob_ids);
