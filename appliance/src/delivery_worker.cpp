@@ -13,6 +13,7 @@
 // with work and turns closed tasks into their final LastSequence delivery.
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <set>
 #include <system_error>
@@ -82,10 +83,12 @@ Result<std::unique_ptr<delivery::LeaClient>> DeliveryServices::Impl::make_client
 
 namespace {
 
-/// Streams a blob into a BodySource, chunk by chunk.
-delivery::BodySource blob_source(const crypto::BlobReader& reader) {
+/// Streams a blob into a BodySource, chunk by chunk. `damaged` is set when
+/// a chunk fails authentication (the blob file is damaged on disk).
+delivery::BodySource blob_source(const crypto::BlobReader& reader,
+                                 std::shared_ptr<bool> damaged) {
     auto offset = std::make_shared<std::uint64_t>(0);
-    return [&reader, offset](crypto::MutableByteView out) -> Result<std::size_t> {
+    return [&reader, offset, damaged](crypto::MutableByteView out) -> Result<std::size_t> {
         const std::uint64_t left = reader.size() - *offset;
         const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, out.size()));
         std::size_t filled = 0;
@@ -94,7 +97,10 @@ delivery::BodySource blob_source(const crypto::BlobReader& reader) {
             filled += plain.size();
             return {};
         });
-        if (!r) return tl::unexpected(r.error());
+        if (!r) {
+            if (r.error().code() == Errc::integrity_failure) *damaged = true;
+            return tl::unexpected(r.error());
+        }
         *offset += filled;
         return filled;
     };
@@ -223,9 +229,26 @@ void DeliveryServices::Impl::send_binary(EndpointWorkers& w, const delivery::Bin
         }
         return;
     }
+    // A blob that fails authentication (damaged on disk) never will pass:
+    // retrying would only hold the delivery open and log forever. It is
+    // reported as an error naming the blob, and given up like an erased one.
+    const auto damaged = std::make_shared<bool>(false);
+    const auto give_up_damaged = [&](const std::string& why) {
+        log(LogLevel::error, "delivery",
+            "endpoint " + w.name + ": delivery " + job.delivery_id + ": blob '" + job.binary.blob_id +
+                "' is damaged in the blob store and will not be delivered (the DeliveryObject "
+                "names a URL that will not be delivered): " + why);
+        if (auto r = outbox->binary_delivered(job.delivery_id, job.binary.url); !r) {
+            log(LogLevel::error, "delivery", "outbox: " + r.error().message());
+        }
+    };
+    if (!reader && reader.error().code() == Errc::integrity_failure) {
+        return give_up_damaged(reader.error().message());
+    }
     if (!reader) return fail(reader.error().message());
     auto reply = w.bulk->post_binary(job.binary.url, job.binary.content_type, reader->size(),
-                                     blob_source(*reader));
+                                     blob_source(*reader, damaged));
+    if (!reply && *damaged) return give_up_damaged(reply.error().message());
     if (!reply) return fail(reply.error().message());
     if (reply->status / 100 != 2) {
         return fail("the LEA answered HTTP " + std::to_string(reply->status) + " to a binary");
