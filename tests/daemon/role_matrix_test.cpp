@@ -117,6 +117,8 @@ std::unique_ptr<Process> start_for(TestInstance& inst, const Nobody& who, const 
     EXPECT_EQ(::chmod(inst.scratch().c_str(), 0711), 0);
     EXPECT_EQ(::chmod(inst.dir().c_str(), 0711), 0);
     inst.config().admin.socket_group = who.group;
+    // Every refusal here is expected: no lockout (auth_lockout_test.cpp has it).
+    inst.config().admin.limits.auth_max_failures = 0;
     auto& roles = inst.config().admin.roles;
     if (role == "security-officer") roles.security_officer = who.group;
     if (role == "auditor") roles.auditor = who.group;
