@@ -185,7 +185,7 @@ std::string render_config(const Config& c) {
     w.num("retry_initial_ms", static_cast<std::uint64_t>(c.delivery.retry_initial.count()),
           "First retry of a failed delivery after about this long (10..3600000 ms).");
     w.num("retry_max_ms", static_cast<std::uint64_t>(c.delivery.retry_max.count()),
-          "Retries back off exponentially, with full jitter, up to this (10..86400000 ms).");
+          "Retries back off exponentially, with jitter (each wait at least half its step), up to this (10..86400000 ms).");
     w.num("batch_items", c.delivery.batch_items,
           "Items of one task per DeliveryObject at most (1..10000; at most 8 MiB of XML).");
     w.str("binary_base_url", c.delivery.binary_base_url,

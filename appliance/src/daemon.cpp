@@ -229,12 +229,13 @@ Step<int> start(const DaemonOptions& options, EventSink& events) {
     auto services = AuditServices::open(*cfg, *pool);
     if (!services) return failure(ExitCode::store, "audit", services.error().message());
     AuditServices& svc = **services;
-    auto delivery = DeliveryServices::open(*cfg, svc, *pool);
+    EventSink& sink = svc.event_bridge(events);
+    auto delivery = DeliveryServices::open(*cfg, svc, *pool, &sink);
     if (!delivery) return failure(ExitCode::store, "delivery", delivery.error().message());
     DeliveryServices& dsvc = **delivery;
     lea_psks->bind(dsvc.lea_psk_resolver());
 
-    ServerSetup setup{std::move(*cfg), *pool, std::move(factory), &svc.event_bridge(events), 0,
+    ServerSetup setup{std::move(*cfg), *pool, std::move(factory), &sink, 0,
                       [&svc, &dsvc](Routers& routers) {
                           svc.add_routes(routers);
                           dsvc.add_routes(routers);

@@ -267,9 +267,11 @@ DeliveryServices::~DeliveryServices() {
 }
 
 Result<std::unique_ptr<DeliveryServices>> DeliveryServices::open(
-    const Config& config, AuditServices& audit, std::shared_ptr<hsm::SessionPool> pool) {
+    const Config& config, AuditServices& audit, std::shared_ptr<hsm::SessionPool> pool,
+    EventSink* event_sink) {
     auto impl = std::make_unique<Impl>();
     impl->config = config;
+    impl->event_sink = event_sink;
     impl->audit = &audit;
     impl->pool = std::move(pool);
     const auto dir = config.data_dir / "state";  // made (0700) by AuditServices

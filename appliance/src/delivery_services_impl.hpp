@@ -16,6 +16,7 @@
 
 #include "appliance/delivery_services.hpp"
 #include "appliance/http_types.hpp"
+#include "appliance/lea_identity_monitor.hpp"
 #include "appliance/psk_store.hpp"
 #include "crypto/blob_store.hpp"
 #include "crypto/sealed_db.hpp"
@@ -135,6 +136,9 @@ struct EndpointWorkers {
     EndpointSpec spec;
     std::unique_ptr<delivery::LeaClient> urgent;
     std::unique_ptr<delivery::LeaClient> bulk;
+    /// The server identity checks of both lanes' new connections, for the
+    /// monitoring events (lea_endpoint_tls_failed / _recovered).
+    std::shared_ptr<LeaIdentityMonitor> identity;
     std::vector<std::thread> threads;
     /// Size and SHA-256 of each DeliveryObject as sent, until its delivery is
     /// complete and recorded in the audit log (lost on a restart: the record
@@ -157,6 +161,7 @@ struct DeliveryServices::Impl {
     std::shared_ptr<const delivery::SchemaSet> schemas;
     /// Model C: recently opened URLs, for the next range (pull_cache.hpp).
     std::shared_ptr<PullCache> pull_cache;
+    EventSink* event_sink = nullptr;  ///< monitoring events (may be null)
 
     // Delivery (delivery_worker.cpp).
     std::atomic<bool> stopping{false};
@@ -170,8 +175,11 @@ struct DeliveryServices::Impl {
     std::mutex workers_mu;
     std::map<std::string, std::unique_ptr<EndpointWorkers>> workers;
 
-    crypto::Result<std::unique_ptr<delivery::LeaClient>> make_client(const EndpointSpec& spec,
-                                                                     std::uint32_t connections);
+    /// A LeaClient of the endpoint; `identity` (may be null) hears every
+    /// new connection's server identity check.
+    crypto::Result<std::unique_ptr<delivery::LeaClient>> make_client(
+        const EndpointSpec& spec, std::uint32_t connections,
+        std::shared_ptr<LeaIdentityMonitor> identity);
     /// Sends a delivery's object (if not yet acknowledged); when nothing is
     /// left to send (no binaries, or all sent), finishes it: audit record,
     /// delivered(), uploads erased.

@@ -8,7 +8,7 @@
 // small item needs (no head-of-line blocking). Once the object and every
 // binary are acknowledged the delivery is recorded in the audit log and only
 // then marked delivered. Any failure schedules a retry (exponential backoff,
-// full jitter; the binary lane has its own); the DeliveryID stays, so the LEA
+// jittered, each wait at least half its step; the binary lane has its own); the DeliveryID stays, so the LEA
 // can drop a duplicate. A supervisor thread starts the workers of endpoints
 // with work and turns closed tasks into their final LastSequence delivery.
 #include <algorithm>
@@ -38,7 +38,7 @@ constexpr auto kIdleWait = std::chrono::seconds(1);
 }  // namespace
 
 Result<std::unique_ptr<delivery::LeaClient>> DeliveryServices::Impl::make_client(
-    const EndpointSpec& spec, std::uint32_t connections) {
+    const EndpointSpec& spec, std::uint32_t connections, std::shared_ptr<LeaIdentityMonitor> identity) {
     const auto dir = config.data_dir / "state" / "endpoint-anchors";
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -78,6 +78,11 @@ Result<std::unique_ptr<delivery::LeaClient>> DeliveryServices::Impl::make_client
     o.handshake_timeout = std::chrono::milliseconds(spec.connect_timeout_ms);
     o.read_timeout = std::chrono::milliseconds(spec.response_timeout_ms);
     o.write_timeout = std::chrono::milliseconds(spec.response_timeout_ms);
+    if (identity) {
+        o.on_identity_check = [identity](std::optional<delivery::ServerIdentityFailure> outcome) {
+            identity->report(outcome);
+        };
+    }
     return delivery::LeaClient::create(std::move(o));
 }
 
@@ -441,12 +446,13 @@ void DeliveryServices::Impl::supervise_once(std::set<std::string>& closed_seen) 
         const std::uint32_t n = (*spec)->max_connections;
         const std::uint32_t bulk_n = std::max<std::uint32_t>(1, n - 1);
         const std::uint32_t urgent_n = std::max<std::uint32_t>(1, n - bulk_n);
-        auto urgent = make_client(**spec, urgent_n);
+        auto identity = std::make_shared<LeaIdentityMonitor>(name, event_sink);
+        auto urgent = make_client(**spec, urgent_n, identity);
         if (!urgent) {
             log(LogLevel::error, "delivery", urgent.error().message());
             continue;
         }
-        auto bulk = make_client(**spec, bulk_n);
+        auto bulk = make_client(**spec, bulk_n, identity);
         if (!bulk) {
             log(LogLevel::error, "delivery", bulk.error().message());
             continue;
@@ -456,6 +462,7 @@ void DeliveryServices::Impl::supervise_once(std::set<std::string>& closed_seen) 
         w->spec = **spec;
         w->urgent = std::move(*urgent);
         w->bulk = std::move(*bulk);
+        w->identity = std::move(identity);
         EndpointWorkers* raw = w.get();
         for (std::uint32_t i = 0; i < urgent_n; ++i) raw->threads.emplace_back([this, raw] { work(*raw, false); });
         for (std::uint32_t i = 0; i < bulk_n; ++i) raw->threads.emplace_back([this, raw] { work(*raw, true); });

@@ -19,6 +19,8 @@ LogLevel level_of(const Event& event) noexcept {
             [](const events::DaemonStarted&) { return LogLevel::info; },
             [](const events::DaemonStopping&) { return LogLevel::info; },
             [](const events::TlsReloaded& e) { return e.ok ? LogLevel::info : LogLevel::error; },
+            [](const events::LeaEndpointTlsFailed&) { return LogLevel::error; },
+            [](const events::LeaEndpointTlsRecovered&) { return LogLevel::info; },
             [](const auto&) { return LogLevel::warning; },
         },
         event);
@@ -37,6 +39,8 @@ std::string_view event_name(const Event& event) noexcept {
             [](const events::TlsReloaded&) { return "tls_reloaded"; },
             [](const events::ConnectionLimitReached&) { return "connection_limit_reached"; },
             [](const events::AuthLockout&) { return "auth_lockout"; },
+            [](const events::LeaEndpointTlsFailed&) { return "lea_endpoint_tls_failed"; },
+            [](const events::LeaEndpointTlsRecovered&) { return "lea_endpoint_tls_recovered"; },
         },
         event);
 }
@@ -70,6 +74,12 @@ std::string describe_event(const Event& event) {
                 return "listener=" + e.listener + " source=" + e.source +
                        " seconds=" + std::to_string(e.seconds);
             },
+            [](const events::LeaEndpointTlsFailed& e) {
+                return "endpoint=" + e.endpoint + " reason=" +
+                       std::string(delivery::server_identity_failure_name(e.reason)) +
+                       " refused=" + std::to_string(e.refused);
+            },
+            [](const events::LeaEndpointTlsRecovered& e) { return "endpoint=" + e.endpoint; },
         },
         event);
 }

@@ -82,6 +82,29 @@ crypto::Result<std::shared_ptr<ssl::context>> adopt_client_context(hsm::SslCtxPt
 
 }  // namespace
 
+ServerIdentityFailure classify_verify_result(long verify_result) noexcept {
+    switch (verify_result) {
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+        case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+        case X509_V_ERR_CERT_UNTRUSTED:
+            return ServerIdentityFailure::untrusted;
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+            return ServerIdentityFailure::expired;
+        case X509_V_ERR_CERT_NOT_YET_VALID:
+            return ServerIdentityFailure::not_yet_valid;
+        case X509_V_ERR_CERT_REVOKED:
+            return ServerIdentityFailure::revoked;
+        case X509_V_ERR_HOSTNAME_MISMATCH:
+        case X509_V_ERR_IP_ADDRESS_MISMATCH:
+            return ServerIdentityFailure::host_mismatch;
+        default:
+            return ServerIdentityFailure::invalid;
+    }
+}
+
 // ---- pool -------------------------------------------------------------------
 
 crypto::Result<std::unique_ptr<Connection>> LeaClient::Impl::acquire() {
@@ -107,8 +130,13 @@ crypto::Result<std::unique_ptr<Connection>> LeaClient::Impl::acquire() {
     lock.unlock();
     auto c = std::make_unique<Connection>(*ctx);
     auto ok_connect = connect(*c);
-    if (ok_connect) ok_connect = handshake(*c);
-    if (ok_connect) ok_connect = check_pin(*c);
+    bool checked = false;  // the identity check ran: accepted or refused
+    if (ok_connect) {
+        ok_connect = handshake(*c);
+        if (ok_connect) ok_connect = check_pin(*c);
+        checked = ok_connect || c->identity_failure.has_value();
+    }
+    if (checked && options.on_identity_check) options.on_identity_check(c->identity_failure);
     if (!ok_connect) {
         c->close();
         release(nullptr, false);
@@ -178,6 +206,7 @@ crypto::Result<void> LeaClient::Impl::handshake(Connection& c) {
     if (!ec) return {};
     const long verify = SSL_get_verify_result(c.stream.native_handle());
     if (verify != X509_V_OK) {
+        c.identity_failure = classify_verify_result(verify);
         return tl::unexpected(
             error(Errc::integrity_failure, "TLS handshake",
                   std::string("server certificate: ") + X509_verify_cert_error_string(verify)));
@@ -188,6 +217,7 @@ crypto::Result<void> LeaClient::Impl::handshake(Connection& c) {
 crypto::Result<void> LeaClient::Impl::check_pin(Connection& c) {
     if (options.require_psk) {
         if (!hsm::psk_authenticated(c.stream.native_handle())) {
+            c.identity_failure = ServerIdentityFailure::psk_not_used;
             return tl::unexpected(error(Errc::integrity_failure, "psk",
                                         "the server did not authenticate with the endpoint's PSK"));
         }
@@ -196,6 +226,7 @@ crypto::Result<void> LeaClient::Impl::check_pin(Connection& c) {
     if (!options.spki_sha256_pin) return {};
     X509* cert = SSL_get0_peer_certificate(c.stream.native_handle());
     if (cert == nullptr) {
+        c.identity_failure = ServerIdentityFailure::pin_mismatch;
         return tl::unexpected(error(Errc::integrity_failure, "pin", "no server certificate"));
     }
     unsigned char* der = nullptr;
@@ -208,6 +239,7 @@ crypto::Result<void> LeaClient::Impl::check_pin(Connection& c) {
         crypto::digest(crypto::HashAlg::sha256, {der, static_cast<std::size_t>(len)});
     OPENSSL_free(der);
     if (!crypto::constant_time_equal(hash, *options.spki_sha256_pin)) {
+        c.identity_failure = ServerIdentityFailure::pin_mismatch;
         return tl::unexpected(
             error(Errc::integrity_failure, "pin",
                   "the server key does not match the configured SPKI SHA-256 pin"));

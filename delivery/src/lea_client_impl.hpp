@@ -42,6 +42,8 @@ struct Connection {
     beast::flat_buffer buffer;
     Clock::time_point last_used = Clock::now();
     bool reused = false;
+    /// Set by handshake() / check_pin() when they refuse the server's identity.
+    std::optional<ServerIdentityFailure> identity_failure;
 
     beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream); }
     void close() {

@@ -75,7 +75,12 @@ std::int64_t outbox_detail::backoff_due(const OutboxOptions& o, std::uint32_t at
     std::int64_t cap = o.backoff_initial.count();
     for (std::uint32_t i = 1; i < attempts && cap < max_ms; ++i) cap *= 2;
     cap = std::min(cap, max_ms);
-    return now_ms + static_cast<std::int64_t>(random_below_or_equal(static_cast<std::uint64_t>(cap)));
+    // "Equal jitter": uniform in [cap/2, cap]. The floor of cap/2 spaces a
+    // delivery's attempts by a guaranteed minimum (no retry storm, whatever
+    // the draws); the upper half still spreads many deliveries apart.
+    const std::int64_t floor_ms = cap / 2;
+    return now_ms + floor_ms +
+           static_cast<std::int64_t>(random_below_or_equal(static_cast<std::uint64_t>(cap - floor_ms)));
 }
 
 namespace {

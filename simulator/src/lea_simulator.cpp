@@ -195,11 +195,14 @@ private:
     void begin_xml() {
         take_fault(FaultTarget::xml);
         if (fault_.kind == FaultKind::refuse) return refuse();
+        if (fault_.kind == FaultKind::reset) return reset();
+        if (fault_.kind == FaultKind::stall) return stall();
         sp_.emplace(std::move(*hp_));
         sp_->body_limit(opt().max_xml_bytes);
         continue_then([this] {
             read_string_body([this] {
                 if (fault_.kind == FaultKind::close_mid_body) return drop();
+                if (fault_.kind == FaultKind::status) return respond(fault_.status, "text/plain", "", true);
                 after_delay([this] { handle_xml(); });
             });
         });
@@ -240,6 +243,8 @@ private:
         for (auto& c : uuid_) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         take_fault(FaultTarget::binary);
         if (fault_.kind == FaultKind::refuse) return refuse();
+        if (fault_.kind == FaultKind::reset) return reset();
+        if (fault_.kind == FaultKind::status) return respond(fault_.status, "text/plain", "", false);
         switch (st_.store->binary_state(uuid_)) {
             case SimStore::BinaryState::stored:
                 st_.store->count_binary_duplicate();
@@ -287,6 +292,10 @@ private:
             upload_.reset();
             return drop();
         }
+        if (fault_.kind == FaultKind::stall && upload_->written() > 0) {
+            upload_.reset();
+            return hold();
+        }
         read_chunk();
     }
 
@@ -332,6 +341,38 @@ private:
                               s->bp_.reset();
                               s->read_header();
                           });
+    }
+
+    /// A TCP reset right after the request header: SO_LINGER 0, then close.
+    void reset() {
+        ++st_.requests;
+        beast::error_code ignored;
+        lowest().socket().set_option(net::socket_base::linger(true, 0), ignored);
+        lowest().socket().close(ignored);
+    }
+
+    /// Stall (XML): part of the body read (what came with the header, else
+    /// one read), then hold(). A binary stalls after its first chunk.
+    void stall() {
+        if (buffer_.size() > 0) return hold();
+        lowest().expires_after(opt().read_timeout);
+        stream_.async_read_some(buffer_.prepare(4096),
+                                [s = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                    if (ec) return s->drop();
+                                    s->buffer_.commit(n);
+                                    s->hold();
+                                });
+    }
+
+    /// Reads no more and answers nothing for delay_ms, then drops the
+    /// connection (a client that gave up earlier is noticed only then).
+    void hold() {
+        lowest().expires_never();
+        timer_.expires_after(fault_.delay);
+        timer_.async_wait([s = shared_from_this()](beast::error_code) {
+            ++s->st_.requests;
+            s->drop();
+        });
     }
 
     /// Orderly close: TLS close_notify, then the socket.

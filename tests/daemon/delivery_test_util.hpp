@@ -38,8 +38,8 @@ public:
         std::filesystem::remove(port_file);
         SpawnOptions o;
         o.argv = {LEA_SIM_PATH, "--listen", "127.0.0.1:" + std::to_string(port),
-                  "--cert", inst_.pki("demo-lea-server.pem").string(),
-                  "--key", inst_.pki("demo-lea-server.key").string(),
+                  "--cert", (cert_.empty() ? inst_.pki("demo-lea-server.pem") : cert_).string(),
+                  "--key", (key_.empty() ? inst_.pki("demo-lea-server.key") : key_).string(),
                   "--ca", inst_.pki("demo-ca.pem").string(),
                   "--store", store_.string(), "--port-file", port_file.string()};
         o.argv.insert(o.argv.end(), extra_.begin(), extra_.end());
@@ -49,6 +49,12 @@ public:
             std::this_thread::sleep_for(20ms);
         }
         port_ = static_cast<std::uint16_t>(std::stoi(read_file(port_file)));
+    }
+    /// The server certificate and key of the next start() (empty: the demo
+    /// LEA server identity again).
+    void use_identity(std::filesystem::path cert, std::filesystem::path key) {
+        cert_ = std::move(cert);
+        key_ = std::move(key);
     }
     void stop() {
         proc_->signal(SIGTERM);
@@ -79,6 +85,7 @@ private:
     const TestInstance& inst_;
     std::vector<std::string> extra_;
     std::filesystem::path store_;
+    std::filesystem::path cert_, key_;
     std::unique_ptr<Process> proc_;
     std::uint16_t port_ = 0;
 };

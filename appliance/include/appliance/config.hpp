@@ -150,7 +150,7 @@ struct DeliveryConfig {
     std::uint64_t outbox_max_items = 1'000'000;  ///< beyond: ingest answers 429
     std::uint64_t outbox_max_bytes = 1ULL << 30;  ///< item payload bytes; beyond: 429
     std::chrono::milliseconds retry_initial{1000};   ///< first retry after a failed delivery
-    std::chrono::milliseconds retry_max{300'000};    ///< backoff cap (full jitter below it)
+    std::chrono::milliseconds retry_max{300'000};    ///< backoff cap (equal jitter below it)
     std::uint32_t batch_items = 500;  ///< items of one task per DeliveryObject at most
     /// Models A/C: the https origin (and optional path prefix) the LEA
     /// reaches listeners.lea at; URLs are <this>/v1/binaries/<token>.

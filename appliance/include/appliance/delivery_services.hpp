@@ -32,6 +32,7 @@
 #include "appliance/audit_services.hpp"
 #include "appliance/config.hpp"
 #include "appliance/endpoint_store.hpp"
+#include "appliance/event_sink.hpp"
 #include "appliance/server.hpp"
 #include "crypto/result.hpp"
 #include "hsm/session_pool.hpp"
@@ -46,8 +47,11 @@ class DeliveryServices {
 public:
     /// Opens the endpoint store, the ingest catalogue and the blob store
     /// with the audit services' KEK. Errors name the part that failed.
+    /// `event_sink` (may be null; must outlive the services) receives the
+    /// delivery side's monitoring events (lea_endpoint_tls_failed, ...).
     static crypto::Result<std::unique_ptr<DeliveryServices>> open(
-        const Config& config, AuditServices& audit, std::shared_ptr<hsm::SessionPool> pool);
+        const Config& config, AuditServices& audit, std::shared_ptr<hsm::SessionPool> pool,
+        EventSink* event_sink = nullptr);
     ~DeliveryServices();
     DeliveryServices(const DeliveryServices&) = delete;
     DeliveryServices& operator=(const DeliveryServices&) = delete;

@@ -20,6 +20,7 @@
 
 #include "appliance/metrics.hpp"
 #include "crypto/result.hpp"
+#include "delivery/server_identity.hpp"
 
 namespace enclave::appliance::events {
 
@@ -57,6 +58,18 @@ struct AuthLockout {
     std::string source;  ///< "address 192.0.2.7", "uid 1001", "certificate <sha256>"
     std::int64_t seconds;  ///< how long it is refused
 };
+/// A LEA endpoint's server certificate (chain, host name, pin) or PSK was
+/// refused: on entering that state, then at most once per 15 minutes per
+/// endpoint while it lasts (LeaIdentityMonitor).
+struct LeaEndpointTlsFailed {
+    std::string endpoint;  ///< the configured endpoint name
+    delivery::ServerIdentityFailure reason;
+    std::uint64_t refused;  ///< connections refused since the last such event
+};
+/// The endpoint's server identity is accepted again after a reported failure.
+struct LeaEndpointTlsRecovered {
+    std::string endpoint;
+};
 
 }  // namespace enclave::appliance::events
 
@@ -65,7 +78,8 @@ namespace enclave::appliance {
 using Event =
     std::variant<events::DaemonStarted, events::DaemonStopping, events::TlsHandshakeFailed,
                  events::AdminAccessDenied, events::TokenLoginFailed, events::TlsReloaded,
-                 events::ConnectionLimitReached, events::AuthLockout>;
+                 events::ConnectionLimitReached, events::AuthLockout,
+                 events::LeaEndpointTlsFailed, events::LeaEndpointTlsRecovered>;
 
 /// "daemon_started", "tls_handshake_failed", ...
 std::string_view event_name(const Event& event) noexcept;

@@ -59,6 +59,7 @@
 #include "crypto/bytes.hpp"
 #include "crypto/result.hpp"
 #include "delivery/lea_client_url.hpp"
+#include "delivery/server_identity.hpp"
 #include "hsm/tls_context.hpp"
 
 namespace enclave::delivery {
@@ -96,6 +97,12 @@ struct LeaClientOptions {
     std::size_t max_header_bytes = 16 * 1024;      ///< response header limit
     std::size_t chunk_size = 64 * 1024;            ///< BodySource chunk (the memory a binary uses)
     std::string user_agent = "enclave";
+    /// Told the outcome of the server identity check of every NEW connection
+    /// (chain and host name, pin, PSK): nullopt = accepted, else why it was
+    /// refused. Not called when the connection fails before that check or
+    /// for another reason (refused, reset, a handshake timeout). Called on
+    /// the caller's thread, possibly from several at once; must not throw.
+    std::function<void(std::optional<ServerIdentityFailure>)> on_identity_check;
 };
 
 struct HttpHeader {

@@ -132,7 +132,7 @@ struct OutboxOptions {
     // Forming a delivery.
     std::size_t max_delivery_items = 100;
     std::size_t max_delivery_bytes = 8u << 20;  ///< one item over it still goes, alone
-    // Retries: exponential backoff with full jitter.
+    // Retries: exponential backoff with equal jitter (each wait in [step/2, step]).
     std::chrono::milliseconds backoff_initial{1000};
     std::chrono::milliseconds backoff_max{5 * 60 * 1000};
     std::chrono::seconds idempotency_window{24 * 60 * 60};
@@ -213,7 +213,9 @@ public:
     /// once the object and every binary are acknowledged.
     crypto::Result<void> delivered(std::string_view delivery_id);
     /// The attempt failed: counted, due again after an exponential backoff
-    /// with full jitter (uniform in [0, min(max, initial * 2^(attempts-1))]).
+    /// with equal jitter: uniform in [step/2, step], step = min(max, initial *
+    /// 2^(attempts-1)). The floor of step/2 guarantees a minimum spacing of a
+    /// delivery's attempts (no retry storm), whatever the random draws.
     /// Returns when it is due.
     crypto::Result<TimePoint> retry_later(std::string_view delivery_id, TimePoint now);
     /// Writes the acknowledgements not yet written (one transaction).

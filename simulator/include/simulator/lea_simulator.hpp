@@ -18,14 +18,21 @@
 //                               413 over max_binary_bytes, 404 for a bad UUID
 //   GET  /status                JSON counts (see status_json)
 //   POST /control/fault         JSON {"kind": "none"|"refuse"|"close_mid_body"|
-//                               "delay", "target": "all"|"xml"|"binary",
-//                               "delay_ms": n, "count": n (-1 = until reset)}
+//                               "delay"|"status"|"reset"|"stall", "target":
+//                               "all"|"xml"|"binary", "delay_ms": n,
+//                               "count": n (-1 = until reset), "status": n
+//                               (500..599, kind status only)}
 //
 // Misbehaviour (Fault) for tests: refuse = 503 with Retry-After: 1 before
 // reading a body (binaries: instead of 100 Continue), then close;
 // close_mid_body = drop the connection after part of a binary body (or after
 // reading a whole XML request, without an answer); delay = wait delay_ms
-// before answering (binaries: before the 100 Continue).
+// before answering (binaries: before the 100 Continue); status = answer
+// `status` (5xx) without storing anything (XML: after reading the request,
+// keep-alive; binaries: instead of 100 Continue, then close); reset = a TCP
+// reset (SO_LINGER 0, close) right after the request header; stall = read
+// the header and part of the body, then answer nothing for delay_ms and
+// drop the connection (the client's timeouts must end it first).
 //
 // Hooks (TODO(#5, Part A) in the lead's wiring):
 //   validator  - schema validation of each DELIVER message (Part A's
@@ -61,7 +68,7 @@
 
 namespace enclave::simulator {
 
-enum class FaultKind { none, refuse, close_mid_body, delay };
+enum class FaultKind { none, refuse, close_mid_body, delay, status, reset, stall };
 enum class FaultTarget { all, xml, binary };
 
 struct Fault {
@@ -69,6 +76,7 @@ struct Fault {
     FaultTarget target = FaultTarget::all;
     std::chrono::milliseconds delay{0};
     int count = -1;  ///< requests it applies to; -1 = until replaced
+    unsigned status = 0;  ///< kind status: the HTTP status to answer (500..599)
 };
 
 /// Parses the /control/fault JSON form (also used by the CLI's --fault).

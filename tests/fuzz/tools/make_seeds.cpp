@@ -133,6 +133,8 @@ void deliver_seeds(const std::vector<std::string>& items) {
     put("hi1_deliver", "response-message-error.xml", refused_msg);
     put("sim_delivery", "fault-delay.json", R"({"kind":"delay","target":"binary","delay_ms":250,"count":2})");
     put("sim_delivery", "fault-refuse.json", R"({"kind":"refuse","target":"xml"})");
+    put("sim_delivery", "fault-status.json", R"({"kind":"status","status":503,"target":"xml","count":3})");
+    put("sim_delivery", "fault-stall.json", R"({"kind":"stall","target":"all","delay_ms":30000})");
 }
 
 void handover_seeds(const std::vector<std::string>& items) {
