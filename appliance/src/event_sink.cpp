@@ -19,6 +19,8 @@ LogLevel level_of(const Event& event) noexcept {
             [](const events::DaemonStarted&) { return LogLevel::info; },
             [](const events::DaemonStopping&) { return LogLevel::info; },
             [](const events::TlsReloaded& e) { return e.ok ? LogLevel::info : LogLevel::error; },
+            [](const events::TokenUnavailable&) { return LogLevel::error; },
+            [](const events::TokenRecovered&) { return LogLevel::info; },
             [](const auto&) { return LogLevel::warning; },
         },
         event);
@@ -36,6 +38,8 @@ std::string_view event_name(const Event& event) noexcept {
             [](const events::TokenLoginFailed&) { return "token_login_failed"; },
             [](const events::TlsReloaded&) { return "tls_reloaded"; },
             [](const events::ConnectionLimitReached&) { return "connection_limit_reached"; },
+            [](const events::TokenUnavailable&) { return "token_unavailable"; },
+            [](const events::TokenRecovered&) { return "token_recovered"; },
         },
         event);
 }
@@ -65,6 +69,11 @@ std::string describe_event(const Event& event) {
                 return "listener=" + e.listener + " result=" + (e.ok ? "ok" : "failed");
             },
             [](const events::ConnectionLimitReached& e) { return "listener=" + e.listener; },
+            [](const events::TokenUnavailable& e) {
+                return "token=" + e.token_label +
+                       " error=" + std::string(crypto::errc_name(e.code));
+            },
+            [](const events::TokenRecovered& e) { return "token=" + e.token_label; },
         },
         event);
 }

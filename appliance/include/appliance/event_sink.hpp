@@ -51,6 +51,15 @@ struct TlsReloaded {
 struct ConnectionLimitReached {
     std::string listener;
 };
+/// The token stopped answering while the daemon ran (readiness drops).
+struct TokenUnavailable {
+    std::string token_label;
+    crypto::Errc code;  ///< unavailable, hsm_error, ...
+};
+/// The token answers again and the daemon logged in again (readiness back).
+struct TokenRecovered {
+    std::string token_label;
+};
 
 }  // namespace enclave::appliance::events
 
@@ -59,7 +68,8 @@ namespace enclave::appliance {
 using Event =
     std::variant<events::DaemonStarted, events::DaemonStopping, events::TlsHandshakeFailed,
                  events::AdminAccessDenied, events::TokenLoginFailed, events::TlsReloaded,
-                 events::ConnectionLimitReached>;
+                 events::ConnectionLimitReached, events::TokenUnavailable,
+                 events::TokenRecovered>;
 
 /// "daemon_started", "tls_handshake_failed", ...
 std::string_view event_name(const Event& event) noexcept;
