@@ -15,6 +15,7 @@
 #include "appliance/event_sink.hpp"
 #include "appliance/log.hpp"
 #include "appliance/server.hpp"
+#include "appliance/token_supervisor.hpp"
 #include "crypto/secret.hpp"
 #include "hsm/module.hpp"
 #include "hsm/pin.hpp"
@@ -180,6 +181,19 @@ Step<std::map<std::string, hsm::SslCtxPtr>> build_contexts(const Config& cfg,
     return contexts;
 }
 
+/// While the token is unavailable the ingest listener takes nothing new:
+/// the appliance cannot deliver, sign or prove its identity, and a collector
+/// keeps its material and retries (Retry-After) rather than have it sit here.
+Router::Gate ingest_gate(const TokenSupervisor& supervisor) {
+    return [&supervisor]() -> std::optional<Response> {
+        if (supervisor.available()) return std::nullopt;
+        Response r = Response::error(503, "token_unavailable",
+                                     "the appliance's token is unavailable; retry later");
+        r.headers.push_back({"Retry-After", "5"});
+        return r;
+    };
+}
+
 Step<Config> load(const DaemonOptions& options) {
     std::error_code ec;
     const auto data_dir = std::filesystem::absolute(options.data_dir, ec);
@@ -235,16 +249,22 @@ Step<int> start(const DaemonOptions& options, EventSink& events) {
     DeliveryServices& dsvc = **delivery;
     lea_psks->bind(dsvc.lea_psk_resolver());
 
+    // Watches the token while serving (readiness, ingest gate, recovery).
+    TokenSupervisor supervisor(*pool, sink);
     ServerSetup setup{std::move(*cfg), *pool, std::move(factory), &sink, 0,
-                      [&svc, &dsvc](Routers& routers) {
+                      [&svc, &dsvc, &supervisor](Routers& routers) {
                           svc.add_routes(routers);
                           dsvc.add_routes(routers);
+                          routers.ingest.set_gate(ingest_gate(supervisor));
                       }};
     auto server = Server::create(std::move(setup), std::move(*contexts));
     if (!server) return failure(ExitCode::bind, "server", server.error().message());
     svc.start();
     dsvc.start();
-    const int rc = (*server)->run();
+    Server& srv = **server;
+    supervisor.start([&srv](bool available) { srv.metrics().set_token_available(available); });
+    const int rc = srv.run();
+    supervisor.stop();
     // After the listeners stopped: no request is in flight any more.
     lea_psks->bind(nullptr);
     dsvc.stop();

@@ -21,6 +21,8 @@ LogLevel level_of(const Event& event) noexcept {
             [](const events::TlsReloaded& e) { return e.ok ? LogLevel::info : LogLevel::error; },
             [](const events::LeaEndpointTlsFailed&) { return LogLevel::error; },
             [](const events::LeaEndpointTlsRecovered&) { return LogLevel::info; },
+            [](const events::TokenUnavailable&) { return LogLevel::error; },
+            [](const events::TokenRecovered&) { return LogLevel::info; },
             [](const auto&) { return LogLevel::warning; },
         },
         event);
@@ -41,6 +43,8 @@ std::string_view event_name(const Event& event) noexcept {
             [](const events::AuthLockout&) { return "auth_lockout"; },
             [](const events::LeaEndpointTlsFailed&) { return "lea_endpoint_tls_failed"; },
             [](const events::LeaEndpointTlsRecovered&) { return "lea_endpoint_tls_recovered"; },
+            [](const events::TokenUnavailable&) { return "token_unavailable"; },
+            [](const events::TokenRecovered&) { return "token_recovered"; },
         },
         event);
 }
@@ -80,6 +84,11 @@ std::string describe_event(const Event& event) {
                        " refused=" + std::to_string(e.refused);
             },
             [](const events::LeaEndpointTlsRecovered& e) { return "endpoint=" + e.endpoint; },
+            [](const events::TokenUnavailable& e) {
+                return "token=" + e.token_label +
+                       " error=" + std::string(crypto::errc_name(e.code));
+            },
+            [](const events::TokenRecovered& e) { return "token=" + e.token_label; },
         },
         event);
 }

@@ -145,6 +145,9 @@ Response Router::handle(const Request& request) const {
         if (!r.allowed.empty() && !r.allowed.intersects(request.peer.roles)) {
             return Response::error(403, "forbidden", "the caller holds no role allowed here");
         }
+        if (gate_) {
+            if (auto refused = gate_()) return std::move(*refused);
+        }
         if (!r.handler) {
             log(LogLevel::error, "http", "streaming route " + r.path + " reached without a stream");
             return Response::error(500, "internal", "internal error");
@@ -178,6 +181,9 @@ std::optional<StreamPlan> Router::begin_stream(Request& head) const {
         if (!r.allowed.empty() && !r.allowed.intersects(head.peer.roles)) {
             return StreamPlan{0, Response::error(403, "forbidden",
                                                  "the caller holds no role allowed here")};
+        }
+        if (gate_) {
+            if (auto refused = gate_()) return StreamPlan{0, std::move(*refused)};
         }
         head.path_params = std::move(params);
         try {

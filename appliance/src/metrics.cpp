@@ -136,7 +136,15 @@ ListenerMetrics* Metrics::listener(std::string_view name) noexcept {
 }
 
 void Metrics::set_ready(bool ready) noexcept { ready_.store(ready, std::memory_order_release); }
-bool Metrics::ready() const noexcept { return ready_.load(std::memory_order_acquire); }
+bool Metrics::ready() const noexcept {
+    return ready_.load(std::memory_order_acquire) && token_available();
+}
+void Metrics::set_token_available(bool available) noexcept {
+    token_available_.store(available, std::memory_order_release);
+}
+bool Metrics::token_available() const noexcept {
+    return token_available_.load(std::memory_order_acquire);
+}
 void Metrics::tls_reload(bool ok) noexcept {
     (ok ? reloads_ok_ : reloads_failed_).fetch_add(1, kRelaxed);
 }
@@ -209,6 +217,9 @@ std::string Metrics::render() const {
         std::chrono::steady_clock::now() - started_);
     family(out, "enclave_uptime_seconds", "gauge", "Seconds since the daemon started.");
     plain(out, "enclave_uptime_seconds", static_cast<std::uint64_t>(up.count()));
+    family(out, "enclave_token_available", "gauge",
+           "1 while the token answers and the daemon is logged in.");
+    plain(out, "enclave_token_available", token_available() ? 1 : 0);
     family(out, "enclave_ready", "gauge",
            "1 when the token is logged in and the listeners are bound.");
     plain(out, "enclave_ready", ready() ? 1 : 0);

@@ -314,6 +314,7 @@ void Server::request_stop() {
 }
 
 const Metrics& Server::metrics() const noexcept { return impl_->metrics; }
+Metrics& Server::metrics() noexcept { return impl_->metrics; }
 
 std::map<std::string, std::string> Server::addresses() const {
     std::map<std::string, std::string> out;

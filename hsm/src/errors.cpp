@@ -115,15 +115,25 @@ crypto::Errc ckr_errc(CK_RV rv) noexcept {
     switch (rv) {
         case CKR_PIN_INCORRECT: return Errc::hsm_pin_incorrect;
         case CKR_PIN_LOCKED: return Errc::hsm_pin_locked;
-        case CKR_TOKEN_NOT_PRESENT:
         case CKR_TOKEN_NOT_RECOGNIZED:
         case CKR_SLOT_ID_INVALID: return Errc::hsm_token_not_found;
         case CKR_OBJECT_HANDLE_INVALID:
         case CKR_KEY_HANDLE_INVALID:
         case CKR_WRAPPING_KEY_HANDLE_INVALID: return Errc::hsm_object_not_found;
-        case CKR_DEVICE_REMOVED:
         case CKR_CRYPTOKI_NOT_INITIALIZED: return Errc::unavailable;
-        default: return Errc::hsm_error;
+        default: return is_token_unavailable(rv) ? Errc::unavailable : Errc::hsm_error;
+    }
+}
+
+bool is_token_unavailable(CK_RV rv) noexcept {
+    switch (rv) {
+        case CKR_DEVICE_REMOVED:
+        case CKR_DEVICE_ERROR:
+        case CKR_TOKEN_NOT_PRESENT:
+        case CKR_SESSION_HANDLE_INVALID:
+        case CKR_SESSION_CLOSED:
+        case CKR_USER_NOT_LOGGED_IN: return true;
+        default: return false;
     }
 }
 

@@ -252,13 +252,32 @@ Result<void> Module::reinitialize_after_fork() {
     return {};
 }
 
+Result<void> Module::reinitialize() {
+    if (auto ok = check_usable(); !ok) return ok;
+    std::unique_lock lk(init_mu_);
+    // p11-kit's managed module closes the sessions it still tracks and calls
+    // the module's C_Finalize; a module that already lost its device may
+    // answer with an error, which does not stop the new C_Initialize.
+    if (CK_RV rv = p11_kit_module_finalize(fn_); rv != CKR_OK) {
+        log_ckr_failure(false, "C_Finalize before re-initialising", rv);
+    }
+    if (CK_RV rv = p11_kit_module_initialize(fn_); rv != CKR_OK) {
+        auto err = ckr_error(rv, "C_Initialize (re-initialising the module)");
+        return fail(ckr_errc(rv) == Errc::unavailable ? Errc::unavailable : Errc::hsm_module,
+                    err.context() + ": " + p11kit_message());
+    }
+    return {};
+}
+
 Result<std::vector<TokenInfo>> Module::tokens() const {
     if (auto ok = check_usable(); !ok) return tl::unexpected(ok.error());
+    std::shared_lock lk(init_mu_);
     return detail::list_tokens(fn_);
 }
 
 Result<TokenInfo> Module::find_token(const Uri& uri) const {
     if (auto ok = check_usable(); !ok) return tl::unexpected(ok.error());
+    std::shared_lock lk(init_mu_);
     return detail::find_token(fn_, info_, uri);
 }
 

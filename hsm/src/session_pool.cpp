@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "hsm/session_pool.hpp"
 
+#include "hsm/errors.hpp"
 #include "hsm/log.hpp"
+#include "token_list.hpp"
 
 namespace enclave::hsm {
 
@@ -14,7 +16,9 @@ struct SessionPool::State {
     explicit State(std::uint64_t e) : epoch(e) {}
     const std::uint64_t epoch;  ///< fork_generation() when the sessions were opened
     CK_SLOT_ID slot = 0;        ///< where the token was found for this state
+    std::uint64_t generation = 0;  ///< SessionPool::generation() while this state is current
     std::mutex mu;
+    bool suspended = false;  ///< recover() under way: no new leases
     std::condition_variable cv;
     // Declared before `idle` so that it is destroyed after it: the workers
     // close first, then the login session logs out and closes.
@@ -114,16 +118,17 @@ Result<std::shared_ptr<SessionPool>> SessionPool::open(std::shared_ptr<Module> m
     }
     std::shared_ptr<SessionPool> pool(
         new SessionPool(std::move(module), token, std::move(user_pin), options));
-    auto st = pool->make_state();
+    auto st = pool->make_state(token.slot_id);
     if (!st) return tl::unexpected(st.error());
     pool->state_.store(std::move(*st));
     return pool;
 }
 
-Result<std::shared_ptr<SessionPool::State>> SessionPool::make_state() {
+Result<std::shared_ptr<SessionPool::State>> SessionPool::make_state(CK_SLOT_ID slot) {
     if (auto ok = module_->check_usable(); !ok) return tl::unexpected(ok.error());
     auto st = std::make_shared<State>(module_->epoch());
-    st->slot = token_.slot_id;
+    st->slot = slot;
+    st->generation = generations_.fetch_add(1) + 1;
     auto login = Session::open(module_, st->slot, options_.read_write);
     if (!login) {
         return tl::unexpected(login.error().wrap("opening a session on token '" + token_.label + "'"));
@@ -166,6 +171,7 @@ Result<SessionPool::Lease> SessionPool::acquire() {
     std::unique_lock lk(st->mu);
     std::optional<std::chrono::steady_clock::time_point> deadline;  // set when we first wait
     while (true) {
+        if (st->suspended) return suspended();
         if (!st->idle.empty()) {
             Session s = std::move(st->idle.back());
             st->idle.pop_back();
@@ -215,7 +221,7 @@ Result<void> SessionPool::reset_after_fork() {
     auto token = module_->find_token(token_.uri());
     if (!token) return tl::unexpected(token.error().wrap("finding the token again after fork()"));
     token_ = std::move(*token);
-    auto st = make_state();
+    auto st = make_state(token_.slot_id);
     if (!st) return tl::unexpected(st.error());
     state_.store(std::move(*st));
     if (old) bury(std::move(old));
@@ -224,7 +230,81 @@ Result<void> SessionPool::reset_after_fork() {
 
 std::uint64_t SessionPool::generation() const noexcept {
     auto st = state_.load();
-    return st ? st->epoch : ~std::uint64_t{0};
+    return st ? st->generation : ~std::uint64_t{0};
+}
+
+tl::unexpected<crypto::Error> SessionPool::suspended() const {
+    return fail(Errc::unavailable, "token '" + token_.label +
+                                       "' is unavailable: waiting for it to return (the session "
+                                       "pool is suspended until it is recovered)");
+}
+
+Result<void> SessionPool::probe() {
+    std::lock_guard rlk(recover_mu_);
+    auto st = state_.load();
+    if (!st || st->epoch != fork_generation()) return stale_pool();
+    {
+        std::lock_guard lk(st->mu);
+        if (st->suspended || !st->login) return suspended();
+    }
+    CK_TOKEN_INFO ti{};
+    if (CK_RV rv = module_->functions()->C_GetTokenInfo(st->slot, &ti); rv != CKR_OK) {
+        return fail(Errc::unavailable, "token '" + token_.label + "' does not answer: " +
+                                           ckr_error(rv, "C_GetTokenInfo").context());
+    }
+    if (detail::trim_field(ti.serialNumber, sizeof ti.serialNumber) != token_.serial ||
+        detail::trim_field(ti.label, sizeof ti.label) != token_.label) {
+        return fail(Errc::unavailable, "slot " + std::to_string(st->slot) +
+                                           " no longer holds token '" + token_.label + "'");
+    }
+    std::lock_guard lk(login_mu_);
+    auto in = st->login->user_logged_in();
+    if (!in) {
+        return fail(Errc::unavailable,
+                    "token '" + token_.label + "': the login session is gone: " + in.error().context());
+    }
+    if (!*in) return fail(Errc::unavailable, "token '" + token_.label + "' logged us out");
+    return {};
+}
+
+Result<void> SessionPool::recover(std::chrono::milliseconds drain_timeout) {
+    std::lock_guard rlk(recover_mu_);
+    if (pin_rejected_) return pin_was_rejected();
+    auto st = state_.load();
+    if (!st || st->epoch != fork_generation()) return stale_pool();
+    std::vector<Session> idle;
+    std::optional<Session> login;
+    {
+        std::unique_lock lk(st->mu);
+        st->suspended = true;
+        st->cv.notify_all();  // waiters in acquire() give up at once
+        const auto deadline = std::chrono::steady_clock::now() + drain_timeout;
+        while (st->in_use > 0) {
+            if (std::chrono::steady_clock::now() >= deadline) {
+                return fail(Errc::unavailable,
+                            std::to_string(st->in_use) + " PKCS#11 session(s) of token '" +
+                                token_.label + "' still in use after " +
+                                std::to_string(drain_timeout.count()) + " ms");
+            }
+            st->cv.wait_for(lk, std::chrono::milliseconds(20));
+        }
+        idle = std::move(st->idle);
+        st->idle.clear();
+        st->open = 0;
+        login = std::move(st->login);
+        st->login.reset();
+    }
+    // Closed (login last) before C_Finalize: afterwards their handle numbers
+    // may name new sessions.
+    idle.clear();
+    login.reset();
+    if (auto ok = module_->reinitialize(); !ok) return ok;
+    auto token = module_->find_token(token_.uri());
+    if (!token) return tl::unexpected(token.error().wrap("token '" + token_.label + "' is not back"));
+    auto fresh = make_state(token->slot_id);
+    if (!fresh) return tl::unexpected(fresh.error());
+    state_.store(std::move(*fresh));
+    return {};
 }
 
 Result<void> SessionPool::check_usable() const {

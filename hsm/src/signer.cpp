@@ -125,7 +125,10 @@ Result<Bytes> Signer::sign_raw(CK_MECHANISM& mech, ByteView data, std::size_t ex
             cache_->invalidate();  // the object was re-created: look it up again
             continue;
         }
-        if (rv != CKR_OK) return fail_ckr(rv, "C_SignInit with " + key_.query().describe());
+        if (rv != CKR_OK) {
+            if (is_token_unavailable(rv)) lease->discard();  // a dead session: never reuse it
+            return fail_ckr(rv, "C_SignInit with " + key_.query().describe());
+        }
         Bytes sig(expected);
         CK_ULONG len = sig.size();
         rv = s.fn()->C_Sign(s.handle(), const_cast<CK_BYTE*>(data.data()), data.size(), sig.data(),
@@ -137,7 +140,8 @@ Result<Bytes> Signer::sign_raw(CK_MECHANISM& mech, ByteView data, std::size_t ex
                                 sig.data(), &len);
         }
         if (rv != CKR_OK) {
-            if (rv == CKR_BUFFER_TOO_SMALL) lease->discard();  // operation left active
+            // An operation left active, or a dead session: never reuse it.
+            if (rv == CKR_BUFFER_TOO_SMALL || is_token_unavailable(rv)) lease->discard();
             return fail_ckr(rv, "C_Sign with " + key_.query().describe());
         }
         sig.resize(len);

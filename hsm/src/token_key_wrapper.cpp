@@ -138,6 +138,7 @@ Result<Bytes> TokenKeyWrapper::wrap(const Secret& key) {
         t.add_secret(CKA_VALUE, key);
         CK_OBJECT_HANDLE tmp = CK_INVALID_HANDLE;
         if (CK_RV rv = s.fn()->C_CreateObject(s.handle(), t.data(), t.size(), &tmp); rv != CKR_OK) {
+            if (is_token_unavailable(rv)) lease->discard();  // a dead session: never reuse it
             return fail_ckr(rv, "C_CreateObject (temporary data key)");
         }
         detail::ObjectGuard guard(s, tmp);
@@ -149,7 +150,10 @@ Result<Bytes> TokenKeyWrapper::wrap(const Secret& key) {
             cache_->invalidate();
             continue;
         }
-        if (rv != CKR_OK) return fail_ckr(rv, "C_WrapKey under KEK " + key_id_);
+        if (rv != CKR_OK) {
+            if (is_token_unavailable(rv)) lease->discard();
+            return fail_ckr(rv, "C_WrapKey under KEK " + key_id_);
+        }
         if (len != out.size()) {
             return fail(Errc::hsm_error, "C_WrapKey returned " + std::to_string(len) +
                                              " bytes, RFC 5649 needs " +
@@ -193,7 +197,10 @@ Result<Secret> TokenKeyWrapper::unwrap(ByteView wrapped, std::size_t expected_si
                             " (altered, or wrapped by another key): " +
                             std::string(ckr_name(rv)));
         }
-        if (rv != CKR_OK) return fail_ckr(rv, "C_UnwrapKey under KEK " + key_id_);
+        if (rv != CKR_OK) {
+            if (is_token_unavailable(rv)) lease->discard();
+            return fail_ckr(rv, "C_UnwrapKey under KEK " + key_id_);
+        }
         return read_unwrapped(s, tmp, expected_size);
     }
 }

@@ -13,6 +13,9 @@
 //   7. open the session pool (C_Login; a rejected PIN is never retried);
 //   8. build every listener's SSL context (token keys only);
 //   9. bind the admin socket and the TCP listeners; 10. serve.
+// While serving, a TokenSupervisor (appliance/token_supervisor.hpp) watches
+// the token: readiness drops and ingest answers 503 while it is gone, and the
+// daemon recovers when it returns (a lost token never ends the process).
 //
 // enclaved never forks (PKCS#11 handles do not survive fork): it runs in the
 // foreground under systemd (Type=notify) or a terminal.

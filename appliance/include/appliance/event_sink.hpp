@@ -70,6 +70,15 @@ struct LeaEndpointTlsFailed {
 struct LeaEndpointTlsRecovered {
     std::string endpoint;
 };
+/// The token stopped answering while the daemon ran (readiness drops).
+struct TokenUnavailable {
+    std::string token_label;
+    crypto::Errc code;  ///< unavailable, hsm_error, ...
+};
+/// The token answers again and the daemon logged in again (readiness back).
+struct TokenRecovered {
+    std::string token_label;
+};
 
 }  // namespace enclave::appliance::events
 
@@ -79,7 +88,8 @@ using Event =
     std::variant<events::DaemonStarted, events::DaemonStopping, events::TlsHandshakeFailed,
                  events::AdminAccessDenied, events::TokenLoginFailed, events::TlsReloaded,
                  events::ConnectionLimitReached, events::AuthLockout,
-                 events::LeaEndpointTlsFailed, events::LeaEndpointTlsRecovered>;
+                 events::LeaEndpointTlsFailed, events::LeaEndpointTlsRecovered,
+                 events::TokenUnavailable, events::TokenRecovered>;
 
 /// "daemon_started", "tls_handshake_failed", ...
 std::string_view event_name(const Event& event) noexcept;

@@ -199,6 +199,14 @@ public:
     /// Every route, in registration order.
     [[nodiscard]] std::vector<RouteInfo> describe() const;
 
+    /// A check run for every request that reached one of this router's
+    /// handlers (after the route and role checks, before the handler or the
+    /// stream starts): an answer refuses the request with it. The daemon
+    /// refuses ingest with 503 this way while the token is unavailable. Set it
+    /// before serving; it must be thread-safe and must not throw.
+    using Gate = std::function<std::optional<Response>()>;
+    void set_gate(Gate gate) { gate_ = std::move(gate); }
+
 private:
     struct Route {
         std::string method;
@@ -210,6 +218,7 @@ private:
     };
     void add_route(Route route);
     std::vector<Route> routes_;
+    Gate gate_;
 };
 
 /// Whether `path` matches the route template `pattern` ("/a/{x}/b"); the

@@ -18,6 +18,7 @@
 //   enclave_hsm_sessions_peak_in_use                 gauges (the PKCS#11 session pool)
 //   enclave_hsm_session_leases_total                 counter
 //   enclave_uptime_seconds, enclave_ready            gauges
+//   enclave_token_available                          gauge (TokenSupervisor)
 // Label values are fixed names chosen by the daemon (listener names, reason
 // names, status codes), never input from a peer. Holds no secret.
 // Thread-safe: every counter is an atomic; listeners are registered before the
@@ -103,7 +104,11 @@ public:
     [[nodiscard]] ListenerMetrics* listener(std::string_view name) noexcept;
 
     void set_ready(bool ready) noexcept;
+    /// Serving (set_ready) and the token available (set_token_available).
     [[nodiscard]] bool ready() const noexcept;
+    /// The token supervisor's verdict; true until it says otherwise.
+    void set_token_available(bool available) noexcept;
+    [[nodiscard]] bool token_available() const noexcept;
     void tls_reload(bool ok) noexcept;
     /// Pool statistics for the enclave_hsm_* gauges (optional).
     void set_pool_stats_source(std::function<hsm::PoolStats()> source);
@@ -114,6 +119,7 @@ public:
 private:
     std::vector<std::unique_ptr<ListenerMetrics>> listeners_;
     std::atomic<bool> ready_{false};
+    std::atomic<bool> token_available_{true};
     std::atomic<std::uint64_t> reloads_ok_{0};
     std::atomic<std::uint64_t> reloads_failed_{0};
     std::function<hsm::PoolStats()> pool_stats_;

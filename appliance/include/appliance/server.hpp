@@ -87,6 +87,8 @@ public:
     void request_stop();
 
     [[nodiscard]] const Metrics& metrics() const noexcept;
+    /// For the token supervisor (Metrics::set_token_available). Thread-safe.
+    [[nodiscard]] Metrics& metrics() noexcept;
     /// The TCP listeners' bound addresses ("lea" -> "127.0.0.1:8443").
     [[nodiscard]] std::map<std::string, std::string> addresses() const;
 

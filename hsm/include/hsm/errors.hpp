@@ -17,11 +17,18 @@ namespace enclave::hsm {
 std::string_view ckr_name(CK_RV rv) noexcept;
 
 /// The Errc for a CK_RV: CKR_PIN_INCORRECT -> hsm_pin_incorrect, CKR_PIN_LOCKED ->
-/// hsm_pin_locked, CKR_TOKEN_NOT_PRESENT / CKR_SLOT_ID_INVALID -> hsm_token_not_found,
+/// hsm_pin_locked, CKR_SLOT_ID_INVALID / CKR_TOKEN_NOT_RECOGNIZED -> hsm_token_not_found,
 /// CKR_OBJECT_HANDLE_INVALID / CKR_KEY_HANDLE_INVALID -> hsm_object_not_found,
-/// CKR_DEVICE_REMOVED / CKR_CRYPTOKI_NOT_INITIALIZED -> unavailable, anything else
-/// hsm_error.
+/// CKR_CRYPTOKI_NOT_INITIALIZED and every is_token_unavailable() code -> unavailable,
+/// anything else hsm_error.
 crypto::Errc ckr_errc(CK_RV rv) noexcept;
+
+/// The codes by which a module says that the token (or our session or login
+/// on it) went away while we were using it: CKR_DEVICE_REMOVED,
+/// CKR_DEVICE_ERROR, CKR_TOKEN_NOT_PRESENT, CKR_SESSION_HANDLE_INVALID,
+/// CKR_SESSION_CLOSED, CKR_USER_NOT_LOGGED_IN. They map to Errc::unavailable;
+/// the cure is SessionPool::recover(), not a different request.
+bool is_token_unavailable(CK_RV rv) noexcept;
 
 /// Error for a failed call: context "<what>: <CKR name> (0x<hex>)".
 crypto::Error ckr_error(CK_RV rv, std::string_view what);

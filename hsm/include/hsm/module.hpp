@@ -34,6 +34,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,13 @@ public:
     /// In a fork()ed child: C_Initialize again. A no-op (success) when the
     /// module is already usable in this process.
     [[nodiscard]] crypto::Result<void> reinitialize_after_fork();
+    /// In this process: C_Finalize and C_Initialize again, so that a module
+    /// that gave a token up (SoftHSM 2.6 keeps a token whose files vanished
+    /// invalid until then) looks at its tokens afresh. Every session and
+    /// object handle of this module becomes void. Requires: no session of
+    /// this module is open or in use (SessionPool::recover() drains and
+    /// closes its own first). tokens()/find_token()/free_slot() wait for it.
+    [[nodiscard]] crypto::Result<void> reinitialize();
 
     [[nodiscard]] const ModuleInfo& info() const noexcept { return info_; }
     /// Every slot with a token present, initialised or not.
@@ -117,6 +125,7 @@ private:
     CK_FUNCTION_LIST* fn_;
     ModuleInfo info_;
     std::atomic<std::uint64_t> epoch_;
+    mutable std::shared_mutex init_mu_;  ///< unique in reinitialize(), shared in listings
 };
 
 }  // namespace enclave::hsm

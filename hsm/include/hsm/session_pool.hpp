@@ -28,6 +28,19 @@
 // re-find their object handles because generation() changed).
 // Leases must not be held across fork() by the forking thread; if one is, it
 // is dropped silently in the child.
+//
+// A token that goes away while in use (removed, its files moved, a device
+// error): probe() tells (C_GetTokenInfo on the pool's slot, and whether the
+// login session still holds its login); recover() suspends the pool (every
+// acquire() fails at once with unavailable, nothing waits on a dead token),
+// waits (bounded) until every lease is back, closes every session,
+// re-initialises the module (Module::reinitialize), finds the same token
+// again (label, manufacturer, serial, model) and logs in again with the PIN
+// the pool was opened with. Until a recover() succeeds the pool stays
+// suspended; call it again later (the daemon's TokenSupervisor retries with
+// backoff). A PIN rejected there (changed on the token since) is never tried
+// again. generation() changes with every recovery, so Signers and key
+// wrappers find their object handles again.
 
 #include <atomic>
 #include <chrono>
@@ -113,8 +126,20 @@ public:
     /// threads that use the pool.
     [[nodiscard]] crypto::Result<void> reset_after_fork();
 
-    /// Changes whenever the pool's sessions are replaced (reset_after_fork):
-    /// object handles found before are then invalid.
+    /// Whether the token still answers and our login still holds: unavailable
+    /// (naming the CKR code) when C_GetTokenInfo on the pool's slot fails or
+    /// reports another token, when the login session is gone or logged out,
+    /// and while the pool is suspended (a recover() has not succeeded yet).
+    [[nodiscard]] crypto::Result<void> probe();
+    /// In-process recovery after the token went away (see the header comment).
+    /// unavailable when leases are still out after `drain_timeout` or the
+    /// token is not back yet; hsm_pin_incorrect / hsm_pin_locked when the
+    /// token refuses the PIN (never retried); other errors from the module.
+    /// The pool stays suspended until a call succeeds.
+    [[nodiscard]] crypto::Result<void> recover(std::chrono::milliseconds drain_timeout);
+
+    /// Changes whenever the pool's sessions are replaced (reset_after_fork,
+    /// recover): object handles found before are then invalid.
     [[nodiscard]] std::uint64_t generation() const noexcept;
     [[nodiscard]] crypto::Result<void> check_usable() const;
 
@@ -126,7 +151,8 @@ public:
 private:
     SessionPool(std::shared_ptr<Module> module, TokenInfo token, crypto::Secret pin,
                 PoolOptions options);
-    crypto::Result<std::shared_ptr<State>> make_state();
+    crypto::Result<std::shared_ptr<State>> make_state(CK_SLOT_ID slot);
+    tl::unexpected<crypto::Error> suspended() const;
     crypto::Result<Session> open_worker(State& state);
 
     std::shared_ptr<Module> module_;
@@ -135,6 +161,8 @@ private:
     PoolOptions options_;
     std::mutex login_mu_;  ///< serialises C_Login so a wrong PIN is tried once
     std::atomic<bool> pin_rejected_{false};  ///< set once, never cleared
+    std::mutex recover_mu_;  ///< one probe() or recover() at a time
+    std::atomic<std::uint64_t> generations_{0};
     std::atomic<std::shared_ptr<State>> state_;
 };
 
