@@ -244,9 +244,14 @@ TEST(TokenRunningTest, RemovedTokenDropsReadinessRefusesIngestAndRecovers) {
         const bool refused_new = !c.ok() || c.request("GET", "/v1/whoami").status != 200;
         EXPECT_TRUE(refused_new);
     }
-    ASSERT_TRUE(kept_upload.send_all(upload(64 * 1024)));
+    // The upload is refused once its header is read: the daemon answers 503
+    // and closes without reading the body, so the body's send, or the read
+    // of the answer, may meet the reset (the kernel resets a connection
+    // closed with unread bytes). Either way nothing may be stored (below).
+    const bool sent = kept_upload.send_all(upload(64 * 1024));
     const HttpReply put = kept_upload.read_reply();
-    EXPECT_EQ(put.status, 503) << put.body;
+    EXPECT_TRUE(put.status == 503 || put.status == 0)
+        << "sent " << sent << ", status " << put.status << ": " << put.body;
     EXPECT_FALSE(fs::exists(inst.dir() / "state" / "blobs" / "data") &&
                  !fs::is_empty(inst.dir() / "state" / "blobs" / "data"));
     expect_no_canary(inst);
