@@ -379,15 +379,29 @@ Result<void> Outbox::object_delivered(std::string_view delivery_id) {
     return {};
 }
 
-Result<void> Outbox::binary_delivered(std::string_view delivery_id, std::string_view url) {
-    std::lock_guard lock(impl_->mu);
-    DeliveryState* d = impl_->find_delivery(delivery_id);
+namespace {
+
+/// A formed delivery and one of its binaries, by the binary's URL.
+Result<std::pair<DeliveryState*, DeliveryState::Binary*>> find_binary(Outbox::Impl& impl,
+                                                                      std::string_view delivery_id,
+                                                                      std::string_view url) {
+    DeliveryState* d = impl.find_delivery(delivery_id);
     if (d == nullptr) return crypto::fail(Errc::not_found, "no formed delivery " + std::string(delivery_id));
     const auto b = std::find_if(d->binaries.begin(), d->binaries.end(),
                                 [url](const DeliveryState::Binary& x) { return x.binary.url == url; });
     if (b == d->binaries.end()) {
         return crypto::fail(Errc::not_found, "delivery " + d->id + " has no binary with that url");
     }
+    return std::pair{d, &*b};
+}
+
+}  // namespace
+
+Result<void> Outbox::binary_delivered(std::string_view delivery_id, std::string_view url) {
+    std::lock_guard lock(impl_->mu);
+    auto found = find_binary(*impl_, delivery_id, url);
+    if (!found) return tl::unexpected(found.error());
+    auto [d, b] = *found;
     if (!d->object_done) {
         return crypto::fail(Errc::invalid_state,
                             "delivery " + d->id + ": a binary before its DeliveryObject was acknowledged");
@@ -444,13 +458,9 @@ Result<Outbox::TimePoint> Outbox::retry_later(std::string_view delivery_id, Time
 Result<Outbox::TimePoint> Outbox::retry_binary_later(std::string_view delivery_id, std::string_view url,
                                                      TimePoint now) {
     std::lock_guard lock(impl_->mu);
-    DeliveryState* d = impl_->find_delivery(delivery_id);
-    if (d == nullptr) return crypto::fail(Errc::not_found, "no formed delivery " + std::string(delivery_id));
-    const auto b = std::find_if(d->binaries.begin(), d->binaries.end(),
-                                [url](const DeliveryState::Binary& x) { return x.binary.url == url; });
-    if (b == d->binaries.end()) {
-        return crypto::fail(Errc::not_found, "delivery " + d->id + " has no binary with that url");
-    }
+    auto found = find_binary(*impl_, delivery_id, url);
+    if (!found) return tl::unexpected(found.error());
+    auto [d, b] = *found;
     b->in_flight = false;
     return schedule_retry(*impl_, outbox_detail::Deferred::Kind::binary_retry, d->id, d->bin_attempts,
                           d->bin_due_ms, now);

@@ -17,6 +17,7 @@
 
 #include "harness/instance.hpp"
 #include "harness/metrics_reader.hpp"
+#include "harness/unix_user.hpp"
 
 namespace enclave::daemon_test {
 namespace {
@@ -211,19 +212,6 @@ TEST(AdminTlsTest, VerifiedCertificateGetsTheOperatorRoleOnTheAdminPort) {
 
 // ---- roles: a caller running as nobody -------------------------------------
 
-struct Nobody {
-    uid_t uid;
-    gid_t gid;
-    std::string group;
-};
-
-Nobody nobody() {
-    const passwd* pw = ::getpwnam("nobody");
-    if (pw == nullptr) throw std::runtime_error("no user 'nobody' on this system");
-    const group* gr = ::getgrgid(pw->pw_gid);
-    if (gr == nullptr) throw std::runtime_error("no primary group for 'nobody'");
-    return {pw->pw_uid, pw->pw_gid, gr->gr_name};
-}
 
 // Lets `who` reach DIR/run/admin.sock: search permission on the folders, the
 // run folder and the socket in its group.

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "harness/http_client.hpp"
+#include "harness/unix_user.hpp"
 #include "harness/instance.hpp"
 
 namespace enclave::daemon_test {
@@ -82,22 +83,19 @@ TEST(AuthLockoutTest, HandshakesWithoutAValidCertificateLockTheAddress) {
 
 TEST(AuthLockoutTest, RefusedAdminRequestsLockTheUidWith429) {
     ASSERT_EQ(::geteuid(), 0u) << "this test switches to uid nobody and must run as root";
-    const passwd* pw = ::getpwnam("nobody");
-    ASSERT_NE(pw, nullptr);
-    const group* gr = ::getgrgid(pw->pw_gid);
-    ASSERT_NE(gr, nullptr);
+    const Nobody who = nobody();
     TestInstance inst;
     ASSERT_EQ(::chmod(inst.scratch().c_str(), 0711), 0);
     ASSERT_EQ(::chmod(inst.dir().c_str(), 0711), 0);
-    inst.config().admin.socket_group = gr->gr_name;
-    inst.config().admin.roles.operator_ = gr->gr_name;
+    inst.config().admin.socket_group = who.group;
+    inst.config().admin.roles.operator_ = who.group;
     inst.config().admin.limits.auth_max_failures = 3;
     inst.config().admin.limits.auth_lockout = 60s;
     inst.save_config();
     auto daemon = inst.start_ready();
     const auto as_nobody = [&](const char* method, const char* target) {
         return unix_request_as(inst.socket(), method, target, method == std::string("POST") ? "{}" : "",
-                               pw->pw_uid, pw->pw_gid);
+                               who.uid, who.gid);
     };
     EXPECT_EQ(as_nobody("GET", "/v1/status").status, 200u);
     for (int i = 0; i < 3; ++i) EXPECT_EQ(as_nobody("POST", "/v1/psks").status, 403u);
@@ -108,7 +106,7 @@ TEST(AuthLockoutTest, RefusedAdminRequestsLockTheUidWith429) {
     EXPECT_EQ(as_nobody("POST", "/v1/psks").status, 429u);
     const std::string log = inst.log();
     EXPECT_EQ(count_of(log, "auth_lockout"), 1u) << log;
-    EXPECT_NE(log.find("auth_lockout listener=admin source=uid " + std::to_string(pw->pw_uid)),
+    EXPECT_NE(log.find("auth_lockout listener=admin source=uid " + std::to_string(who.uid)),
               std::string::npos)
         << log;
     // Another account (root) is not affected.

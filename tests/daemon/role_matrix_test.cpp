@@ -21,6 +21,7 @@
 #include <sstream>
 
 #include "harness/http_client.hpp"
+#include "harness/unix_user.hpp"
 #include "harness/instance.hpp"
 
 namespace enclave::daemon_test {
@@ -97,19 +98,6 @@ std::string as_markdown(const Table& t) {
     return out;
 }
 
-struct Nobody {
-    uid_t uid;
-    gid_t gid;
-    std::string group;
-};
-
-Nobody nobody() {
-    const passwd* pw = ::getpwnam("nobody");
-    if (pw == nullptr) throw std::runtime_error("no user 'nobody' on this system");
-    const group* gr = ::getgrgid(pw->pw_gid);
-    if (gr == nullptr) throw std::runtime_error("no primary group for 'nobody'");
-    return {pw->pw_uid, pw->pw_gid, gr->gr_name};
-}
 
 /// An instance whose socket `who` can reach, `who`'s group mapped to `role`
 /// ("no role": to none).
