@@ -43,6 +43,7 @@ struct ParseGuard {
     const XmlLimits* limits;
     std::size_t depth = 0;
     std::size_t nodes = 0;
+    bool in_text = false;  ///< the last event was text: libxml2 appends to that node
     bool doctype = false;
     bool too_deep = false;
     bool too_many = false;
@@ -67,6 +68,7 @@ private:
 
 bool count_nodes(void* ctx, std::size_t n) {
     auto& g = guard_of(ctx);
+    g.in_text = false;
     g.nodes += n;
     if (g.nodes > g.limits->max_nodes) {
         g.too_many = true;
@@ -93,14 +95,20 @@ void on_start(void* ctx, const xmlChar* localname, const xmlChar* prefix, const 
 
 void on_end(void* ctx, const xmlChar* localname, const xmlChar* prefix, const xmlChar* uri) {
     auto& g = guard_of(ctx);
+    g.in_text = false;
     if (g.depth > 0) {
         --g.depth;
     }
     xmlSAX2EndElementNs(ctx, localname, prefix, uri);
 }
 
+// libxml2 hands one text run over in several calls (at every CR, for
+// instance) and appends them to one text node: count the run once, so that
+// line-wrapped base64 is not counted per line.
 void on_characters(void* ctx, const xmlChar* ch, int len) {
-    if (count_nodes(ctx, 1)) {
+    auto& g = guard_of(ctx);
+    if (g.in_text || count_nodes(ctx, 1)) {
+        g.in_text = true;
         xmlSAX2Characters(ctx, ch, len);
     }
 }
@@ -167,6 +175,10 @@ crypto::Result<XmlDocument> parse_xml(std::string_view bytes, const XmlLimits& l
         // libxml2 would stop at the NUL and accept what came before it.
         return fail(Errc::malformed_input, "XML document contains a NUL byte");
     }
+    if (bytes.starts_with("\x4C\x6F\xA7\x94")) {
+        // "<?xm" in EBCDIC: libxml2 would switch to it; we read UTF-8 only.
+        return fail(Errc::malformed_input, "XML document is not UTF-8 (line 1)");
+    }
     ensure_libxml_init();
     ErrorScope errors;
     crypto::CHandle<xmlParserCtxt, xmlFreeParserCtxt> ctxt(xmlNewParserCtxt());
@@ -176,7 +188,12 @@ crypto::Result<XmlDocument> parse_xml(std::string_view bytes, const XmlLimits& l
     ParseGuard guard{&limits};
     const GuardBinding bind(&guard);
     install_hooks(ctxt->sax);
-    XmlDocument doc(xmlCtxtReadMemory(ctxt.get(), bytes.data(), static_cast<int>(bytes.size()), nullptr, "UTF-8",
+    // No encoding argument: with one, libxml2 2.9 reads through a converter
+    // and stops after about 10 MB of text (an internal error). IGNORE_ENC
+    // still ignores the declaration; of libxml2's guesses from the first
+    // bytes, UTF-16 and UCS-4 hold NUL bytes and EBCDIC has its own check
+    // above, so the input is read as UTF-8 (a BOM is skipped).
+    XmlDocument doc(xmlCtxtReadMemory(ctxt.get(), bytes.data(), static_cast<int>(bytes.size()), nullptr, nullptr,
                                       kParseOptions));
     if (guard.doctype) {
         return fail(Errc::malformed_input, "XML document has a DOCTYPE (refused: no DTDs or entities)");

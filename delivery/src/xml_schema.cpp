@@ -130,6 +130,27 @@ crypto::Result<std::shared_ptr<const SchemaSet>> SchemaSet::load(const SchemaPat
     return std::shared_ptr<const SchemaSet>(new SchemaSet(schema));
 }
 
+crypto::Result<std::shared_ptr<const SchemaSet>> SchemaSet::load_file(const std::filesystem::path& xsd) {
+    if (auto ok = require_file(xsd); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    ensure_libxml_init();
+    ErrorScope errors;
+    // A file: URI, so that relative includes resolve and the loader sees a scheme it allows.
+    const std::string uri = file_uri(xsd);
+    crypto::CHandle<xmlSchemaParserCtxt, xmlSchemaFreeParserCtxt> pctxt(xmlSchemaNewParserCtxt(uri.c_str()));
+    if (!pctxt) {
+        throw std::bad_alloc();
+    }
+    xmlSchemaSetParserStructuredErrors(pctxt.get(), &ErrorScope::on_error, &errors);
+    xmlSchemaPtr schema = xmlSchemaParse(pctxt.get());
+    if (schema == nullptr) {
+        return fail(Errc::malformed_input,
+                    "schema " + xsd.filename().string() + " did not compile: " + errors.summary("unknown error"));
+    }
+    return std::shared_ptr<const SchemaSet>(new SchemaSet(schema));
+}
+
 crypto::Result<std::shared_ptr<const SchemaSet>> SchemaSet::shared() {
     static std::once_flag once;
     static crypto::Result<std::shared_ptr<const SchemaSet>> result =

@@ -122,6 +122,38 @@ TEST(XmlParseTest, EnforcesNodeLimit) {
     EXPECT_FALSE(parse_xml(attrs, limits));
 }
 
+TEST(XmlParseTest, ReadsMoreThanTenMegabytesOfText) {
+    // libxml2 2.9 stopped such documents when told the encoding up front.
+    const std::string text(4'000'000, 'A');
+    XmlLimits limits;
+    auto doc = parse_xml("<?xml version=\"1.0\" encoding=\"UTF-8\"?><r><a>" + text + "</a><a>" + text + "</a><a>" +
+                             text + "</a></r>",
+                         limits);
+    ASSERT_TRUE(doc) << doc.error().message();
+    EXPECT_EQ(doc->root_name(), "r");
+}
+
+TEST(XmlParseTest, CountsATextRunOnceHoweverLibxmlSplitsIt) {
+    // libxml2 passes CRLF-wrapped text in one call per line but keeps one
+    // text node: 1000 lines are one node, not a thousand.
+    XmlLimits limits;
+    limits.max_nodes = 10;
+    std::string wrapped = "<r>";
+    for (int i = 0; i < 1000; ++i) {
+        wrapped += "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\r\n";
+    }
+    wrapped += "</r>";
+    auto doc = parse_xml(wrapped, limits);
+    ASSERT_TRUE(doc) << doc.error().message();
+    // Text runs between elements still count one each.
+    std::string runs = "<r>";
+    for (int i = 0; i < 20; ++i) {
+        runs += "t\r\nu<i/>";
+    }
+    runs += "</r>";
+    EXPECT_FALSE(parse_xml(runs, limits));
+}
+
 TEST(XmlParseTest, ErrorsNeverQuoteContent) {
     const std::vector<std::string> bad = {
         "<r>SECRET-VALUE-42<b></r>",
@@ -150,6 +182,12 @@ TEST(XmlParseTest, RefusesNonUtf8AndEmptyAndGarbage) {
     EXPECT_FALSE(parse_xml(std::string("<r/>\0<x/>", 9)));
     // The declaration cannot switch the decoder away from UTF-8.
     EXPECT_FALSE(parse_xml(std::string("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><r>\xe9</r>")));
+    // "<?xml" in EBCDIC (IBM037) and in UTF-16: refused, not converted.
+    EXPECT_FALSE(parse_xml(std::string("\x4C\x6F\xA7\x94\x93\x40\xA5\x85\x99\xA2\x89\x96\x95\x7E\x7F\xF1\x4B"
+                                       "\xF0\x7F\x40\x85\x95\x83\x96\x84\x89\x95\x87\x7E\x7F\xC9\xC2\xD4\xF0"
+                                       "\xF3\xF7\x7F\x6F\x6E\x4C\x99\x6E\xA7\x4C\x61\x99\x6E",
+                                       47)));
+    EXPECT_FALSE(parse_xml(std::string("\xFF\xFE<\0r\0/\0>\0", 10)));
     EXPECT_TRUE(parse_xml(std::string("<r>\xc3\xa9</r>")));
     EXPECT_FALSE(parse_xml("<r/><r/>"));
     EXPECT_FALSE(parse_xml("<r>"));

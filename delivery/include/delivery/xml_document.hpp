@@ -37,7 +37,7 @@ namespace enclave::delivery {
 struct XmlLimits {
     std::size_t max_bytes = 16u * 1024u * 1024u;  ///< input size, checked first
     std::size_t max_depth = 64;                    ///< element nesting (root = 1)
-    std::size_t max_nodes = 500'000;               ///< elements + attributes + text chunks
+    std::size_t max_nodes = 500'000;               ///< elements + attributes + text runs
 };
 
 /// A parsed document (RAII over xmlDoc). Move-only.

@@ -46,6 +46,11 @@ public:
     /// context names the path), malformed_input (a schema does not compile).
     static crypto::Result<std::shared_ptr<const SchemaSet>> load(const SchemaPaths& paths);
 
+    /// Compiles ONE schema file (and what it includes or imports, local files
+    /// only, through the same no-network loader), for documents outside the
+    /// HI1 set (e.g. archive/schemas/ltap.xsd). Same errors as load().
+    static crypto::Result<std::shared_ptr<const SchemaSet>> load_file(const std::filesystem::path& xsd);
+
     /// The process-wide set from SchemaPaths::defaults(), compiled on first
     /// use (thread-safe, once). A failure is remembered and returned again.
     static crypto::Result<std::shared_ptr<const SchemaSet>> shared();
