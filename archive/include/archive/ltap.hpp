@@ -6,7 +6,7 @@
 // element references, a RequestInformation that differs between its XSD and
 // ASN.1 forms, MetaData as ##any). The project's own XSD
 // (archive/schemas/ltap.xsd, target namespace kLtapNamespace) fills them;
-// docs/archive.md lists each choice. Every request is validated against it
+// docs/ltap.md lists each choice. Every request is validated against it
 // after a hardened parse (delivery/xml_document.hpp: size limit first, no
 // DOCTYPE, no network, no entity expansion), and every response is
 // validated before it is sent.
@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,11 @@ namespace enclave::archive {
 inline constexpr std::string_view kLtapNamespace = "urn:x-enclave:ltap:v1";
 /// The media type requests and responses travel with.
 inline constexpr std::string_view kLtapMediaType = "application/ltap+xml";
+/// The XSD's cap on Data elements per message (LtapLimits may lower it).
+inline constexpr std::size_t kMaxLtapDataItems = 64;
+/// The XSD's cap on one RawData (decoded): its base64 text must stay under
+/// libxml2's bound of 10,000,000 characters per text node.
+inline constexpr std::size_t kMaxRawDataItemBytes = 6u << 20;
 
 enum class ServiceType { archive, status, verify, export_, delete_ };
 enum class StatusInfo { waiting, granted, granted_with_mods, rejection };
@@ -56,10 +62,12 @@ struct MetaEntry {
     bool operator==(const MetaEntry&) const = default;
 };
 
-/// Data (4.7) with its DataOrTransaction choice (4.6). Exactly one of
-/// raw_data / artifact / data_reference is set in a request; a response may
-/// carry a data_reference and an artifact together (the object and the
-/// transaction), and raw_data for EXPORT.
+/// Data (4.7) with its DataOrTransaction choice (4.6). In a request at most
+/// one of raw_data / artifact / data_reference is set, and when none is, the
+/// imprint is (STATUS, EXPORT, VERIFY and DELETE may name an object by its
+/// MessageImprint alone, 6.2-6.5). A response may carry a data_reference
+/// and an artifact together (the object and the transaction), raw_data for
+/// EXPORT, and any part alone (at least one). raw_data <= kMaxRawDataItemBytes.
 struct DataItem {
     std::optional<crypto::Bytes> raw_data;       ///< RawData (base64)
     std::optional<std::string> artifact;         ///< Artifact
@@ -86,7 +94,7 @@ struct RequestInformation {
     bool operator==(const RequestInformation&) const = default;
 };
 
-/// Request (5.1): 1..kMaxDataItems Data.
+/// Request (5.1): 1..kMaxLtapDataItems Data.
 struct Request {
     RequestInformation info;
     std::vector<DataItem> data;
@@ -100,7 +108,8 @@ struct GeneralErrorNotice {
     bool operator==(const GeneralErrorNotice&) const = default;
 };
 
-/// OperationResponse (5.3).
+/// OperationResponse (5.3): 0..kMaxLtapDataItems Data; rejection and
+/// grantedWithMods carry a GeneralErrorNotice (4.13 "MUST").
 struct OperationResponse {
     RequestInformation info;  ///< echo of the request's (nonce included), server time
     std::vector<DataItem> data;
@@ -122,7 +131,7 @@ using Response = std::variant<OperationResponse, ErrorNotice>;
 /// Bounds on a message from outside.
 struct LtapLimits {
     std::size_t max_bytes = 48u << 20;  ///< XML size, checked before parsing
-    std::size_t max_data_items = 64;    ///< Data elements per message
+    std::size_t max_data_items = 64;    ///< Data elements per message (<= kMaxLtapDataItems)
     std::size_t max_raw_bytes = 32u << 20;  ///< decoded RawData, all items together
 };
 
@@ -133,8 +142,21 @@ crypto::Result<Request> parse_request(std::string_view xml, const LtapLimits& li
 /// Parses and validates a response (clients: enclavectl, tests, the simulator).
 crypto::Result<Response> parse_response(std::string_view xml, const LtapLimits& limits = {});
 
-/// Renders and validates (internal on a message the XSD refuses: a bug).
+/// Renders, then runs the result through the same parse, XSD validation and
+/// rules as a message from outside. Errors: invalid_argument (a string
+/// that is not UTF-8 XML text, a URI holding whitespace, a time outside
+/// years 0001-9999), internal (a message the XSD or the rules refuse, e.g.
+/// an over-long field, a request Data with nothing in it, a rejection
+/// without GeneralErrorNotice: a bug in the caller).
 crypto::Result<std::string> render_request(const Request& request);
 crypto::Result<std::string> render_response(const Response& response);
+
+/// archive/schemas/ltap.xsd of this build (ENCLAVE_ARCHIVE_SCHEMA_DIR), e.g.
+/// for xmllint or for shipping beside the service.
+std::filesystem::path ltap_schema_file();
+/// Compiles the schema now (once per process, shared by every parse and
+/// render) so that a service can refuse to start without it. Errors:
+/// not_found, malformed_input.
+crypto::Result<void> check_ltap_schema();
 
 }  // namespace enclave::archive
