@@ -278,19 +278,18 @@ crypto::Result<Request> parse_request(std::string_view xml, const LtapLimits& li
     if (!doc) return tl::unexpected(doc.error());
     Request request;
     RawBudget budget{limits.max_raw_bytes};
-    auto ok = for_each_element(xmlDocGetRootElement(doc->get()),
-                               [&](const xmlNode* c, std::string_view name) -> crypto::Result<void> {
-                                   if (name == "RequestInformation") {
-                                       auto info = info_of(c);
-                                       if (!info) return tl::unexpected(info.error());
-                                       request.info = std::move(*info);
-                                   } else if (name == "Data") {
-                                       auto item = data_of(c, budget);
-                                       if (!item) return tl::unexpected(item.error());
-                                       request.data.push_back(std::move(*item));
-                                   }
-                                   return {};
-                               });
+    auto ok = for_each_element(xmlDocGetRootElement(doc->get()), [&](const xmlNode* c, std::string_view name) {
+        if (name == "RequestInformation") {
+            auto info = info_of(c);
+            if (!info) return crypto::Result<void>(tl::unexpected(info.error()));
+            request.info = std::move(*info);
+        } else if (name == "Data") {
+            auto item = data_of(c, budget);
+            if (!item) return crypto::Result<void>(tl::unexpected(item.error()));
+            request.data.push_back(std::move(*item));
+        }
+        return crypto::Result<void>();
+    });
     if (!ok) return tl::unexpected(ok.error());
     return request;
 }

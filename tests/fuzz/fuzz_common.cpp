@@ -24,6 +24,7 @@ const std::vector<Harness>& all_harnesses() {
         {"wrapped_key", enclave_fuzz_wrapped_key},
         {"psk_file", enclave_fuzz_psk_file},
         {"sim_delivery", enclave_fuzz_sim_delivery},
+        {"ltap", enclave_fuzz_ltap},
     };
     return table;
 }

@@ -68,4 +68,5 @@ int enclave_fuzz_blob(const std::uint8_t* data, std::size_t size);
 int enclave_fuzz_wrapped_key(const std::uint8_t* data, std::size_t size);
 int enclave_fuzz_psk_file(const std::uint8_t* data, std::size_t size);
 int enclave_fuzz_sim_delivery(const std::uint8_t* data, std::size_t size);
+int enclave_fuzz_ltap(const std::uint8_t* data, std::size_t size);
 }

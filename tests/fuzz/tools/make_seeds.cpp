@@ -2,7 +2,7 @@
 // fuzz_make_seeds CORPUS_DIR: writes the structured seed inputs of
 // tests/fuzz/corpus/<name>/ with the project's own builders and writers
 // (HI1 requests and answers, handover items, configs, bundles, signed notes,
-// blobs, wrapped key files), so that the seeds have exactly the shapes the
+// blobs, wrapped key files, LTAP messages), so that the seeds have exactly the shapes the
 // appliance meets. Built with ENCLAVE_FUZZ=ON; run by hand when a format
 // changes (docs/reliability.md). Keys: fuzz_seed_keys.hpp (public, fixed).
 #include <unistd.h>
@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "appliance/config.hpp"
+#include "archive/ltap.hpp"
+#include "archive/ltap_samples.hpp"
 #include "audit/bundle_test_util.hpp"
 #include "crypto/blob_format.hpp"
 #include "crypto/wrapped_key_file.hpp"
@@ -210,6 +212,27 @@ void audit_seeds() {
     put("signed_note", "verifier-key.txt", log.key().to_string() + "\n");
 }
 
+// LTAP requests for every service type, responses for every status, an
+// ErrorNotice (archive/ltap.hpp, the samples of tests/archive).
+void ltap_seeds() {
+    using namespace archive;
+    using archive::testing::full_operation;
+    using archive::testing::full_request;
+    for (const auto service : {ServiceType::archive, ServiceType::status, ServiceType::verify, ServiceType::export_,
+                               ServiceType::delete_}) {
+        const std::string name(to_string(service));
+        put("ltap", "request-" + name + ".xml", ok(render_request(full_request(service)), "ltap request"));
+    }
+    for (const auto status :
+         {StatusInfo::waiting, StatusInfo::granted, StatusInfo::granted_with_mods, StatusInfo::rejection}) {
+        const std::string name(to_string(status));
+        put("ltap", "response-" + name + ".xml",
+            ok(render_response(full_operation(ServiceType::archive, status)), "ltap response"));
+    }
+    put("ltap", "response-error-notice.xml",
+        ok(render_response(ErrorNotice{2, "the request could not be decoded (line 3)"}), "ltap error notice"));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -229,6 +252,7 @@ int main(int argc, char** argv) {
         blob_seed("blob-700-chunk256.bin", 700, 256);
         blob_seed("blob-3000-chunk1024.bin", 3000, 1024);
         audit_seeds();
+        ltap_seeds();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "fuzz_make_seeds: %s\n", e.what());
         return 1;
