@@ -130,7 +130,7 @@ TEST(LtapHostileTest, RefusesRawDataOverTheLimits) {
 TEST(LtapHostileTest, RefusesBadBase64) {
     expect_refused(parse_request(request_with(raw("@@@@"))), Errc::malformed_input, "RawData");
     expect_refused(parse_request(request_with(raw("aGk"))), Errc::malformed_input, "RawData");
-    // Non-canonical trailing bits: the XSD lets it through, the decoder does not.
+    // Non-canonical trailing bits (libxml2's base64Binary and our decoder both refuse them).
     expect_refused(parse_request(request_with(raw("aGl="))), Errc::malformed_input, "RawData");
     const std::string imprint = "<Data><MessageImprint><DigestAlgorithm>urn:x:d</DigestAlgorithm><DigestValue>" +
                                 std::string("!!!!") + "</DigestValue></MessageImprint></Data>";
