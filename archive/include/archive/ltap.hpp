@@ -137,7 +137,8 @@ struct LtapLimits {
 
 /// Parses and validates a request. Errors: too_large, malformed_input (not
 /// well-formed, not valid against the XSD, or a rule the XSD cannot say);
-/// the context names element and line, never content.
+/// the context names element and line, never content. not_found when the
+/// schema file is missing (a broken installation: see check_ltap_schema).
 crypto::Result<Request> parse_request(std::string_view xml, const LtapLimits& limits = {});
 /// Parses and validates a response (clients: enclavectl, tests, the simulator).
 crypto::Result<Response> parse_response(std::string_view xml, const LtapLimits& limits = {});
