@@ -7,7 +7,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-long test-sanitize run bench clean fuzz-smoke
+.PHONY: all deps configure build test test-long test-sanitize run bench clean fuzz-smoke package
 
 all: build
 
@@ -46,6 +46,11 @@ test-sanitize: deps
 DATA_DIR ?= $(CURDIR)/var
 run: build
 	./scripts/run-demo.sh "$(BUILD_DIR)" "$(DATA_DIR)"
+
+# The Debian package (docs/packaging.md): $(BUILD_DIR)/package/enclave_<version>_<arch>.deb
+# (cpack; dpkg-shlibdeps from dpkg-dev computes the library dependencies).
+package: build
+	cmake --build $(BUILD_DIR) --target package
 
 bench: build
 	set -e; for b in $(BUILD_DIR)/tests/bench/enclave-bench-*; do "$$b"; done

@@ -14,6 +14,7 @@
 #include "appliance/config.hpp"
 #include "appliance/event_sink.hpp"
 #include "appliance/log.hpp"
+#include "appliance/process_hardening.hpp"
 #include "appliance/server.hpp"
 #include "appliance/token_supervisor.hpp"
 #include "crypto/secret.hpp"
@@ -208,12 +209,34 @@ Step<Config> load(const DaemonOptions& options) {
     return std::move(*cfg);
 }
 
+/// The instance's folders are private and key memory can be locked
+/// (process_hardening.hpp). DIR/state may not exist yet: AuditServices
+/// creates it 0700.
+Step<void> check_private(const Config& cfg) {
+    // Search-only for a group (0710) is allowed: docs/operations.md, admin socket.
+    if (auto ok = check_private_dir(cfg.data_dir, 0066, "data directory"); !ok) {
+        return failure(ExitCode::unsafe, "daemon", ok.error().context());
+    }
+    const auto state = cfg.data_dir / "state";
+    std::error_code ec;
+    if (std::filesystem::symlink_status(state, ec).type() != std::filesystem::file_type::not_found) {
+        if (auto ok = check_private_dir(state, 0077, "state directory"); !ok) {
+            return failure(ExitCode::unsafe, "daemon", ok.error().context());
+        }
+    }
+    if (auto ok = ensure_memory_lockable(); !ok) {
+        return failure(ExitCode::unsafe, "daemon", ok.error().context());
+    }
+    return {};
+}
+
 Step<int> start(const DaemonOptions& options, EventSink& events) {
     auto cfg = load(options);
     if (!cfg) return tl::unexpected(cfg.error());
     log(LogLevel::info, "daemon",
         "enclaved " + std::string(kEnclaveVersion) + " starting: instance '" + cfg->instance_name +
             "', data directory " + cfg->data_dir.string());
+    if (auto ok = check_private(*cfg); !ok) return tl::unexpected(ok.error());
     if (auto free = check_admin_socket_free(cfg->resolve(cfg->admin.socket)); !free) {
         return failure(ExitCode::bind, "admin", free.error().context());
     }
@@ -279,6 +302,11 @@ int run_daemon(const DaemonOptions& options) {
     // Peers that vanish must not kill the process; writes report EPIPE instead.
     std::signal(SIGPIPE, SIG_IGN);
     LogEventSink events;
+    // First: nothing secret is in memory yet.
+    if (auto ok = disable_core_dumps(); !ok) {
+        log(LogLevel::error, "daemon", ok.error().context());
+        return static_cast<int>(ExitCode::unsafe);
+    }
     try {
         crypto::ensure_sodium();
         auto result = start(options, events);

@@ -298,6 +298,10 @@ Result<std::unique_ptr<DeliveryServices>> DeliveryServices::open(
     auto outbox = delivery::Outbox::open(dir / "outbox.db", audit.kek(), oo);
     if (!outbox) return tl::unexpected(outbox.error().wrap("outbox " + (dir / "outbox.db").string()));
     impl->outbox = std::move(*outbox);
+    const auto schema_paths = delivery::SchemaPaths::defaults();
+    log(LogLevel::info, "delivery",
+        "XML schemas from " + schema_paths.project_dir.string() + " and " +
+            schema_paths.etsi_dir.string());
     auto schemas = delivery::SchemaSet::shared();
     if (!schemas) return tl::unexpected(schemas.error().wrap("XML schemas"));
     impl->schemas = *schemas;

@@ -108,7 +108,7 @@ crypto::Result<void> prepare_socket_folder(const std::filesystem::path& dir, gid
                     "admin.socket: " + dir.string() + " is not a directory");
     }
     if (st.st_uid == ::geteuid() && ((st.st_mode & 07777) != want || st.st_gid != gid)) {
-        if (::chown(dir.c_str(), static_cast<uid_t>(-1), gid) != 0 ||
+        if ((st.st_gid != gid && ::chown(dir.c_str(), static_cast<uid_t>(-1), gid) != 0) ||
             ::chmod(dir.c_str(), want) != 0) {
             return fail(Errc::io_error, "admin.socket: cannot set group/mode of " + dir.string() +
                                             ": " + errno_text(errno));
@@ -152,7 +152,11 @@ crypto::Result<void> prepare_socket_path(const std::filesystem::path& path, gid_
 
 crypto::Result<void> apply_socket_permissions(const std::filesystem::path& path, std::uint32_t mode,
                                               gid_t gid) {
-    if (::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) {
+    // No chown when the group is already right (the usual case: the daemon's
+    // own group): the packaged unit's SystemCallFilter denies @chown.
+    struct stat st {};
+    const bool same_group = ::lstat(path.c_str(), &st) == 0 && st.st_gid == gid;
+    if (!same_group && ::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) {
         return fail(Errc::io_error, "admin.socket_group: cannot give " + path.string() +
                                         " to gid " + std::to_string(gid) + ": " +
                                         errno_text(errno));

@@ -74,9 +74,30 @@ bool plain_namespace(std::string_view ns) {
     return true;
 }
 
+// An installed program (the Debian package's /usr/bin/enclaved) carries its
+// schemas in <prefix>/share/enclave/schemas/{etsi,enclave}, <prefix> being
+// the folder above the program's own; "" when that folder does not hold them
+// (a program in the build tree).
+std::filesystem::path installed_schema_root() {
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) {
+        return {};
+    }
+    auto root = exe.parent_path().parent_path() / "share" / "enclave" / "schemas";
+    if (!std::filesystem::is_regular_file(root / "enclave" / kProjectXsdFile, ec)) {
+        return {};
+    }
+    return root;
+}
+
 }  // namespace
 
 SchemaPaths SchemaPaths::defaults() {
+    static const std::filesystem::path installed = installed_schema_root();
+    if (!installed.empty()) {
+        return SchemaPaths{installed / "etsi", installed / "enclave", {}};
+    }
     return SchemaPaths{ENCLAVE_ETSI_SCHEMA_DIR, ENCLAVE_PROJECT_SCHEMA_DIR, {}};
 }
 

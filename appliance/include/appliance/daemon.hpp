@@ -38,6 +38,8 @@ enum class ExitCode : int {
     bind = 9,  ///< a listener or the admin socket cannot be bound, or another daemon runs
     store = 10,  ///< the audit log or the task store cannot be opened, fails its
                  ///< integrity check, or its keys (kek, audit-signing) are missing
+    unsafe = 11,  ///< the data or state directory is open to group/others, or key
+                  ///< memory cannot be locked (process_hardening.hpp)
 };
 
 struct DaemonOptions {

@@ -36,7 +36,10 @@ struct SchemaPaths {
     /// own schema for its cspDefinedParameters, or a test schema).
     std::vector<std::pair<std::string, std::filesystem::path>> extra_imports;
 
-    /// The build's defaults: ENCLAVE_ETSI_SCHEMA_DIR and ENCLAVE_PROJECT_SCHEMA_DIR.
+    /// An installed program's <prefix>/share/enclave/schemas/{etsi,enclave}
+    /// (<prefix> = the folder above the program's, /usr for the package) when
+    /// it holds the project schema; else the build's ENCLAVE_ETSI_SCHEMA_DIR
+    /// and ENCLAVE_PROJECT_SCHEMA_DIR (source paths, for the build tree).
     static SchemaPaths defaults();
 };
 
