@@ -16,6 +16,7 @@
 // of a chain that already has several stamps): then the group's value is the
 // hash of its sorted concatenation, and the group takes the leaf's place.
 #include <algorithm>
+#include <map>
 #include <string>
 
 #include "archive/evidence.hpp"
@@ -47,17 +48,10 @@ struct Batch {
     std::vector<HashTree> trees;  ///< one reduced hash tree per group
 };
 
-// `groups[i]` is record i's first list: one leaf hash, or several hashes.
-Batch build_batch(crypto::HashAlg alg, std::vector<std::vector<Bytes>> groups) {
-    std::vector<std::vector<Bytes>> levels(1);
-    levels[0].reserve(groups.size());
-    for (const auto& g : groups) {
-        if (g.size() == 1) {
-            levels[0].push_back(g[0]);
-        } else {
-            levels[0].push_back(detail::hash_sorted(alg, {g.begin(), g.end()}));
-        }
-    }
+// The binary tree over `leaves`, level by level (levels[0] = leaves).
+std::vector<std::vector<Bytes>> build_levels(crypto::HashAlg alg, std::vector<Bytes> leaves) {
+    std::vector<std::vector<Bytes>> levels;
+    levels.push_back(std::move(leaves));
     while (levels.back().size() > 1) {
         const auto& below = levels.back();
         std::vector<Bytes> up;
@@ -68,25 +62,48 @@ Batch build_batch(crypto::HashAlg alg, std::vector<std::vector<Bytes>> groups) {
         if (below.size() % 2 == 1) up.push_back(below.back());
         levels.push_back(std::move(up));
     }
+    return levels;
+}
+
+// The reduced hash tree of leaf `idx` whose first list is `group`.
+HashTree path_of(const std::vector<std::vector<Bytes>>& levels, std::size_t idx,
+                 std::vector<Bytes> group) {
+    HashTree tree;
+    tree.push_back(std::move(group));
+    const bool merge_first = tree[0].size() == 1;
+    for (std::size_t l = 0; l + 1 < levels.size(); ++l, idx /= 2) {
+        const std::size_t sib = idx ^ 1u;
+        if (sib >= levels[l].size()) continue;  // carried up unchanged
+        if (merge_first && tree.size() == 1 && tree[0].size() == 1) {
+            tree[0].push_back(levels[l][sib]);
+        } else {
+            tree.push_back({levels[l][sib]});
+        }
+    }
+    if (merge_first && tree[0].size() == 1) tree.clear();  // a tree of one leaf
+    return tree;
+}
+
+// `groups[i]` is record i's first list: one leaf hash, or several hashes.
+// Records with the same leaf value (a renewal of records that share their
+// last time stamp) share one leaf, so renewing a whole batch costs one leaf.
+Batch build_batch(crypto::HashAlg alg, std::vector<std::vector<Bytes>> groups) {
+    std::vector<Bytes> leaves;
+    std::vector<std::size_t> leaf_of(groups.size());
+    std::map<Bytes, std::size_t> seen;
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        const auto& g = groups[i];
+        Bytes value = g.size() == 1 ? g[0] : detail::hash_sorted(alg, {g.begin(), g.end()});
+        auto [it, fresh] = seen.emplace(std::move(value), leaves.size());
+        if (fresh) leaves.push_back(it->first);
+        leaf_of[i] = it->second;
+    }
+    const auto levels = build_levels(alg, std::move(leaves));
     Batch out;
     out.root = levels.back()[0];
     out.trees.reserve(groups.size());
-    for (std::size_t leaf = 0; leaf < groups.size(); ++leaf) {
-        HashTree tree;
-        tree.push_back(std::move(groups[leaf]));
-        const bool merge_first = tree[0].size() == 1;
-        std::size_t idx = leaf;
-        for (std::size_t l = 0; l + 1 < levels.size(); ++l, idx /= 2) {
-            const std::size_t sib = idx ^ 1u;
-            if (sib >= levels[l].size()) continue;  // carried up unchanged
-            if (merge_first && tree.size() == 1 && tree[0].size() == 1) {
-                tree[0].push_back(levels[l][sib]);
-            } else {
-                tree.push_back({levels[l][sib]});
-            }
-        }
-        if (merge_first && tree[0].size() == 1) tree.clear();  // a batch of one
-        out.trees.push_back(std::move(tree));
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        out.trees.push_back(path_of(levels, leaf_of[i], std::move(groups[i])));
     }
     return out;
 }

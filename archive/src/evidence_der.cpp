@@ -58,7 +58,11 @@ Result<ParsedStamp> parse_stamp(ByteView whole, ByteView content, const Evidence
         if (!alg) return pass(alg);
         out.alg = *alg;
     }
-    if (r.peek() == der::context(1)) (void)r.next("ArchiveTimeStamp attributes");
+    if (r.peek() == der::context(1)) {
+        // We never write attributes and nothing here would read them;
+        // accepting them unread would let bytes of a record change freely.
+        return fail(Errc::malformed_input, "ArchiveTimeStamp attributes unsupported");
+    }
     if (r.peek() == der::context(2)) {
         auto tree = r.next("ArchiveTimeStamp reducedHashtree");
         if (!tree) return pass(tree);

@@ -13,7 +13,7 @@
 //   ArchiveTimeStampChain    ::= SEQUENCE OF ArchiveTimeStamp
 //   ArchiveTimeStamp ::= SEQUENCE {
 //       digestAlgorithm [0] AlgorithmIdentifier OPTIONAL,
-//       attributes      [1] Attributes OPTIONAL,                 -- skipped
+//       attributes      [1] Attributes OPTIONAL,                 -- refused here
 //       reducedHashtree [2] SEQUENCE OF PartialHashtree OPTIONAL,
 //       timeStamp       ContentInfo }
 //   PartialHashtree ::= SEQUENCE OF OCTET STRING

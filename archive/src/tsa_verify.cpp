@@ -233,7 +233,22 @@ Result<void> check_signer(const SignerParts& s, const Attrs& a, const StampInfo&
 struct Token {
     ByteView tst;
     ByteView signer_info;
+    std::vector<crypto::HashAlg> digest_algs;  ///< SignedData digestAlgorithms
 };
+
+Result<std::vector<crypto::HashAlg>> read_digest_algs(ByteView set_content) {
+    std::vector<crypto::HashAlg> out;
+    der::Reader r(set_content);
+    while (!r.done()) {
+        if (out.size() == 4) return fail(Errc::malformed_input, "SignedData: too many digest algorithms");
+        auto id = r.expect(der::kSequence, "SignedData digestAlgorithm");
+        if (!id) return pass(id);
+        auto alg = der::hash_algorithm_from(id->content);
+        if (!alg) return pass(alg);
+        out.push_back(*alg);
+    }
+    return out;
+}
 
 // ContentInfo { signedData, [0] SignedData { 3, algs, encap, [0] certs, [1] crls, signerInfos } }.
 Result<Token> read_token(ByteView token_der) {
@@ -253,10 +268,14 @@ Result<Token> read_token(ByteView token_der) {
     auto encap = algs ? s.expect(der::kSequence, "SignedData encapContentInfo") : algs;
     if (!encap) return pass(encap);
     if (s.peek() == der::context(0)) (void)s.next("SignedData certificates");
-    if (s.peek() == der::context(1)) (void)s.next("SignedData crls");
+    if (s.peek() == der::context(1)) return fail(Errc::malformed_input, "SignedData: crls unsupported");
     auto infos = s.expect(der::kSet, "SignedData signerInfos");
     if (!infos) return pass(infos);
     if (auto ok = s.finish("SignedData"); !ok) return pass(ok);
+    auto v = der::small_integer_value(version->content);
+    if (!v || *v != 3) return fail(Errc::malformed_input, "SignedData: version is not 3");
+    auto digest_algs = read_digest_algs(algs->content);
+    if (!digest_algs) return pass(digest_algs);
     der::Reader er(encap->content);
     auto etype = er.expect(der::kOid, "eContentType");
     auto econtent = etype ? er.expect(der::context(0), "eContent") : etype;
@@ -268,7 +287,7 @@ Result<Token> read_token(ByteView token_der) {
     auto one = ir.expect(der::kSequence, "SignerInfo");
     if (!one) return pass(one);
     if (!ir.done()) return fail(Errc::malformed_input, "time stamp with several signers");
-    return Token{octets->content, one->content};
+    return Token{octets->content, one->content, std::move(*digest_algs)};
 }
 
 }  // namespace
@@ -278,6 +297,10 @@ Result<StampInfo> verify_timestamp(ByteView token_der, const std::vector<Bytes>&
     if (!token) return pass(token);
     auto signer = read_signer_info(token->signer_info);
     if (!signer) return pass(signer);
+    if (std::find(token->digest_algs.begin(), token->digest_algs.end(), signer->digest_alg) ==
+        token->digest_algs.end()) {
+        return fail(Errc::malformed_input, "signer's digest algorithm not listed in SignedData");
+    }
     der::Reader ar(signer->attrs.subspan(0));
     auto attrs_tlv = ar.next("signedAttrs");
     if (!attrs_tlv) return pass(attrs_tlv);
