@@ -134,9 +134,18 @@ Result<std::vector<detail::ParsedRecord>> parse_all(const std::vector<Bytes>& re
     if (records.empty()) return fail(Errc::invalid_argument, "no records to renew");
     std::vector<detail::ParsedRecord> out;
     out.reserve(records.size());
+    const EvidenceLimits limits;
     for (std::size_t i = 0; i < records.size(); ++i) {
-        auto p = detail::parse_record(records[i], EvidenceLimits{});
+        auto p = detail::parse_record(records[i], limits);
         if (!p) return tl::unexpected(p.error().wrap("record " + std::to_string(i)));
+        // A renewal adds a stamp (and maybe a chain): the result must still
+        // be readable under the default limits.
+        std::size_t stamps = 0;
+        for (const auto& c : p->chains) stamps += c.stamps.size();
+        if (stamps + 1 > limits.max_stamps || p->chains.size() + 1 > limits.max_chains ||
+            p->chains.back().stamps.size() + 1 > limits.max_tree_width) {
+            return fail(Errc::too_large, "record " + std::to_string(i) + " cannot grow further");
+        }
         out.push_back(std::move(*p));
     }
     return out;

@@ -111,6 +111,7 @@ Result<crypto::HashAlg> chain_alg(const detail::ParsedChain& chain,
 Result<EvidenceCheck> verify_evidence_record(
     ByteView record, const std::function<Bytes(crypto::HashAlg)>& data_digest,
     const std::vector<Bytes>& tsa_certs, const EvidenceLimits& limits) {
+    if (!data_digest) return fail(Errc::invalid_argument, "no data digest function");
     auto parsed = detail::parse_record(record, limits);
     if (!parsed) return tl::unexpected(parsed.error());
     Walk w{data_digest, tsa_certs, {}, {}, false};

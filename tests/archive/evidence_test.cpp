@@ -195,6 +195,17 @@ TEST(EvidenceTest, HostileRecordsAreRejected) {
     EXPECT_EQ(verify_evidence_record(record, data, {t.certificate}, narrow).error().code(),
               Errc::too_large);
 
+}
+
+TEST(EvidenceTest, SwappedAndSplicedStampsAreRejected) {
+    TsaOnToken t;
+    const auto objs = test::objects(4, 7);
+    auto r = make_evidence_records(HashAlg::sha256, test::digests(HashAlg::sha256, objs), *t.tsa);
+    ASSERT_TRUE(r);
+    auto renewed = renew_timestamps(*r, *t.tsa);
+    ASSERT_TRUE(renewed);
+    const Bytes& record = (*renewed)[0];
+    const auto data = digest_of(objs[0]);
     // Swapped stamps: the renewal stamp first.
     auto layout = inspect_evidence_record(record);
     ASSERT_TRUE(layout);
