@@ -97,6 +97,20 @@ TEST(EvidenceTest, BatchShapesAndVerification) {
     }
 }
 
+TEST(EvidenceTest, DuplicateObjectsInOneBatch) {
+    TsaOnToken t;
+    auto objs = test::objects(2, 41);
+    objs.insert(objs.begin() + 1, objs[0]);  // a, a, b
+    auto r = make_evidence_records(HashAlg::sha256, test::digests(HashAlg::sha256, objs), *t.tsa);
+    ASSERT_TRUE(r) << r.error().message();
+    ASSERT_EQ(r->size(), 3u);
+    EXPECT_EQ((*r)[0], (*r)[1]);  // one leaf, one path
+    for (std::size_t i = 0; i < objs.size(); ++i) {
+        auto check = verify_evidence_record((*r)[i], digest_of(objs[i]), {t.certificate});
+        EXPECT_TRUE(check) << i << ": " << check.error().message();
+    }
+}
+
 TEST(EvidenceTest, RenewalsGrowTheRecordAndStillVerify) {
     TsaOnToken t;
     const auto objs = test::objects(5, 99);

@@ -4,6 +4,9 @@
 #include "archive/tsa.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/pkcs7.h>
+#include <openssl/ts.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -176,6 +179,45 @@ TEST(TsaTest, VerifyRejectsTamperedAndForeignTokens) {
     Bytes bad_sig = *token;
     bad_sig.back() ^= 0x01;
     EXPECT_FALSE(verify_timestamp(bad_sig, {t.certificate}));
+}
+
+// OpenSSL's own RFC 3161 code (TS_RESP_verify_token) as a second,
+// independent reader of our tokens: signature, ESS signing-certificate-v2,
+// the TSA certificate's critical timeStamping EKU, version and imprint.
+TEST(TsaTest, OpenSslTsVerifiesOurTokens) {
+    TsaOnToken t;
+    const Bytes d = crypto::digest(HashAlg::sha256, crypto::as_bytes("checked by OpenSSL"));
+    auto token = t.tsa->stamp(HashAlg::sha256, d);
+    ASSERT_TRUE(token);
+    const unsigned char* p = token->data();
+    crypto::CHandle<PKCS7, PKCS7_free> p7(d2i_PKCS7(nullptr, &p, static_cast<long>(token->size())));
+    ASSERT_TRUE(p7);
+    crypto::CHandle<TS_TST_INFO, TS_TST_INFO_free> info(PKCS7_to_TS_TST_INFO(p7.get()));
+    ASSERT_TRUE(info);
+    char policy[128];
+    ASSERT_GT(OBJ_obj2txt(policy, sizeof policy, TS_TST_INFO_get_policy_id(info.get()), 1), 0);
+    EXPECT_EQ(std::string(policy), std::string(kTsaPolicyOid));
+
+    const auto verify = [&](const Bytes& imprint) {
+        auto cert = parse(t.certificate);
+        X509_STORE* store = X509_STORE_new();
+        X509_STORE_add_cert(store, cert.get());
+        X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
+        TS_VERIFY_CTX* ctx = TS_VERIFY_CTX_new();
+        TS_VERIFY_CTX_set_flags(ctx, TS_VFY_SIGNATURE | TS_VFY_VERSION | TS_VFY_IMPRINT);
+        TS_VERIFY_CTX_set_store(ctx, store);  // owned by ctx from here
+        auto* buf = static_cast<unsigned char*>(OPENSSL_malloc(imprint.size()));
+        std::copy(imprint.begin(), imprint.end(), buf);
+        TS_VERIFY_CTX_set_imprint(ctx, buf, static_cast<long>(imprint.size()));
+        const int ok = TS_RESP_verify_token(ctx, p7.get());
+        TS_VERIFY_CTX_free(ctx);
+        ERR_clear_error();
+        return ok == 1;
+    };
+    EXPECT_TRUE(verify(d));
+    Bytes other = d;
+    other[0] ^= 1;
+    EXPECT_FALSE(verify(other));
 }
 
 }  // namespace
