@@ -60,6 +60,23 @@ crypto::Result<std::vector<crypto::Bytes>> renew_hash_trees(
     const std::vector<crypto::Bytes>& records, const std::vector<crypto::Bytes>& data_digests,
     crypto::HashAlg new_alg, TimeStampAuthority& tsa);
 
+/// The layout of a record, read without verifying anything (tests, EXPORT
+/// listings, support). Bounded by `limits` like verification.
+struct StampLayout {
+    crypto::HashAlg alg = crypto::HashAlg::sha256;  ///< the chain's algorithm, as written
+    std::vector<std::size_t> tree_widths;  ///< hashes per PartialHashtree (empty: no tree)
+    crypto::Bytes der;                     ///< the whole ArchiveTimeStamp
+    crypto::Bytes time_stamp;              ///< its timeStamp (a TimeStampToken ContentInfo)
+};
+struct EvidenceLayout {
+    std::vector<crypto::HashAlg> digest_algs;
+    std::vector<std::vector<StampLayout>> chains;
+};
+/// malformed_input / too_large as verify_evidence_record; invalid_argument
+/// for a stamp without digestAlgorithm (we always write it).
+crypto::Result<EvidenceLayout> inspect_evidence_record(crypto::ByteView record,
+                                                       const EvidenceLimits& limits = {});
+
 /// What a verified record proves.
 struct EvidenceCheck {
     std::chrono::sys_seconds first_stamp;  ///< earliest time stamp: existence since

@@ -29,7 +29,7 @@ namespace enclave::archive {
 inline constexpr std::string_view kTsaKeyLabel = "enclave-tsa";
 /// The TSA policy OID written into every TSTInfo: a UUID-derived OID
 /// (ITU-T X.667, arc 2.25) minted for Enclave's TSA policy, so no registered
-/// arc is borrowed (documented in docs/archive.md).
+/// arc is borrowed (documented in docs/evidence-records.md).
 inline constexpr std::string_view kTsaPolicyOid = "2.25.160160896244464736757588593404582861338";
 
 /// What a verified time-stamp token says.
