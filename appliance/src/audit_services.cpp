@@ -78,6 +78,7 @@ AuditServices::AuditServices(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 crypto::KeyWrapper& AuditServices::kek() noexcept { return *impl_->kek; }
 audit::AuditSink& AuditServices::audit_sink() noexcept { return *impl_->audit_log; }
 audit::TaskStore& AuditServices::tasks() noexcept { return *impl_->tasks; }
+audit::AuditLog& AuditServices::audit_log() noexcept { return *impl_->audit_log; }
 void AuditServices::set_on_task_closed(std::function<void()> hook) {
     impl_->on_task_closed = std::move(hook);
 }

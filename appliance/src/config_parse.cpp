@@ -273,6 +273,16 @@ void read_root(const toml::table& table, Config& c, Problems& problems) {
     delivery.string("binary_base_url", c.delivery.binary_base_url);
     delivery.seconds("binary_url_ttl_s", c.delivery.binary_url_ttl, 1, 90 * 24 * 3600);
     delivery.finish();
+    Section archive = root.sub("archive");
+    archive.boolean("enabled", c.archive.enabled);
+    archive.integer("batch_max_objects", c.archive.batch_max_objects, 1, 100'000);
+    archive.seconds("batch_max_wait_s", c.archive.batch_max_wait, 1, 24 * 3600);
+    archive.integer("lifetime_days", c.archive.lifetime_days, 1, 100 * 366);
+    archive.integer("max_object_bytes", c.archive.max_object_bytes, 1, std::int64_t{6} << 20);
+    archive.integer("max_request_bytes", c.archive.max_request_bytes, 1024, std::int64_t{1} << 31);
+    archive.string("digest", c.archive.digest);
+    archive.path("tsa_certificate", c.archive.tsa_certificate);
+    archive.finish();
     Section endpoints = root.sub("endpoints");
     for (const std::string& name : endpoints.table_names()) {
         Section e = endpoints.sub(name);

@@ -193,6 +193,20 @@ std::string render_config(const Config& c) {
           "(\"\" = the listener's address).");
     w.num("binary_url_ttl_s", static_cast<std::uint64_t>(c.delivery.binary_url_ttl.count()),
           "A Model A/C URL works this long, then its binary is erased (1..7776000 s).");
+    w.section("archive", "The long-term archive: LTAP with RFC 4998 evidence records (docs/archive.md).");
+    w.boolean("enabled", c.archive.enabled, "Whether POST /ltap and the archive routes exist.");
+    w.num("batch_max_objects", c.archive.batch_max_objects,
+          "Objects are sealed (one hash tree, one time stamp) in batches of at most this many (1..100000)...");
+    w.num("batch_max_wait_s", static_cast<std::uint64_t>(c.archive.batch_max_wait.count()),
+          "...or once the oldest waited this long (1..86400 s).");
+    w.num("lifetime_days", c.archive.lifetime_days,
+          "An object (or the trace of a deleted one) is removed this long after archiving (1..36600).");
+    w.num("max_object_bytes", c.archive.max_object_bytes, "Largest RawData of one object (1..6291456: the LTAP schema's cap).");
+    w.num("max_request_bytes", c.archive.max_request_bytes,
+          "Largest LTAP request (1024..2^31 bytes; base64 makes RawData 4/3 larger).");
+    w.str("digest", c.archive.digest, "Digest when a request names none: sha256, sha384 or sha512.");
+    w.str("tsa_certificate", c.archive.tsa_certificate.string(),
+          "The TSA's certificate (DER), made by enclavectl init; missing: the archive answers 503.");
     for (const auto& [name, e] : c.endpoints) {
         w.section("endpoints." + name, "An LEA endpoint, named by tasks' \"endpoint\".");
         w.strs("client_subjects", e.client_subjects,

@@ -233,6 +233,12 @@ void validate(const Config& c, Problems& p) {
                   "must be https://host[:port][/prefix] without a query, fragment or final '/'");
         }
     }
+    if (const auto& d = c.archive.digest; d != "sha256" && d != "sha384" && d != "sha512") {
+        p.add("archive.digest", "must be \"sha256\", \"sha384\" or \"sha512\"");
+    }
+    if (c.archive.enabled && c.archive.tsa_certificate.empty()) {
+        p.add("archive.tsa_certificate", "must name a file when the archive is enabled");
+    }
     const std::string& level = c.log.level;
     if (level != "debug" && level != "info" && level != "warning" && level != "error") {
         p.add("log.level", "must be \"debug\", \"info\", \"warning\" or \"error\"");

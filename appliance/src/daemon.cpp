@@ -9,6 +9,7 @@
 
 #include "appliance/admin_api.hpp"
 #include "appliance/admin_server.hpp"
+#include "appliance/archive_services.hpp"
 #include "appliance/audit_services.hpp"
 #include "appliance/delivery_services.hpp"
 #include "appliance/config.hpp"
@@ -271,25 +272,31 @@ Step<int> start(const DaemonOptions& options, EventSink& events) {
     if (!delivery) return failure(ExitCode::store, "delivery", delivery.error().message());
     DeliveryServices& dsvc = **delivery;
     lea_psks->bind(dsvc.lea_psk_resolver());
+    auto archive = ArchiveServices::open(*cfg, svc, *pool, dsvc);
+    if (!archive) return failure(ExitCode::store, "archive", archive.error().message());
+    ArchiveServices* asvc = archive->get();  // null when archive.enabled is false
 
     // Watches the token while serving (readiness, ingest gate, recovery).
     TokenSupervisor supervisor(*pool, sink);
     ServerSetup setup{std::move(*cfg), *pool, std::move(factory), &sink, 0,
-                      [&svc, &dsvc, &supervisor](Routers& routers) {
+                      [&svc, &dsvc, asvc, &supervisor](Routers& routers) {
                           svc.add_routes(routers);
                           dsvc.add_routes(routers);
+                          if (asvc != nullptr) asvc->add_routes(routers);
                           routers.ingest.set_gate(ingest_gate(supervisor));
                       }};
     auto server = Server::create(std::move(setup), std::move(*contexts));
     if (!server) return failure(ExitCode::bind, "server", server.error().message());
     svc.start();
     dsvc.start();
+    if (asvc != nullptr) asvc->start();
     Server& srv = **server;
     supervisor.start([&srv](bool available) { srv.metrics().set_token_available(available); });
     const int rc = srv.run();
     supervisor.stop();
     // After the listeners stopped: no request is in flight any more.
     lea_psks->bind(nullptr);
+    if (asvc != nullptr) asvc->stop();
     dsvc.stop();
     svc.stop();
     return rc;

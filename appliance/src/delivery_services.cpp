@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // DeliveryServices: opening the endpoint store, the ingest catalogue and the
 // blob store; the ingest catalogue itself.
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <system_error>
@@ -322,6 +323,13 @@ void DeliveryServices::add_routes(Routers& routers) {
     detail::add_ingest_routes(*impl_, routers.ingest);
     detail::add_hi1_routes(*impl_, routers.lea);
     detail::add_binary_routes(*impl_, routers.lea);
+}
+
+std::vector<std::string> DeliveryServices::endpoints_for(const Peer& peer) {
+    auto out = detail::endpoints_of(*impl_, peer);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
 }
 
 

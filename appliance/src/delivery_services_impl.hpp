@@ -227,6 +227,9 @@ crypto::Result<delivery::OutboxItem> outbox_item(DeliveryServices::Impl& s,
 
 void add_ingest_routes(DeliveryServices::Impl& s, Router& ingest);
 void add_hi1_routes(DeliveryServices::Impl& s, Router& lea);
+/// Endpoints (store and config file) whose client subjects hold the
+/// caller's certificate subject, or the endpoint of its PSK (hi1_routes.cpp).
+std::vector<std::string> endpoints_of(DeliveryServices::Impl& s, const Peer& peer);
 
 /// Models A/C (binary_routes.cpp): GET/HEAD /v1/binaries/{token} on the LEA listener.
 void add_binary_routes(DeliveryServices::Impl& s, Router& lea);

@@ -46,29 +46,6 @@ Response xml_answer(const crypto::Result<std::string>& xml) {
     return res;
 }
 
-/// Endpoints (store and config file) whose client subjects hold the caller's.
-std::vector<std::string> endpoints_of(DeliveryServices::Impl& s, const Peer& peer) {
-    std::vector<std::string> out;
-    // A PSK peer is its PSK's endpoint (while that endpoint exists), and
-    // nothing else: an empty certificate subject matches no endpoint.
-    if (!peer.psk_identity.empty()) {
-        if (auto e = s.endpoints->get(peer.psk_endpoint); e && *e) out.push_back(peer.psk_endpoint);
-        return out;
-    }
-    auto has = [&](const std::vector<std::string>& subjects) {
-        return std::find(subjects.begin(), subjects.end(), peer.cert_subject) != subjects.end();
-    };
-    if (auto list = s.endpoints->list()) {
-        for (const auto& e : *list) {
-            if (has(e.client_subjects)) out.push_back(e.name);
-        }
-    }
-    for (const auto& [name, e] : s.config.endpoints) {
-        if (has(e.client_subjects)) out.push_back(name);
-    }
-    return out;
-}
-
 Hi1TaskAnswer failed(const delivery::Hi1TaskActionRequest& a, std::uint64_t c, std::string text) {
     Hi1TaskAnswer out;
     out.action_identifier = a.action_identifier;
@@ -263,6 +240,29 @@ Response post_hi1(DeliveryServices::Impl& s, const Request& req) {
 
 void add_hi1_routes(DeliveryServices::Impl& s, Router& lea) {
     lea.add("POST", "/hi1/v1", RoleSet{}, [&s](const Request& req) { return post_hi1(s, req); });
+}
+
+/// Endpoints (store and config file) whose client subjects hold the caller's.
+std::vector<std::string> endpoints_of(DeliveryServices::Impl& s, const Peer& peer) {
+    std::vector<std::string> out;
+    // A PSK peer is its PSK's endpoint (while that endpoint exists), and
+    // nothing else: an empty certificate subject matches no endpoint.
+    if (!peer.psk_identity.empty()) {
+        if (auto e = s.endpoints->get(peer.psk_endpoint); e && *e) out.push_back(peer.psk_endpoint);
+        return out;
+    }
+    auto has = [&](const std::vector<std::string>& subjects) {
+        return std::find(subjects.begin(), subjects.end(), peer.cert_subject) != subjects.end();
+    };
+    if (auto list = s.endpoints->list()) {
+        for (const auto& e : *list) {
+            if (has(e.client_subjects)) out.push_back(e.name);
+        }
+    }
+    for (const auto& [name, e] : s.config.endpoints) {
+        if (has(e.client_subjects)) out.push_back(name);
+    }
+    return out;
 }
 
 }  // namespace enclave::appliance::detail

@@ -2,6 +2,7 @@
 // `enclavectl init`: check, set up the token, make the keys, the demo PKI and
 // the config, in that order; undo everything this run created on failure.
 #include "appliance/provision.hpp"
+#include "archive/tsa.hpp"
 
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -132,11 +133,14 @@ Result<std::optional<mode_t>> check_data_dir(const fs::path& dir) {
 // Refuses a token that already holds any of our labels (a second init, or
 // another application's keys): generating next to them would be ambiguous.
 Result<void> check_labels_free(hsm::SessionPool& pool) {
-    for (const auto& spec : kTokenKeys) {
+    std::vector<std::string_view> labels;
+    for (const auto& spec : kTokenKeys) labels.push_back(spec.label);
+    labels.push_back(archive::kTsaKeyLabel);
+    for (const std::string_view label : labels) {
         for (auto type : {hsm::ObjectType::private_key, hsm::ObjectType::public_key,
                           hsm::ObjectType::secret_key}) {
             auto found =
-                hsm::find_key(pool, hsm::KeyQuery::by_label(std::string(spec.label), type));
+                hsm::find_key(pool, hsm::KeyQuery::by_label(std::string(label), type));
             if (!found && found.error().code() == Errc::hsm_object_not_found) continue;
             if (!found && found.error().code() != Errc::invalid_argument) {
                 return tl::unexpected(found.error());
@@ -144,7 +148,7 @@ Result<void> check_labels_free(hsm::SessionPool& pool) {
             return fail(Errc::already_exists, "token '" + pool.token().label +
                                                   "' already holds a key "
                                                   "labelled '" +
-                                                  std::string(spec.label) +
+                                                  std::string(label) +
                                                   "' (provisioned before?); nothing was changed");
         }
     }
@@ -282,6 +286,21 @@ Result<detail::TokenTlsKeys> make_token_keys(TokenHandle& h, Rollback& rb, Provi
     return tls;
 }
 
+// The archive's time-stamping authority: its key on the token and its
+// self-signed certificate DIR/tsa.crt (docs/archive.md, "The TSA key").
+Result<void> make_tsa(const fs::path& dir, TokenHandle& h, Rollback& rb, ProvisionResult& out) {
+    constexpr int kTsaCertificateDays = 20 * 366;
+    auto der = archive::TimeStampAuthority::provision(*h.pool, "Enclave TSA", kTsaCertificateDays);
+    if (!der) return tl::unexpected(der.error().wrap("the archive TSA"));
+    auto key = hsm::find_key(*h.pool, hsm::KeyQuery::by_label(std::string(archive::kTsaKeyLabel),
+                                                              hsm::ObjectType::private_key));
+    if (!key) return tl::unexpected(key.error().wrap("the archive TSA"));
+    if (!h.own_softhsm) rb.created_key(*key);  // destroyed with its public half on undo
+    out.keys.push_back({key->label, std::string(hsm::key_type_name(key->key_type)),
+                        key->uri(h.token).to_string()});
+    return detail::publish_new_file(dir / "tsa.crt", *der, 0644, rb);
+}
+
 Config instance_config(const fs::path& dir, const TokenHandle& h, const ProvisionOptions& o) {
     Config c = default_config(dir);
     if (h.own_softhsm) {
@@ -311,6 +330,7 @@ Result<void> run(const fs::path& dir, const ProvisionOptions& o, TokenHandle& h,
                  ProvisionResult& out) {
     auto tls = make_token_keys(h, rb, out);
     if (!tls) return tl::unexpected(tls.error());
+    if (auto ok = make_tsa(dir, h, rb, out); !ok) return ok;
     if (auto ok = maybe_fail(o, ProvisionStep::keys, "keys"); !ok) return ok;
     if (auto ok = detail::build_demo_pki(dir / "pki", *tls, rb); !ok) return ok;
     if (auto ok = maybe_fail(o, ProvisionStep::pki, "pki"); !ok) return ok;

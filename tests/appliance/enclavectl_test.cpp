@@ -171,7 +171,7 @@ TEST(EnclavectlTest, InitJsonParsesAndASecondInitRefuses) {
     EXPECT_EQ(j["data_dir"], dir.string());
     EXPECT_EQ(j["config"], (dir / "enclave.toml").string());
     EXPECT_EQ(j["token"]["label"], "enclave");
-    ASSERT_EQ(j["keys"].size(), 6u);
+    ASSERT_EQ(j["keys"].size(), 7u);  // kTokenKeys and the archive's TSA key
     EXPECT_EQ(j["keys"][0]["label"], "kek");
     EXPECT_TRUE(j["own_softhsm"].get<bool>());
     EXPECT_GE(j["files"].size(), 20u);

@@ -91,8 +91,8 @@ TEST(ProvisionExistingTokenTest, UsesTheTokenAndReferencesItsPinFile) {
     EXPECT_EQ(c->token.uri, token->uri());
     EXPECT_EQ(c->token.module_path, "");
     EXPECT_EQ(c->token.pin_source.to_string(), "file:" + token->pin_file().string());
-    EXPECT_EQ(labels_on(dir), (std::set<std::string>{"kek", "audit-signing", "lea-tls",
-                                                     "ingest-tls", "admin-tls", "lea-client-tls"}));
+    EXPECT_EQ(labels_on(dir), (std::set<std::string>{"kek", "audit-signing", "lea-tls", "ingest-tls",
+                                                     "admin-tls", "lea-client-tls", "enclave-tsa"}));
     ASSERT_EQ(r->warnings.size(), 1u);  // the demo PKI; no SO PIN file
 }
 
@@ -102,7 +102,7 @@ TEST(ProvisionExistingTokenTest, ATokenThatAlreadyHoldsOurKeysIsRefusedUntouched
     ASSERT_TRUE(provision_instance(options_for(*token, tmp.path() / "first")));
     const auto token_files = snapshot(token->dir());
     const auto objects = objects_on(*token);
-    ASSERT_EQ(objects.size(), 11u);
+    ASSERT_EQ(objects.size(), 13u);  // 6 pairs (the archive's TSA among them) and the KEK
     auto second = provision_instance(options_for(*token, tmp.path() / "second"));
     ASSERT_FALSE(second);
     EXPECT_EQ(second.error().code(), Errc::already_exists);
@@ -176,7 +176,7 @@ TEST(ProvisionExistingTokenTest, AHalfWayFailureDestroysTheKeysItMade) {
     // The token is as it was: a normal run now succeeds.
     auto r = provision_instance(options_for(*token, tmp.path() / "var"));
     ASSERT_TRUE(r) << r.error().message();
-    EXPECT_EQ(labels_on(tmp.path() / "var").size(), 6u);
+    EXPECT_EQ(labels_on(tmp.path() / "var").size(), 7u);
 }
 
 }  // namespace

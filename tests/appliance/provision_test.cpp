@@ -67,7 +67,8 @@ TEST(ProvisionTest, CreatesEveryFileWithTheRightMode) {
                                                     {"pki/demo-lea-server.key", 0600},
                                                     {"pki/lea-trust.pem", 0644},
                                                     {"pki/ingest-trust.pem", 0644},
-                                                    {"pki/admin-trust.pem", 0644}};
+                                                    {"pki/admin-trust.pem", 0644},
+                                                    {"tsa.crt", 0644}};
     std::set<std::string> found{"."};
     for (const auto& e : fs::recursive_directory_iterator(dir)) {
         const std::string rel = e.path().lexically_relative(dir).string();
@@ -138,7 +139,7 @@ TEST(ProvisionTest, TokenHoldsExactlyTheExpectedProtectedKeys) {
             << o.label;
     }
     const std::multiset<std::string> pairs{"audit-signing", "lea-tls", "ingest-tls", "admin-tls",
-                                           "lea-client-tls"};
+                                           "lea-client-tls", "enclave-tsa"};
     EXPECT_EQ(privates, pairs);
     EXPECT_EQ(publics, pairs);
     EXPECT_EQ(secrets, std::multiset<std::string>{"kek"});
@@ -241,7 +242,7 @@ TEST(ProvisionTest, InitTwiceRefusesAndChangesNothing) {
     // And the token still opens with the same keys.
     auto t = testing::open_instance_token(dir);
     ASSERT_TRUE(t);
-    EXPECT_EQ(testing::list_objects(*t->pool).size(), 11u);
+    EXPECT_EQ(testing::list_objects(*t->pool).size(), 13u);
 }
 
 TEST(ProvisionTest, RefusesNonEmptyOrPartialDirectories) {

@@ -89,7 +89,7 @@ TEST_F(AdminApiTest, HsmStatusListsTheKeysNonExtractable) {
         }
     }
     EXPECT_EQ(labels, (std::set<std::string>{"kek", "audit-signing", "lea-tls", "ingest-tls",
-                                             "admin-tls", "lea-client-tls"}));
+                                             "admin-tls", "lea-client-tls", "enclave-tsa"}));
 }
 
 TEST_F(AdminApiTest, MetricsInPrometheusTextFormat) {

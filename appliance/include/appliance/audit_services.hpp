@@ -41,6 +41,7 @@
 #include "hsm/session_pool.hpp"
 
 namespace enclave::audit {
+class AuditLog;
 class TaskStore;
 }
 
@@ -78,6 +79,9 @@ public:
     [[nodiscard]] crypto::KeyWrapper& kek() noexcept;
     [[nodiscard]] audit::AuditSink& audit_sink() noexcept;
     [[nodiscard]] audit::TaskStore& tasks() noexcept;
+    /// The log itself (for reading entries: the archive copies closed-task
+    /// records and delivery receipts into long-term evidence).
+    [[nodiscard]] audit::AuditLog& audit_log() noexcept;
 
     /// The LEA client subjects of an endpoint that is not in the config file
     /// (the endpoint store's), for LEA re-verification. Set before start().

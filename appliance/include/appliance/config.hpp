@@ -161,6 +161,19 @@ struct DeliveryConfig {
     bool operator==(const DeliveryConfig&) const = default;
 };
 
+/// The long-term archive (issue #8; docs/archive.md).
+struct ArchiveConfig {
+    bool enabled = true;
+    std::uint32_t batch_max_objects = 1000;         ///< seal a batch at this many objects
+    std::chrono::seconds batch_max_wait{5};          ///< or when its oldest waited this long
+    std::uint32_t lifetime_days = 3650;              ///< each object's lifetime
+    std::uint64_t max_object_bytes = 6ULL << 20;     ///< RawData per object (the XSD caps it at 6 MiB)
+    std::uint64_t max_request_bytes = 48ULL << 20;   ///< one LTAP request's XML
+    std::string digest = "sha256";                   ///< when a request names none
+    std::filesystem::path tsa_certificate = "tsa.crt";  ///< the TSA's certificate (DER)
+    bool operator==(const ArchiveConfig&) const = default;
+};
+
 /// One LEA endpoint, by the name tasks use in "endpoint". Issue #4 needs
 /// only who the LEA is on our LEA listener (for re-verification of the
 /// records of tasks it owns); delivery settings come with issue #5.
@@ -189,6 +202,7 @@ struct Config {
     TasksConfig tasks;
     IngestConfig ingest_limits;
     DeliveryConfig delivery;
+    ArchiveConfig archive;
     std::map<std::string, EndpointConfig> endpoints;  ///< by endpoint name
     std::chrono::milliseconds shutdown_grace{10'000};  ///< SIGTERM: in-flight requests get this long
 

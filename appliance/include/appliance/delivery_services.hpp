@@ -63,6 +63,9 @@ public:
     /// listener (hsm::enable_server_psk): an identity usable now gives its
     /// endpoint's name and key. Valid while these services live.
     std::shared_ptr<hsm::ServerPskResolver> lea_psk_resolver();
+    /// The LEA endpoints a caller on listeners.lea acts for (by its client
+    /// certificate's subject or its PSK), sorted; empty for anyone else.
+    std::vector<std::string> endpoints_for(const Peer& peer);
     /// Starts / stops the background work. stop() is idempotent.
     void start();
     void stop();
