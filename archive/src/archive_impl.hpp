@@ -123,6 +123,10 @@ struct ArchiveService::Impl {
 /// transaction's artifact, its imprint and metadata (server entries
 /// "enclave:*" first, then the client's own).
 DataItem describe_object(const detail::ObjectRow& row, const std::optional<std::string>& artifact);
+/// A granted object the archive accepted with modifications turns a
+/// `granted` answer into `grantedWithMods` with notice 12 saying what.
+void note_modifications(OperationResponse& response, const detail::ObjectRow& row);
+
 /// RFC 3339 UTC, second precision.
 std::string iso_time(std::int64_t unix_seconds);
 

@@ -150,6 +150,7 @@ OperationResponse ArchiveService::Impl::do_lookup(const Request& req, const Call
             return rejection(echo, Notice::object_deleted,
                              "the object was deleted on " + iso_time(row.deleted));
         }
+        note_modifications(out, row);
         DataItem d = describe_object(row, f.artifact);
         if (op == ServiceType::verify) {
             if (auto problem = verify_one(*this, f)) return rejection(echo, Notice::evidence_invalid, *problem);

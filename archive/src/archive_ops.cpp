@@ -15,6 +15,55 @@ using detail::ObjectRow;
 
 constexpr std::string_view kDefaultPolicy = "urn:x-enclave:ltap:policy:default";
 
+}  // namespace
+
+void note_modifications(OperationResponse& response, const ObjectRow& row) {
+    if (row.state != "granted" || response.status != StatusInfo::granted) return;
+    for (const auto& m : row.metadata) {
+        if (m.name == "enclave:modified") {
+            response.status = StatusInfo::granted_with_mods;
+            response.error = GeneralErrorNotice{static_cast<std::int32_t>(Notice::modified), m.value};
+            return;
+        }
+    }
+}
+
+namespace {
+
+/// The lifetime an ARCHIVE asks for in its ServiceConfiguration
+/// ("lifetime-days"), within the policy's: seconds, and what was changed.
+struct Lifetime {
+    std::int64_t seconds = 0;
+    std::optional<std::string> modified;
+    std::optional<std::string> refusal;
+};
+
+Lifetime lifetime_of(const RequestInformation& info, std::chrono::seconds policy) {
+    Lifetime out{policy.count(), std::nullopt, std::nullopt};
+    const std::int64_t max_days = policy.count() / 86400;
+    for (const auto& c : info.configuration) {
+        if (c.name != "lifetime-days") {
+            out.refusal = "unknown ServiceConfiguration item (known: lifetime-days)";
+            return out;
+        }
+        std::int64_t days = 0;
+        const bool digits = !c.value.empty() && c.value.size() <= 6 &&
+                            c.value.find_first_not_of("0123456789") == std::string::npos;
+        if (digits) days = std::stoll(c.value);
+        if (!digits || days < 1) {
+            out.refusal = "lifetime-days must be a whole number of days, 1 or more";
+            return out;
+        }
+        if (days > max_days) {
+            out.modified = "lifetime-days " + std::to_string(days) + " requested, " +
+                           std::to_string(max_days) + " granted (the policy's maximum)";
+            days = max_days;
+        }
+        out.seconds = days * 86400;
+    }
+    return out;
+}
+
 /// An item of an ARCHIVE request, checked.
 struct Incoming {
     const DataItem* item = nullptr;
@@ -73,6 +122,8 @@ OperationResponse ArchiveService::Impl::do_archive(const Request& req, const Cal
     for (const auto& p : req.info.policies) {
         if (p != kDefaultPolicy) return rejection(echo, Notice::not_permitted, "unknown service policy");
     }
+    const Lifetime lifetime = lifetime_of(req.info, options.default_lifetime);
+    if (lifetime.refusal) return rejection(echo, Notice::not_permitted, *lifetime.refusal);
     std::vector<Incoming> items;
     std::optional<std::string> artifact;
     std::uint64_t total = 0;
@@ -147,6 +198,7 @@ OperationResponse ArchiveService::Impl::do_archive(const Request& req, const Cal
                 return rejection(echo, Notice::serial_conflict, "SerialNumber already used for other data");
             }
             if (o.state == "pending") r.status = StatusInfo::waiting;
+            note_modifications(r, o);
             r.data.push_back(describe_object(o, txn->artifact));
         }
         return r;
@@ -171,7 +223,8 @@ OperationResponse ArchiveService::Impl::do_archive(const Request& req, const Cal
         row.metadata = in.item->metadata;
         row.size = static_cast<std::int64_t>(in.item->raw_data->size());
         row.created = now;
-        row.expires = now + options.default_lifetime.count();
+        row.expires = now + lifetime.seconds;
+        if (lifetime.modified) row.metadata.push_back({"enclave:modified", *lifetime.modified});
         fresh.references.push_back(row.reference);
         rows.push_back(std::move(row));
         data.push_back(&*in.item->raw_data);

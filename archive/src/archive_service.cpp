@@ -97,6 +97,16 @@ Response ArchiveService::handle(const Request& request, const Caller& caller,
         return rejection(echo_info(request.info, impl_->options, ms), Notice::malformed_request,
                          "a request needs at least one Data element");
     }
+    // "enclave:" metadata is the archive's own (state, times, modifications):
+    // a client may not plant it.
+    for (const auto& item : request.data) {
+        for (const auto& m : item.metadata) {
+            if (m.name.rfind("enclave:", 0) == 0) {
+                return rejection(echo_info(request.info, impl_->options, ms), Notice::malformed_request,
+                                 "MetaData names starting with \"enclave:\" are the archive's own");
+            }
+        }
+    }
     if (request.info.service == ServiceType::archive) {
         if (!caller.may_archive) {
             return rejection(echo_info(request.info, impl_->options, ms), Notice::not_permitted,

@@ -319,6 +319,39 @@ TEST_F(ArchiveServiceTest, RenewalsLengthenTheRecordsWhichStillVerify) {
     EXPECT_EQ(check->current_alg, crypto::HashAlg::sha512);
 }
 
+TEST_F(ArchiveServiceTest, ALongerLifetimeThanThePolicysIsGrantedWithModifications) {
+    const Caller lea = endpoint("lea-a");
+    Request r = archive_request({"keep me long"}, 1);
+    r.info.configuration = {{"lifetime-days", "99999"}};
+    const auto first = call(r, lea);
+    ASSERT_EQ(first.status, StatusInfo::waiting);
+    ASSERT_TRUE(svc_->seal_due(system_clock::now(), true));
+    const auto final_answer = call(lookup(ServiceType::status, by_ref(*first.data[0].data_reference)), lea);
+    EXPECT_EQ(final_answer.status, StatusInfo::granted_with_mods);
+    ASSERT_TRUE(final_answer.error);
+    EXPECT_EQ(final_answer.error->id, static_cast<int>(Notice::modified));
+    EXPECT_NE(final_answer.error->information.find("3650 granted"), std::string::npos);
+    auto s = svc_->summary(*first.data[0].data_reference);
+    ASSERT_TRUE(s);
+    EXPECT_LE(s->expires - s->created, 3650LL * 86400);
+    // A shorter one is granted as asked; nonsense and unknown items are refused.
+    r = archive_request({"short"}, 2);
+    r.info.configuration = {{"lifetime-days", "30"}};
+    call(r, lea);
+    ASSERT_TRUE(svc_->seal_due(system_clock::now(), true));
+    EXPECT_EQ(call(r, lea).status, StatusInfo::granted);
+    for (const auto& bad : std::vector<MetaEntry>{{"lifetime-days", "0"}, {"lifetime-days", "-5"},
+                                                   {"lifetime-days", "1e9"}, {"colour", "blue"}}) {
+        Request b = archive_request({"bad " + bad.value}, 3);
+        b.info.configuration = {bad};
+        EXPECT_EQ(call(b, lea).status, StatusInfo::rejection) << bad.name << "=" << bad.value;
+    }
+    // Nor may a client plant the archive's own metadata.
+    Request planted = archive_request({"planted"}, 4);
+    planted.data[0].metadata = {{"enclave:modified", "fake"}};
+    EXPECT_EQ(call(planted, lea).error->id, static_cast<int>(Notice::malformed_request));
+}
+
 TEST_F(ArchiveServiceTest, ABlobNoCatalogueRowNamesIsErasedOnOpen) {
     // What a crash between storing the data and cataloguing it leaves.
     svc_.reset();

@@ -158,6 +158,37 @@ TEST(LtapTest, EveryOperationOverHttpsWithRecordsThatVerifyAgainstTheTsaCertific
     EXPECT_EQ(after.error->id, 5);
 }
 
+TEST(LtapTest, EveryStatusOverHttpsWaitingGrantedGrantedWithModsAndRejection) {
+    TestInstance inst;
+    auto daemon = inst.start_ready();
+    add_endpoint(inst, "lea-arch", subject_of(inst, inst.lea_client()));
+    TlsConnection lea(inst.lea_port(), inst.lea_client());
+    Request r;
+    r.info.service = ServiceType::archive;
+    r.info.serial_number = 1;
+    r.info.configuration = {{"lifetime-days", "99999"}};
+    r.data = {raw("a long life asked for")};
+    const auto waiting = operation(post_ltap(lea, render_request(r).value()));
+    ASSERT_EQ(waiting.status, StatusInfo::waiting);
+    ASSERT_EQ(unix_request(inst.socket(), "POST", "/v1/archive/seal").status, 200);
+    // The same request again: its final answer, modified (the lifetime is the policy's).
+    const auto mods = operation(post_ltap(lea, render_request(r).value()));
+    EXPECT_EQ(mods.status, StatusInfo::granted_with_mods);
+    ASSERT_TRUE(mods.error);
+    EXPECT_EQ(mods.error->id, 12);
+    const auto granted = operation(post_ltap(lea, request_xml(ServiceType::archive, {raw("plain")}, 2)));
+    ASSERT_EQ(unix_request(inst.socket(), "POST", "/v1/archive/seal").status, 200);
+    EXPECT_EQ(operation(post_ltap(lea, request_xml(ServiceType::status,
+                                                   {by_ref(granted.data.at(0).data_reference.value())})))
+                  .status,
+              StatusInfo::granted);
+    // A replay of serial 2 with other data is refused.
+    const auto replay = operation(post_ltap(lea, request_xml(ServiceType::archive, {raw("other")}, 2)));
+    EXPECT_EQ(replay.status, StatusInfo::rejection);
+    ASSERT_TRUE(replay.error);
+    EXPECT_EQ(replay.error->id, 4);
+}
+
 TEST(LtapTest, EndpointsSeeOnlyTheirOwnObjectsAndStrangersAreRefused) {
     TestInstance inst;
     auto daemon = inst.start_ready();

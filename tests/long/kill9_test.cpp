@@ -22,7 +22,9 @@
 //     test fetched before the previous kill);
 //   - no closed task's value or salt is readable: not in any file of the data
 //     directory (plain, hex, base64), not in the API's record, reveal refused.
-// The archive (LTAP, issue #8) is not built yet and not part of the workload.
+//   - every acknowledged ARCHIVE (LTAP, issue #8) is in the archive: after
+//     a seal, each object exports as granted with its data, and once granted
+//     it stays granted in every later round (checked again at the end).
 //
 // Seeded: ENCLAVE_KILL_SEED=<n> (default kDefaultSeed, printed) fixes the
 // kill delays, batch sizes, binary sizes and contents, canary values;
@@ -152,6 +154,7 @@ public:
         check_delivered(round, snap);
         check_audit(round, snap);
         check_canaries(round, snap);
+        check_archive(round, snap, false);
     }
     SimView& sim() { return sim_; }
     [[nodiscard]] std::uint64_t audit_size() const { return audit_.size(); }
@@ -253,11 +256,65 @@ private:
         canaries_checked = snap.closed.size();
     }
 
+public:
+    /// Objects acknowledged since the last round (or all of them, `all`):
+    /// sealed, then exported over the admin API as granted with their data.
+    void check_archive(int round, const LedgerData& snap, bool all) {
+        const HttpReply seal = unix_request(inst_.socket(), "POST", "/v1/archive/seal");
+        EXPECT_EQ(seal.status, 200) << "round " << round << ": seal: " << seal.body;
+        std::vector<std::pair<std::string, std::string>> todo;
+        for (const auto& [ref, data] : snap.archived) {
+            if (all || archive_checked_.count(ref) == 0) todo.emplace_back(ref, data);
+        }
+        for (std::size_t at = 0; at < todo.size(); at += 64) {
+            archive::Request req;
+            req.info.service = archive::ServiceType::export_;
+            const std::size_t end = std::min(todo.size(), at + 64);
+            for (std::size_t i = at; i < end; ++i) {
+                archive::DataItem d;
+                d.data_reference = todo[i].first;
+                req.data.push_back(std::move(d));
+            }
+            const auto xml = archive::render_request(req);
+            ASSERT_TRUE(xml) << xml.error().message();
+            const HttpReply r = unix_request(inst_.socket(), "POST", "/v1/archive/ltap", *xml);
+            auto parsed = archive::parse_response(r.body);
+            ASSERT_TRUE(r.status == 200 && parsed && std::holds_alternative<archive::OperationResponse>(*parsed))
+                << "round " << round << ": " << r.status << " " << r.body.substr(0, 2000);
+            const auto& op = std::get<archive::OperationResponse>(*parsed);
+            EXPECT_EQ(op.status, archive::StatusInfo::granted)
+                << "round " << round << ": an acknowledged object is not granted after a seal: "
+                << r.body.substr(0, 2000);
+            ASSERT_EQ(op.data.size(), end - at) << "round " << round;
+            for (std::size_t i = at; i < end; ++i) {
+                const auto& d = op.data[i - at];
+                EXPECT_EQ(d.data_reference, todo[i].first) << "round " << round;
+                EXPECT_EQ(d.raw_data, crypto::Bytes(todo[i].second.begin(), todo[i].second.end()))
+                    << "round " << round << ": " << todo[i].first;
+                archive_checked_.insert(todo[i].first);
+            }
+        }
+    }
+
+private:
+
     TestInstance& inst_;
     Ledger& ledger_;
+    std::set<std::string> archive_checked_;
     SimView sim_;
     AuditView audit_;
 };
+
+/// An endpoint for the demo LEA client, so it may use the archive on
+/// listeners.lea (the simulator's endpoint names no client certificate).
+void add_archive_endpoint(TestInstance& inst) {
+    TlsConnection c(inst.lea_port(), inst.lea_client());
+    const std::string subject = json::parse(c.request("GET", "/v1/whoami").body)["subject"];
+    const RunResult r = ctl(inst, {"endpoint", "add", "lea-archive", "--url", "https://127.0.0.1:9/hi1",
+                                   "--ca", inst.pki("demo-ca.pem").string(), "--binary-url-scheme",
+                                   "https://127.0.0.1:9/b/{id}/", "--client-subject", subject});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+}
 
 void expect_clean_log(const std::string& log, int round) {
     for (const char* bad : {"panic", "terminate called", "Sanitizer", "runtime error",
@@ -287,6 +344,7 @@ TEST(Kill9Test, RandomKillsDuringAMixedWorkloadLoseNothingAcknowledged) {
     auto daemon = inst.start_ready();
     Simulator sim(inst);
     add_endpoint(inst, sim.port());
+    add_archive_endpoint(inst);
     create_task(inst, kItemRef);
     if (HasFatalFailure()) return;
 
@@ -332,12 +390,13 @@ TEST(Kill9Test, RandomKillsDuringAMixedWorkloadLoseNothingAcknowledged) {
     // The end: everything acknowledged delivered once, and nothing else.
     checker.check(rounds + 1);
     checker.check_delivered(rounds + 1, l);
+    checker.check_archive(rounds + 1, l, true);
     EXPECT_EQ(checker.sim().seen.size(), l.items.size()) << "items at the LEA nobody got acknowledged";
     std::printf("[ kill -9  ] seed %" PRIu64 ": %d rounds, %zu items (%zu with a binary), %zu tasks "
-                "created, %zu closed; %d requests resent, %d duplicate answers, %d re-uploads, %d task "
+                "created, %zu closed, %zu objects archived; %d requests resent, %d duplicate answers, %d re-uploads, %d task "
                 "operations confirmed by 409; %.1f s\n",
                 seed, rounds, l.items.size(), l.item_sha.size(), l.created.size(), l.closed.size(),
-                l.resent, l.duplicates, l.reuploads, l.confirmed,
+                l.archived.size(), l.resent, l.duplicates, l.reuploads, l.confirmed,
                 std::chrono::duration<double>(Clock::now() - started).count());
     daemon->signal(SIGTERM);
     EXPECT_EQ(daemon->wait_exit(30s), 0) << inst.log();

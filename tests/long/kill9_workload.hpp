@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "archive/ltap.hpp"
 #include "delivery_test_util.hpp"
 
 namespace enclave::daemon_test::kill9 {
@@ -78,6 +79,7 @@ struct LedgerData {
     std::set<std::string> uploaded_sha;   ///< every binary sent (acknowledged or not)
     std::vector<std::string> created;     ///< references whose creation was acknowledged
     std::vector<CanaryTask> closed;       ///< tasks whose close was acknowledged
+    std::map<std::string, std::string> archived;  ///< acknowledged archive reference -> its data
     std::vector<std::string> failures;
     int resent = 0;       ///< requests sent again after a lost answer
     int duplicates = 0;   ///< item units answered as duplicates (their first answer was lost)
@@ -111,6 +113,7 @@ public:
         for (int i = 0; i < 2; ++i) threads_.emplace_back([this, i] { items_loop(i); });
         threads_.emplace_back([this] { binaries_loop(); });
         threads_.emplace_back([this] { tasks_loop(); });
+        threads_.emplace_back([this] { archive_loop(); });
     }
     /// No new operation starts; the ones in progress are asked until answered
     /// (the daemon must be up), for at most two minutes.
@@ -304,6 +307,64 @@ private:
                 ledger_.closed.push_back(std::move(t));
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(rng.between(100, 500)));
+        }
+    }
+
+    /// One LTAP request on listeners.lea until answered (lost answers are
+    /// asked for again with the same body: ARCHIVE is idempotent on its
+    /// SerialNumber). nullopt after stop() + two minutes.
+    std::optional<HttpReply> ltap(std::unique_ptr<TlsConnection>& conn, const std::string& body) {
+        const std::string head = "POST /ltap HTTP/1.1\r\nHost: e\r\nContent-Type: application/ltap+xml\r\n"
+                                 "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+        for (int sent = 0; !gave_up(); ++sent) {
+            if (!conn || !conn->ok()) {
+                conn = std::make_unique<TlsConnection>(inst_.lea_port(), inst_.lea_client());
+                if (!conn->ok()) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                    continue;
+                }
+            }
+            if (sent > 0) ledger_.count_resent();
+            HttpReply r;
+            if (conn->send_all(head) && conn->send_all(body)) r = conn->read_reply();
+            if (r.status != 200) conn.reset();
+            if (r.status == 0 || r.status == 503) continue;
+            return r;
+        }
+        return std::nullopt;
+    }
+
+    /// Archives small objects, one per request, each with its own serial
+    /// number; acknowledged when the answer is waiting or granted with a
+    /// reference.
+    void archive_loop() {
+        Rng rng{seed_ ^ 0x4000u};
+        std::unique_ptr<TlsConnection> conn;
+        for (std::int64_t serial = 1; !stopping_; ++serial) {
+            const std::string data = "archived " + rng.hex(24);
+            archive::Request req;
+            req.info.service = archive::ServiceType::archive;
+            req.info.serial_number = serial;
+            archive::DataItem item;
+            item.raw_data = crypto::Bytes(data.begin(), data.end());
+            req.data.push_back(std::move(item));
+            const auto xml = archive::render_request(req);
+            if (!xml) return ledger_.fail("archive: render: " + xml.error().message());
+            const auto r = ltap(conn, *xml);
+            if (!r) return ledger_.fail("archive: no answer");
+            auto parsed = archive::parse_response(r->body);
+            if (r->status != 200 || !parsed || !std::holds_alternative<archive::OperationResponse>(*parsed)) {
+                return ledger_.fail("archive: HTTP " + std::to_string(r->status) + " " + r->body);
+            }
+            const auto& op = std::get<archive::OperationResponse>(*parsed);
+            if (op.status == archive::StatusInfo::rejection || op.data.size() != 1 || !op.data[0].data_reference) {
+                return ledger_.fail("archive: not accepted: " + r->body);
+            }
+            {
+                std::lock_guard lock(ledger_.mu);
+                ledger_.archived[*op.data[0].data_reference] = data;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(rng.between(20, 200)));
         }
     }
 

@@ -88,6 +88,7 @@ enum class Notice : std::int32_t {
     unavailable = 9,
     unsupported_algorithm = 10,
     not_archived_yet = 11,
+    modified = 12,  ///< with grantedWithMods: what the archive changed
 };
 
 /// One object as the catalogue shows it (no data, no digest).
