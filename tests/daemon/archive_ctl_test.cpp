@@ -140,6 +140,16 @@ TEST(ArchiveCtlTest, ExportWithTheDaemonStoppedThenVerifyOfflineAndTamperedDataF
     EXPECT_EQ(tampered.exit_code, 1) << tampered.err;
     EXPECT_NE(tampered.err.find("does not verify"), std::string::npos) << tampered.err;
 
+    // A changed byte in the time stamp's signature: exit 1 as well.
+    std::string record = file_text(ers);
+    record[record.size() - 10] ^= 0x01;
+    const auto bad_ers = inst.scratch() / "changed.ers";
+    write_text(bad_ers, record);
+    const RunResult bad_record =
+        ctl(inst, {"archive", "verify", "--data", data.string(), "--evidence", bad_ers.string()});
+    EXPECT_EQ(bad_record.exit_code, 1) << bad_record.err;
+    EXPECT_NE(bad_record.err.find("does not verify"), std::string::npos) << bad_record.err;
+
     // No TSA certificate named and no instance: a usage problem, exit 2.
     const std::vector<std::string> no_cert{enclavectl_path(), "archive", "verify", "--data",
                                            data.string(), "--evidence", ers.string()};
