@@ -84,6 +84,18 @@ TEST(ArchiveCtlTest, ExportWithTheDaemonStoppedThenVerifyOfflineAndTamperedDataF
     EXPECT_NE(busy.err.find("POST /v1/archive/ltap"), std::string::npos) << busy.err;
     EXPECT_FALSE(std::filesystem::exists(out));
 
+    // Even when the admin socket is not found (a config naming another
+    // one), the blob store's flock stops the export.
+    appliance::Config other = inst.config();
+    other.admin.socket = inst.scratch() / "no-such.sock";
+    const auto other_toml = inst.scratch() / "other.toml";
+    write_text(other_toml, appliance::render_config(other));
+    const RunResult locked = ctl(inst, {"--config", other_toml.string(), "archive", "export",
+                                        "--object", ref, "--out", out.string()});
+    EXPECT_EQ(locked.exit_code, 2) << locked.err;
+    EXPECT_NE(locked.err.find("stop it first"), std::string::npos) << locked.err;
+    EXPECT_FALSE(std::filesystem::exists(out));
+
     stop(*daemon);
     const RunResult exported = export_object(inst, ref, out, true);
     ASSERT_EQ(exported.exit_code, 0) << exported.err << exported.out;
