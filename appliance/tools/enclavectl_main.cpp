@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // enclavectl: provisions an instance (init), asks a running enclaved about
-// itself over the admin socket (status, hsm status), manages tasks and works
-// with the audit log (appliance/ctl.hpp has the task and audit commands).
+// itself over the admin socket (status, hsm status), manages tasks, works
+// with the audit log and exports from / verifies the archive offline
+// (appliance/ctl.hpp has the task, audit and archive commands).
 //
 // Exit codes (docs/provisioning.md): 0 ok, 1 usage error (audit reverify: a
-// mismatch; audit verify: a bundle that does not verify), 2 failure,
+// mismatch; audit verify, archive verify: a bundle or evidence record that
+// does not verify), 2 failure,
 // 3 enclaved is not running. With --json, stdout carries exactly one JSON
 // document (the result, or {"error":{"code","message"}}); without it, human
 // text. Errors also go to stderr. No PIN is ever taken from argv.
@@ -152,8 +154,9 @@ int main(int argc, char** argv) {
     CLI::App app{
         "enclavectl: provision an Enclave instance, inspect a running enclaved, manage tasks "
         "and work with the audit log.\n"
-        "Exit codes: 0 ok, 1 usage error (audit reverify: mismatch; audit verify: the bundle "
-        "does not verify), 2 failure, 3 enclaved is not running."};
+        "Exit codes: 0 ok, 1 usage error (audit reverify: mismatch; audit verify, archive "
+        "verify: the bundle or evidence record does not verify), 2 failure, 3 enclaved is not "
+        "running."};
     app.fallthrough();  // global options are accepted after the subcommand too (inherited)
     app.require_subcommand(1);
     Globals g;
@@ -295,6 +298,27 @@ int main(int argc, char** argv) {
     CLI::App* psk_revoke = psk->add_subcommand("revoke", "Revoke a PSK now");
     psk_revoke->add_option("--identity", pso.identity, "TLS PSK identity")->required();
 
+    // the long-term archive, offline
+    std::string arch_data, arch_evidence, arch_tsa, arch_object, arch_out;
+    CLI::App* arch = app.add_subcommand("archive", "The long-term archive, offline (docs/archive.md)");
+    arch->require_subcommand(1);
+    CLI::App* arch_verify = arch->add_subcommand(
+        "verify", "Verify an evidence record for data offline (no daemon, no token); exit 1 when "
+                  "it does not verify");
+    arch_verify->add_option("--data", arch_data, "The archived data (file)")->required();
+    arch_verify->add_option("--evidence", arch_evidence, "Its RFC 4998 evidence record (DER file)")
+        ->required();
+    arch_verify->add_option("--tsa-cert", arch_tsa,
+                            "The TSA certificate you trust, DER or PEM (default: the instance's "
+                            "tsa.crt when --data-dir or ENCLAVE_DATA_DIR names one)");
+    CLI::App* arch_export = arch->add_subcommand(
+        "export", "With enclaved stopped: write one granted object's data, evidence record, "
+                  "metadata and the TSA certificate into a folder");
+    arch_export->add_option("--object", arch_object, "Object reference (urn:x-enclave:ltap:obj:...)")
+        ->required();
+    arch_export->add_option("--out", arch_out, "Folder to write into (made when missing)")
+        ->required();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -330,6 +354,10 @@ int main(int argc, char** argv) {
         if (consistency->parsed()) return appliance::ctl::audit_proof_consistency(g, old_size, new_size);
         if (export_cmd->parsed()) return appliance::ctl::audit_export(g, out_file, force);
         if (verify->parsed()) return appliance::ctl::audit_verify(g, file, key, since);
+        if (arch_verify->parsed()) {
+            return appliance::ctl::archive_verify(g, arch_data, arch_evidence, arch_tsa);
+        }
+        if (arch_export->parsed()) return appliance::ctl::archive_export(g, arch_object, arch_out);
         if (ep_add->parsed()) return appliance::ctl::endpoint_add(g, eo);
         if (ep_list->parsed()) return appliance::ctl::endpoint_list(g);
         if (ep_show->parsed()) return appliance::ctl::endpoint_show(g, endpoint_name);

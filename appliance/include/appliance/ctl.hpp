@@ -84,6 +84,18 @@ int audit_export(const Globals& g, const std::string& out, bool overwrite);
 int audit_verify(const Globals& g, const std::string& bundle, const std::string& key,
                  const std::string& since_checkpoint);
 
+// ---- the long-term archive, offline (ctl_archive.cpp; docs/archive.md)
+/// archive verify --data F --evidence F.ers [--tsa-cert C]: no daemon, no
+/// token. `tsa_cert` "" = the instance's (archive.tsa_certificate, else
+/// DATA_DIR/tsa.crt) when --data-dir or $ENCLAVE_DATA_DIR names one.
+/// Exit 0 verified, 1 the record does not verify, 2 a file cannot be read.
+int archive_verify(const Globals& g, const std::string& data, const std::string& evidence,
+                   const std::string& tsa_cert);
+/// archive export --object REF --out DIR2: with enclaved stopped, logs into
+/// the token and writes REF's data (0600), evidence record, metadata and the
+/// TSA certificate into DIR2 (never overwriting a file).
+int archive_export(const Globals& g, const std::string& reference, const std::string& out_dir);
+
 // ---- LEA endpoints (ctl_endpoint.cpp)
 struct EndpointAddOptions {
     std::string name;
