@@ -300,7 +300,7 @@ int main(int argc, char** argv) {
 
     // the long-term archive, offline
     std::string arch_data, arch_evidence, arch_tsa, arch_object, arch_out;
-    CLI::App* arch = app.add_subcommand("archive", "The long-term archive, offline (docs/archive.md)");
+    CLI::App* arch = app.add_subcommand("archive", "The long-term archive (docs/archive.md)");
     arch->require_subcommand(1);
     CLI::App* arch_verify = arch->add_subcommand(
         "verify", "Verify an evidence record for data offline (no daemon, no token); exit 1 when "
@@ -318,6 +318,16 @@ int main(int argc, char** argv) {
         ->required();
     arch_export->add_option("--out", arch_out, "Folder to write into (made when missing)")
         ->required();
+    CLI::App* arch_status = arch->add_subcommand("status", "Archive counts and the TSA certificate (daemon)");
+    CLI::App* arch_seal = arch->add_subcommand("seal", "Seal every waiting object now (daemon)");
+    std::string renew_kind, renew_digest;
+    CLI::App* arch_renew = arch->add_subcommand(
+        "renew", "Renew every granted object's evidence: a new time stamp, or a new hash tree (daemon)");
+    arch_renew->add_option("--kind", renew_kind, "timestamp or hash-tree")
+        ->required()
+        ->check(CLI::IsMember({"timestamp", "hash-tree"}));
+    arch_renew->add_option("--digest", renew_digest, "hash-tree: sha256, sha384 or sha512 (default sha512)")
+        ->check(CLI::IsMember({"sha256", "sha384", "sha512"}));
 
     try {
         app.parse(argc, argv);
@@ -358,6 +368,9 @@ int main(int argc, char** argv) {
             return appliance::ctl::archive_verify(g, arch_data, arch_evidence, arch_tsa);
         }
         if (arch_export->parsed()) return appliance::ctl::archive_export(g, arch_object, arch_out);
+        if (arch_status->parsed()) return appliance::ctl::archive_status(g);
+        if (arch_seal->parsed()) return appliance::ctl::archive_seal(g);
+        if (arch_renew->parsed()) return appliance::ctl::archive_renew(g, renew_kind, renew_digest);
         if (ep_add->parsed()) return appliance::ctl::endpoint_add(g, eo);
         if (ep_list->parsed()) return appliance::ctl::endpoint_list(g);
         if (ep_show->parsed()) return appliance::ctl::endpoint_show(g, endpoint_name);

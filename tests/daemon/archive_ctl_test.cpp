@@ -208,5 +208,40 @@ TEST(ArchiveCtlTest, UnknownPendingAndMalformedReferencesAndAFileAsOutAreRefused
     EXPECT_FALSE(std::filesystem::exists(out) && !std::filesystem::is_empty(out));
 }
 
+TEST(ArchiveCtlTest, SealRenewAndStatusOverTheAdminApiLengthenTheRecords) {
+    TestInstance inst;
+    auto daemon = inst.start_ready();
+    const std::string ref = archive_over_admin(inst, "renew me");
+    ASSERT_FALSE(ref.empty());
+    const RunResult seal = ctl(inst, {"archive", "seal"});
+    ASSERT_EQ(seal.exit_code, 0) << seal.err;
+    EXPECT_NE(seal.out.find("sealed: 1 objects"), std::string::npos) << seal.out;
+    const RunResult ts = ctl(inst, {"archive", "renew", "--kind", "timestamp", "--json"});
+    ASSERT_EQ(ts.exit_code, 0) << ts.err;
+    EXPECT_EQ(json::parse(ts.out)["objects"], 1);
+    const RunResult ht = ctl(inst, {"archive", "renew", "--kind", "hash-tree", "--digest", "sha512"});
+    ASSERT_EQ(ht.exit_code, 0) << ht.err;
+    const RunResult status = ctl(inst, {"archive", "status", "--json"});
+    ASSERT_EQ(status.exit_code, 0) << status.err;
+    EXPECT_EQ(json::parse(status.out)["granted"], 1);
+    // Usage errors are refused before anything is sent.
+    EXPECT_NE(ctl(inst, {"archive", "renew", "--kind", "sideways"}).exit_code, 0);
+    EXPECT_NE(ctl(inst, {"archive", "renew", "--kind", "hash-tree", "--digest", "md5"}).exit_code, 0);
+
+    // The record now has two chains (SHA-256, then SHA-512) and three stamps.
+    stop(*daemon);
+    const auto out = inst.scratch() / "renewed";
+    const RunResult exported = export_object(inst, ref, out);
+    ASSERT_EQ(exported.exit_code, 0) << exported.err;
+    const std::string id = ref.substr(kObjectReferencePrefix.size());
+    const RunResult verified = ctl(inst, {"archive", "verify", "--data", (out / (id + ".data")).string(),
+                                          "--evidence", (out / (id + ".ers")).string(), "--json"});
+    ASSERT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+    const json v = json::parse(verified.out);
+    EXPECT_EQ(v["evidence"]["chains"], 2) << v.dump();
+    EXPECT_EQ(v["evidence"]["stamps"], 3) << v.dump();
+    EXPECT_EQ(v["evidence"]["digest_algorithm"], "sha512") << v.dump();
+}
+
 }  // namespace
 }  // namespace enclave::daemon_test

@@ -95,6 +95,14 @@ int archive_verify(const Globals& g, const std::string& data, const std::string&
 /// the token and writes REF's data (0600), evidence record, metadata and the
 /// TSA certificate into DIR2 (never overwriting a file).
 int archive_export(const Globals& g, const std::string& reference, const std::string& out_dir);
+// ---- the archive over the admin API (ctl_archive_admin.cpp)
+/// archive status: counts by state and the TSA certificate's SHA-256 (any role).
+int archive_status(const Globals& g);
+/// archive seal: seal every waiting object now (security officer, operator).
+int archive_seal(const Globals& g);
+/// archive renew --kind timestamp|hash-tree [--digest sha512]: renew every
+/// granted object's evidence (security officer).
+int archive_renew(const Globals& g, const std::string& kind, const std::string& digest);
 
 // ---- LEA endpoints (ctl_endpoint.cpp)
 struct EndpointAddOptions {
