@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <iostream>
 #include <map>
 
@@ -42,10 +43,12 @@ const std::vector<crypto::HashAlg> kEvidenceAlgs = {crypto::HashAlg::sha256,
                                                     crypto::HashAlg::sha512};
 
 /// A regular file, read whole; too_large over `max` bytes.
-Result<Bytes> read_bytes(const std::filesystem::path& path, std::size_t max) {
+/// Reads a regular file in 64 KiB chunks, passing each to `take` (which may
+/// stop the read with an error).
+Result<void> read_chunks(const std::filesystem::path& path,
+                         const std::function<Result<void>(crypto::ByteView)>& take) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fail(Errc::io_error, "cannot read " + path.string() + ": " + std::strerror(errno));
-    Bytes out;
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
@@ -61,36 +64,38 @@ Result<Bytes> read_bytes(const std::filesystem::path& path, std::size_t max) {
             return fail(Errc::io_error, "reading " + path.string() + ": " + std::strerror(e));
         }
         if (n == 0) break;
-        out.insert(out.end(), buf, buf + n);
-        if (out.size() > max) {
+        if (auto r = take(crypto::ByteView(buf, static_cast<std::size_t>(n))); !r) {
             ::close(fd);
-            return fail(Errc::too_large, path.string() + ": over " + std::to_string(max) + " bytes");
+            return r;
         }
     }
     ::close(fd);
+    return {};
+}
+
+Result<Bytes> read_bytes(const std::filesystem::path& path, std::size_t max) {
+    Bytes out;
+    auto read = read_chunks(path, [&](crypto::ByteView chunk) -> Result<void> {
+        out.insert(out.end(), chunk.begin(), chunk.end());
+        if (out.size() > max) {
+            return fail(Errc::too_large, path.string() + ": over " + std::to_string(max) + " bytes");
+        }
+        return {};
+    });
+    if (!read) return tl::unexpected(read.error());
     return out;
 }
 
 /// The data's digests under every algorithm an evidence record may use, in
 /// one pass over the file (the data may be larger than memory allows).
 Result<std::map<crypto::HashAlg, Bytes>> file_digests(const std::filesystem::path& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(Errc::io_error, "cannot read " + path.string() + ": " + std::strerror(errno));
     std::vector<crypto::Hasher> hashers;
     for (auto alg : kEvidenceAlgs) hashers.emplace_back(alg);
-    std::uint8_t buf[65536];
-    for (;;) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const int e = errno;
-            ::close(fd);
-            return fail(Errc::io_error, "reading " + path.string() + ": " + std::strerror(e));
-        }
-        if (n == 0) break;
-        for (auto& h : hashers) h.update(crypto::ByteView(buf, static_cast<std::size_t>(n)));
-    }
-    ::close(fd);
+    auto read = read_chunks(path, [&](crypto::ByteView chunk) -> Result<void> {
+        for (auto& h : hashers) h.update(chunk);
+        return {};
+    });
+    if (!read) return tl::unexpected(read.error());
     std::map<crypto::HashAlg, Bytes> out;
     for (std::size_t i = 0; i < hashers.size(); ++i) out[kEvidenceAlgs[i]] = hashers[i].finish();
     return out;

@@ -98,7 +98,8 @@ struct ArchiveService::Impl {
     ArchiveOptions options;
     std::shared_ptr<TimeStampAuthority> tsa;
     crypto::BlobStore blobs;
-    std::mutex mu;  ///< guards the catalogue
+    std::mutex mu;       ///< guards the catalogue
+    std::mutex seal_mu;  ///< one sealing or renewal at a time (the sealer thread, an officer)
     detail::Catalog catalog;
 
     Impl(ArchiveOptions o, std::shared_ptr<TimeStampAuthority> t, crypto::BlobStore b,

@@ -80,6 +80,7 @@ Result<crypto::Bytes> ArchiveService::Impl::read_data(const ObjectRow& row) {
 
 Result<SealReport> ArchiveService::seal_due(std::chrono::system_clock::time_point now, bool force) {
     auto& s = *impl_;
+    std::lock_guard sealing(s.seal_mu);
     SealReport report;
     for (;;) {
         std::vector<ObjectRow> rows;
@@ -119,6 +120,7 @@ Result<SealReport> ArchiveService::seal_due(std::chrono::system_clock::time_poin
 Result<SealReport> ArchiveService::renew(RenewalKind kind, crypto::HashAlg new_alg) {
     auto& s = *impl_;
     if (!s.tsa) return fail(Errc::unavailable, "archive: no time-stamping authority");
+    std::lock_guard sealing(s.seal_mu);
     SealReport report;
     std::string after;
     for (;;) {
