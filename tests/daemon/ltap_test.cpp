@@ -344,5 +344,41 @@ TEST(LtapTest, ClosedTaskRecordsEnterTheArchiveAndAnAuditorVerifiesThem) {
     EXPECT_EQ(closed.find(f.salt_hex), std::string::npos);
 }
 
+TEST(LtapTest, DeliveryReceiptsEnterTheArchiveToo) {
+    TestInstance inst;
+    auto daemon = inst.start_ready();
+    Simulator sim(inst);
+    add_endpoint(inst, sim.port());
+    create_task(inst, "LIID-RECEIPT");
+    TlsConnection collector(inst.ingest_port(), inst.collector_client());
+    const HttpReply submitted =
+        post_json(collector, "/ingest/v1/tasks/LIID-RECEIPT/items", json::array({item(1)}).dump());
+    ASSERT_EQ(submitted.status / 100, 2) << submitted.body;
+    ASSERT_TRUE(eventually([&] { return items_delivered(sim) == 1; }));
+    std::string receipt;
+    ASSERT_TRUE(eventually([&] {
+        const json page = json::parse(unix_get(inst.socket(), "/v1/audit/entries?first=0").body);
+        for (const json& e : page["entries"]) {
+            if (json::parse(e.get<std::string>())["event"] == "delivery.recorded") receipt = e.get<std::string>();
+        }
+        return !receipt.empty();
+    }));
+    DataItem item_ref;
+    item_ref.imprint = MessageImprint{"http://www.w3.org/2001/04/xmlenc#sha256",
+                                      crypto::digest(crypto::HashAlg::sha256, crypto::as_bytes(receipt))};
+    const std::string status = request_xml(ServiceType::status, {item_ref});
+    OperationResponse answer;
+    ASSERT_TRUE(eventually([&] {
+        const HttpReply r = unix_request(inst.socket(), "POST", "/v1/archive/ltap", status);
+        auto parsed = parse_response(r.body);
+        if (!parsed || !std::holds_alternative<OperationResponse>(*parsed)) return false;
+        answer = std::get<OperationResponse>(*parsed);
+        return answer.status != StatusInfo::rejection;
+    }, std::chrono::seconds(20)));
+    ASSERT_EQ(answer.data.size(), 1u);
+    EXPECT_EQ(meta(answer.data[0], "enclave:audit-event"), "delivery.recorded");
+    EXPECT_EQ(meta(answer.data[0], "enclave:source"), "audit-log");
+}
+
 }  // namespace
 }  // namespace enclave::daemon_test
