@@ -5,7 +5,7 @@
 #
 # Layout: /usr/bin/{enclaved,enclavectl}, /lib/systemd/system/enclaved.service,
 # /usr/share/enclave/schemas/{etsi,enclave} (found by SchemaPaths::defaults()
-# relative to the program), /usr/share/doc/enclave/*.md, an empty /etc/enclave
+# relative to the program) and schemas/archive/ltap.xsd (archive::ltap_schema_file()), /usr/share/doc/enclave/*.md, an empty /etc/enclave
 # (root:enclave 0750, set by postinst). /var/lib/enclave and the user enclave
 # come from postinst.
 include(GNUInstallDirs)
@@ -21,6 +21,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/delivery/schemas/
   DESTINATION ${CMAKE_INSTALL_DATADIR}/enclave/schemas/enclave)
 install(DIRECTORY ${ENCLAVE_ETSI_SCHEMA_DIR}/
   DESTINATION ${CMAKE_INSTALL_DATADIR}/enclave/schemas/etsi)
+install(FILES ${PROJECT_SOURCE_DIR}/archive/schemas/ltap.xsd
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/enclave/schemas/archive)
 install(FILES
   ${PROJECT_SOURCE_DIR}/docs/packaging.md
   ${PROJECT_SOURCE_DIR}/docs/operations.md

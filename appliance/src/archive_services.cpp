@@ -98,6 +98,7 @@ Result<std::unique_ptr<ArchiveServices>> ArchiveServices::open(const Config& con
     if (auto schema = archive::check_ltap_schema(); !schema) {
         return tl::unexpected(schema.error().wrap("the LTAP schema"));
     }
+    log(LogLevel::info, "archive", "LTAP schema " + archive::ltap_schema_file().string());
     auto tsa = open_tsa(config, pool);
     if (!tsa) return tl::unexpected(tsa.error().wrap("archive TSA"));
     auto impl = std::make_unique<Impl>();

@@ -49,7 +49,23 @@ std::string_view to_string(StatusInfo s) noexcept {
     return "?";
 }
 
-std::filesystem::path ltap_schema_file() { return std::filesystem::path(ENCLAVE_ARCHIVE_SCHEMA_DIR) / "ltap.xsd"; }
+// An installed program (the Debian package's /usr/bin/enclaved) carries the
+// schema in <prefix>/share/enclave/schemas/archive/ltap.xsd, <prefix> being
+// the folder above the program's own (as delivery's SchemaPaths::defaults()
+// finds its schemas); a program in the build tree uses the source folder.
+std::filesystem::path ltap_schema_file() {
+    static const std::filesystem::path file = [] {
+        std::error_code ec;
+        const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+        if (!ec) {
+            auto installed = exe.parent_path().parent_path() / "share" / "enclave" / "schemas" /
+                             "archive" / "ltap.xsd";
+            if (std::filesystem::is_regular_file(installed, ec)) return installed;
+        }
+        return std::filesystem::path(ENCLAVE_ARCHIVE_SCHEMA_DIR) / "ltap.xsd";
+    }();
+    return file;
+}
 
 crypto::Result<void> check_ltap_schema() {
     auto schema = detail::ltap_schema();

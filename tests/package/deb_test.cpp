@@ -119,7 +119,7 @@ TEST_F(DebTest, HoldsTheProgramsUnitSchemasAndNothingElse) {
           "./etc/enclave/", "./usr/share/enclave/schemas/enclave/ts_103707_enclave.xsd",
           "./usr/share/enclave/schemas/enclave/enclave_schema_set.xsd.in",
           "./usr/share/enclave/schemas/etsi/_local_hi1_validation_wrapper.xsd",
-          "./usr/share/doc/enclave/packaging.md"}) {
+          "./usr/share/enclave/schemas/archive/ltap.xsd", "./usr/share/doc/enclave/packaging.md"}) {
         EXPECT_TRUE(paths.contains(want)) << "the package lacks " << want << "\n" << r.out;
     }
 }
@@ -223,6 +223,9 @@ TEST_F(DebTest, PackagedDaemonServesInTheUnitsLayout) {
     Process p(o);
     ASSERT_TRUE(inst.wait_ready(p)) << "setpriv (util-linux) or enclaved failed:\n" << inst.log();
     const auto schemas = root.path() / "usr/share/enclave/schemas";
+    EXPECT_NE(inst.log().find("LTAP schema " + (schemas / "archive" / "ltap.xsd").string()),
+              std::string::npos)
+        << inst.log();
     EXPECT_NE(inst.log().find("XML schemas from " + (schemas / "enclave").string() + " and " +
                               (schemas / "etsi").string()),
               std::string::npos)
