@@ -143,13 +143,14 @@ Response status(ArchiveServices::Impl& s) {
 
 /// The routes of an instance whose archive is not provisioned: every call
 /// says so (503) instead of 404, so a client learns why.
+constexpr const char* kNotProvisioned =
+    "the archive is not provisioned on this instance (no TSA certificate; docs/archive.md)";
+
 void add_unavailable_routes(Routers& routers) {
-    constexpr const char* kWhy =
-        "the archive is not provisioned on this instance (no TSA certificate; docs/archive.md)";
-    auto ltap = [kWhy](const Request&) -> StreamStart { return ltap_error(503, 503, kWhy); };
+    auto ltap = [](const Request&) -> StreamStart { return ltap_error(503, 503, kNotProvisioned); };
     routers.lea.add_stream("POST", "/ltap", RoleSet{}, 0, ltap);
     routers.admin.add_stream("POST", "/v1/archive/ltap", kReaders, 0, ltap);
-    auto json503 = [kWhy](const Request&) { return Response::error(503, "unavailable", kWhy); };
+    auto json503 = [](const Request&) { return Response::error(503, "unavailable", kNotProvisioned); };
     routers.admin.add("POST", "/v1/archive/seal", kSealers, json503);
     routers.admin.add("POST", "/v1/archive/renew", kOfficers, json503);
     routers.admin.add("GET", "/v1/archive/status", RoleSet::all(), json503);

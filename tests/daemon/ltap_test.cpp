@@ -380,5 +380,25 @@ TEST(LtapTest, DeliveryReceiptsEnterTheArchiveToo) {
     EXPECT_EQ(meta(answer.data[0], "enclave:source"), "audit-log");
 }
 
+TEST(LtapTest, AnInstanceWithoutATsaServesButItsArchiveAnswers503) {
+    TestInstance inst;
+    // An instance provisioned before the archive existed has no tsa.crt.
+    std::filesystem::remove(inst.dir() / "tsa.crt");
+    auto daemon = inst.start_ready();
+    add_endpoint(inst, "lea-arch", subject_of(inst, inst.lea_client()));
+    TlsConnection lea(inst.lea_port(), inst.lea_client());
+    const HttpReply r = post_ltap(lea, request_xml(ServiceType::archive, {raw("x")}, 1));
+    EXPECT_EQ(r.status, 503) << r.body;
+    auto parsed = parse_response(r.body);
+    ASSERT_TRUE(parsed && std::holds_alternative<ErrorNotice>(*parsed)) << r.body;
+    EXPECT_NE(std::get<ErrorNotice>(*parsed).information.find("not provisioned"), std::string::npos);
+    EXPECT_EQ(unix_request(inst.socket(), "GET", "/v1/archive/status").status, 503);
+    EXPECT_EQ(unix_request(inst.socket(), "POST", "/v1/archive/seal").status, 503);
+    EXPECT_NE(inst.log().find("the archive is unavailable: no TSA certificate"), std::string::npos)
+        << inst.log();
+    // Everything else works.
+    EXPECT_EQ(unix_get(inst.socket(), "/readyz").status, 200);
+}
+
 }  // namespace
 }  // namespace enclave::daemon_test
