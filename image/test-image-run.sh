@@ -30,6 +30,18 @@ find_leader() {
   return 1
 }
 
+# The unit's LimitMEMLOCK=64M, or the hard limit when it is lower and we may
+# not raise it (no CAP_SYS_RESOURCE here); enclaved needs 1 MiB.
+memlock_limit() {
+  local want=67108864 hard
+  hard=$(ulimit -Hl)
+  if [ "$hard" != unlimited ] && [ $((hard * 1024)) -lt $want ]; then
+    want=$((hard * 1024))
+    step "RLIMIT_MEMLOCK: the hard limit here is $hard KiB, below the unit's 64 MiB; using it" >&2
+  fi
+  echo "$want"
+}
+
 # boot_nspawn: boots the image; 0 once its systemd is up (running or
 # degraded), 1 when it cannot boot here (and nothing is left running).
 boot_nspawn() {
@@ -38,8 +50,23 @@ boot_nspawn() {
     return 1
   fi
   step "booting the image with systemd-nspawn"
-  systemd-nspawn --quiet --register=no --machine=enclave-image-test --image="$image" --read-only \
-    --private-users=no --bind="$state:/var/lib/enclave" --bind="$etc:/etc/enclave" \
+  # -D on the read-only mount, not --image= (which needs udev in /run).
+  # CAP_IPC_LOCK: without it nspawn's system call filter refuses mlock
+  # (@memlock) to everything in the container, and enclaved refuses to
+  # start with keys in swappable memory. The service itself still gets no
+  # capability (the unit's empty CapabilityBoundingSet=).
+  local memlock
+  memlock=$(memlock_limit)
+  # No service manager on the host: no scope (--keep-unit), no machined
+  # (--register=no), and nspawn's scratch folder /run/systemd/nspawn on a
+  # tmpfs of its own mount namespace (it refuses to clean one up on disk).
+  unshare --mount --propagation private -- /bin/sh -c \
+    'mkdir -p /run/systemd/nspawn && mount -t tmpfs -o mode=0755 tmpfs /run/systemd/nspawn &&
+     exec "$@"' sh \
+    systemd-nspawn --quiet --register=no --keep-unit --machine=enclave-image-test \
+    --directory="$mnt" --read-only --private-users=no \
+    --capability=CAP_IPC_LOCK --rlimit=RLIMIT_MEMLOCK="$memlock" \
+    --bind="$state:/var/lib/enclave" --bind="$etc:/etc/enclave" \
     --console=pipe --boot </dev/null >"$work/nspawn.log" 2>&1 &
   nspawn_pid=$!
   local s=
@@ -134,8 +161,10 @@ start_daemon() {
   install -d -m 0755 "$mnt/run/credentials"
   install -d -m 0500 -o "$uid" -g "$gid" "$mnt$creds"
   install -m 0400 -o "$uid" -g "$gid" "$etc/token.pin" "$mnt$creds/token-pin"
+  local memlock
+  memlock=$(memlock_limit)
   umask 0077
-  prlimit --memlock=67108864:67108864 --core=0:0 -- \
+  prlimit --memlock=$memlock:$memlock --core=0:0 -- \
     chroot --userspec="$uid:$gid" --groups="$gid" "$mnt" /usr/bin/env -i PATH=$IMAGE_PATH \
     CREDENTIALS_DIRECTORY=$creds /usr/bin/enclaved --data-dir /var/lib/enclave \
     --config /etc/enclave/enclave.toml </dev/null >"$work/enclaved.log" 2>&1 &
