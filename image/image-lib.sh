@@ -101,6 +101,13 @@ clean_files() {
   find "$root/var/log" -type f -delete
   rm -rf "$root"/tmp/* "$root"/var/tmp/* "$root"/root/.[!.]* "$root"/usr/sbin/policy-rc.d
   rm -f "$root"/etc/{passwd,group,shadow,gshadow,subuid,subgid}- "$root"/etc/.pwd.lock
+  # The password files' "last changed" day: the day of SOURCE_DATE_EPOCH,
+  # not the build's (root and enclave get today's from debootstrap, adduser).
+  awk -F: -v OFS=: -v day=$((SOURCE_DATE_EPOCH / 86400)) \
+    '$3 != "" && $3 > day { $3 = day } { print }' "$root/etc/shadow" >"$root/etc/shadow.new"
+  chmod --reference="$root/etc/shadow" "$root/etc/shadow.new"
+  chown --reference="$root/etc/shadow" "$root/etc/shadow.new"
+  mv "$root/etc/shadow.new" "$root/etc/shadow"
   rm -f "$root"/var/lib/dbus/machine-id
   : >"$root/etc/machine-id"
   # the host's resolver, copied in by debootstrap: a site setting
