@@ -133,9 +133,13 @@ check_root() {
   [ "$shell" = /usr/sbin/nologin ] || die "the user enclave has the shell $shell, not /usr/sbin/nologin"
   [ -d "$root/var/lib/enclave" ] || die "the image has no /var/lib/enclave"
   [ -d "$root/etc/enclave" ] || die "the image has no /etc/enclave"
-  local f missing
+  local f missing modules
+  # every module registered with p11-kit (absolute paths: ours and a vendor's)
+  modules=$(cat "$root"/etc/pkcs11/modules/*.module 2>/dev/null |
+            sed -n 's/^module:[[:space:]]*\(\/[^[:space:]]*\).*/\1/p')
+  [ -n "$modules" ] || die "no PKCS#11 module is registered in /etc/pkcs11/modules"
   for f in usr/bin/enclaved usr/bin/enclavectl lib/systemd/systemd usr/bin/p11-kit \
-           $( [ "$softhsm" = 0 ] || echo usr/lib/softhsm/libsofthsm2.so ); do
+           $(sed 's|^/||' <<<"$modules"); do
     [ -e "$root/$f" ] || die "the image lacks /$f"
     missing=$(chroot "$root" /lib64/ld-linux-x86-64.so.2 --list "/$f" 2>&1 | grep 'not found' || true)
     [ -z "$missing" ] || die "/$f: libraries missing from the image: $missing"

@@ -127,6 +127,10 @@ free_port() {
 
 # provision: docs/packaging.md's steps, inside the image.
 provision() {
+  in_image p11-kit list-modules >"$work/p11-kit.out" 2>&1 &&
+    grep -q '^softhsm2: /usr/lib/softhsm/libsofthsm2.so' "$work/p11-kit.out" ||
+    die "p11-kit in the image does not list the module softhsm2: $(head -n 20 "$work/p11-kit.out")"
+  step "p11-kit lists the registered module softhsm2"
   step "provisioning: enclavectl init as the user enclave (SoftHSM2 token, keys, demo PKI)"
   in_image runuser -u enclave -- enclavectl init --data-dir /var/lib/enclave >"$work/init.log" 2>&1 ||
     die "enclavectl init failed: $(tail -n 20 "$work/init.log")"
