@@ -72,6 +72,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 root=$out/root
 
+# shellcheck source=image/image-lib.sh
 . "$here/image-lib.sh"
 
 # ---- mounts inside the root, undone on every exit -----------------------
@@ -106,7 +107,7 @@ step "package $(basename "$deb")"
 
 # ---- 2. a fresh bookworm minbase ------------------------------------------
 unmount_all
-rm -rf "$root" "$out/$image_name" "$out/$image_name.sha256" "$out/enclave-image.manifest"
+rm -rf "${root:?}" "${out:?}/$image_name" "$out/$image_name.sha256" "$out/enclave-image.manifest"
 mkdir -p "$out/cache"
 step "debootstrap --variant=minbase $suite ($mirror)"
 debootstrap --variant=minbase --arch="$arch" --cache-dir="$out/cache" "$suite" "$root" "$mirror" \

@@ -89,7 +89,7 @@ boot_nspawn() {
   step "the container did not come up in 120 s (state '${s:-none}'): $(tail -n 5 "$work/nspawn.log" | tr '\n' ' ')"
   kill -TERM "$nspawn_pid" 2>/dev/null
   wait "$nspawn_pid" 2>/dev/null || true
-  nspawn_pid= leader=
+  nspawn_pid='' leader=''
   return 1
 }
 
@@ -168,7 +168,7 @@ start_daemon() {
   local memlock
   memlock=$(memlock_limit)
   umask 0077
-  prlimit --memlock=$memlock:$memlock --core=0:0 -- \
+  prlimit --memlock="$memlock:$memlock" --core=0:0 -- \
     chroot --userspec="$uid:$gid" --groups="$gid" "$mnt" /usr/bin/env -i PATH=$IMAGE_PATH \
     CREDENTIALS_DIRECTORY=$creds /usr/bin/enclaved --data-dir /var/lib/enclave \
     --config /etc/enclave/enclave.toml </dev/null >"$work/enclaved.log" 2>&1 &

@@ -24,7 +24,7 @@ out=${1:?usage: test-image.sh OUT_DIR}
 mode=${ENCLAVE_IMAGE_TEST_MODE:-auto}
 image=$out/enclave-image.squashfs
 started=$(date +%s)
-work= nspawn_pid= leader= daemon_pid= mnt=
+work='' nspawn_pid='' leader='' daemon_pid='' mnt=''
 
 die() { echo "image-test: FAIL: $*" >&2; exit 1; }
 step() { echo "image-test: [$(($(date +%s) - started))s] $*"; }
@@ -83,6 +83,7 @@ fi
 # What the issue forbids, on the image as built.
 softhsm=1
 in_root() { chroot "$mnt" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+# shellcheck source=image/image-lib.sh
 . "$here/image-lib.sh"
 check_root "$mnt"
 touch "$mnt/usr/bin/x" 2>/dev/null && die "the image is writable"
@@ -100,6 +101,7 @@ install -d -m 0700 -o "$uid" -g "$gid" "$state"
 install -d -m 0750 -o 0 -g "$gid" "$etc"
 
 # ---- two ways to run it ---------------------------------------------------------
+# shellcheck source=image/test-image-run.sh
 . "$here/test-image-run.sh"
 
 if [ "$mode" != chroot ]; then
