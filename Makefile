@@ -7,7 +7,8 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-long test-sanitize run bench clean fuzz-smoke package
+.PHONY: all deps configure build test test-long test-sanitize run bench clean fuzz-smoke package \
+	image image-test
 
 all: build
 
@@ -52,6 +53,23 @@ run: build
 package: build
 	cmake --build $(BUILD_DIR) --target package
 
+# The appliance image (docs/image.md): a read-only Debian bookworm root file
+# system (squashfs) holding the package, p11-kit with the token module,
+# SoftHSM2's library and systemd, without apt, dpkg or a compiler:
+# $(IMAGE_DIR)/enclave-image.squashfs, .squashfs.sha256 and .manifest.
+# Needs root and the Debian archive, takes minutes: not part of `make test`.
+IMAGE_DIR ?= build-image
+image: configure
+	JOBS=$(JOBS) ./image/build-image.sh $(BUILD_DIR) $(IMAGE_DIR)
+
+$(IMAGE_DIR)/enclave-image.squashfs:
+	$(MAKE) image
+
+# Boots the image with systemd-nspawn (else runs enclaved chrooted in it),
+# provisions an instance, checks /readyz and mutual TLS (image/test-image.sh).
+image-test: deps $(IMAGE_DIR)/enclave-image.squashfs
+	./image/test-image.sh $(IMAGE_DIR)
+
 bench: build
 	set -e; for b in $(BUILD_DIR)/tests/bench/enclave-bench-*; do "$$b"; done
 
@@ -67,4 +85,4 @@ fuzz-smoke: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run_fuzz_smoke.sh $(FUZZ_DIR)
 
 clean:
-	rm -rf $(BUILD_DIR) $(SAN_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(SAN_DIR) $(FUZZ_DIR) $(IMAGE_DIR)
