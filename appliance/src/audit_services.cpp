@@ -9,6 +9,7 @@
 #include "appliance/log.hpp"
 #include "audit/task_actor.hpp"
 #include "audit_services_impl.hpp"
+#include "monitoring_audit.hpp"
 #include "hsm/object.hpp"
 
 namespace enclave::appliance {
@@ -151,6 +152,10 @@ void AuditServices::stop() {
 
 EventSink& AuditServices::event_bridge(EventSink& next) {
     impl_->bridge = std::make_unique<AuditEventBridge>(*impl_->audit_log, next);
+    // Audited acts that are also monitoring events (monitoring_audit.hpp).
+    impl_->audit_log->set_observer([&next](const json& entry, std::uint64_t) {
+        if (auto event = monitoring_event_of(entry)) next.emit(*event);
+    });
     return *impl_->bridge;
 }
 
@@ -160,7 +165,7 @@ void AuditEventBridge::emit(const Event& event) noexcept {
     if (reloaded == nullptr) return;
     try {
         auto r = audit_.append(json{{"event", "certificates.reloaded"},
-                                    {"listener", reloaded->listener},
+                                    {"listener", reloaded->listener.str()},
                                     {"ok", reloaded->ok}});
         if (!r) log(LogLevel::error, "audit", "recording certificates.reloaded: " + r.error().message());
     } catch (...) {

@@ -24,6 +24,7 @@ class AuditEventBridge final : public EventSink {
 public:
     AuditEventBridge(audit::AuditSink& audit, EventSink& next) : audit_(audit), next_(next) {}
     void emit(const Event& event) noexcept override;
+    void admin_act(const AdminAct& act) noexcept override { next_.admin_act(act); }
 
 private:
     audit::AuditSink& audit_;

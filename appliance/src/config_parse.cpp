@@ -232,6 +232,36 @@ void read_admin(Section s, AdminConfig& a, Problems& problems) {
     s.finish();
 }
 
+void read_monitoring(Section m, MonitoringConfig& c) {
+    m.integer("queue_max_bytes", c.queue_max_bytes, std::int64_t{64} << 10, std::int64_t{4} << 30);
+    m.string("working_hours", c.working_hours);
+    m.string("working_days", c.working_days);
+    m.integer("max_reveals_per_hour", c.max_reveals_per_hour, 0, 100'000);
+    m.integer("max_reverifications_per_hour", c.max_reverifications_per_hour, 0, 100'000);
+    Section file = m.sub("file");
+    file.boolean("enabled", c.file_enabled);
+    file.path("path", c.file_path);
+    file.integer("max_bytes", c.file_max_bytes, std::int64_t{64} << 10, std::int64_t{1} << 40);
+    file.integer("keep", c.file_keep, 1, 1000);
+    file.finish();
+    Section out = m.sub("stdout");
+    out.boolean("enabled", c.stdout_enabled);
+    out.finish();
+    Section syslog = m.sub("syslog");
+    syslog.boolean("enabled", c.syslog_enabled);
+    syslog.string("host", c.syslog_host);
+    syslog.integer("port", c.syslog_port, 1, 65535);
+    syslog.string("server_name", c.syslog_server_name);
+    syslog.path("trust_anchors", c.syslog_trust_anchors);
+    syslog.path("crl", c.syslog_crl);
+    syslog.path("certificate", c.syslog_certificate);
+    syslog.string("private_key", c.syslog_private_key);
+    syslog.integer("facility", c.syslog_facility, 0, 23);
+    syslog.string("app_name", c.syslog_app_name);
+    syslog.finish();
+    m.finish();
+}
+
 void read_root(const toml::table& table, Config& c, Problems& problems) {
     Section root(&table, "", problems);
     Section instance = root.sub("instance");
@@ -283,6 +313,7 @@ void read_root(const toml::table& table, Config& c, Problems& problems) {
     archive.string("digest", c.archive.digest);
     archive.path("tsa_certificate", c.archive.tsa_certificate);
     archive.finish();
+    read_monitoring(root.sub("monitoring"), c.monitoring);
     Section endpoints = root.sub("endpoints");
     for (const std::string& name : endpoints.table_names()) {
         Section e = endpoints.sub(name);

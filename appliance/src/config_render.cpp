@@ -134,6 +134,37 @@ void write_admin(Writer& w, const AdminConfig& a) {
 
 }  // namespace
 
+void render_monitoring(Writer& w, const MonitoringConfig& m) {
+    w.section("monitoring", "Protective-monitoring events: the durable queue, its sinks and account behaviour (docs/monitoring.md).");
+    w.num("queue_max_bytes", m.queue_max_bytes,
+          "Events a sink has not had are kept up to this size; beyond, the oldest are dropped and an events_lost event says which.");
+    w.str("working_hours", m.working_hours,
+          "Admin acts outside \"HH:MM-HH:MM\" (UTC) raise access_outside_hours; \"\" = no check.");
+    w.str("working_days", m.working_days, "Working days, e.g. \"mon-fri\" or \"mon,wed,fri\".");
+    w.num("max_reveals_per_hour", m.max_reveals_per_hour,
+          "More reveals than this by one account in an hour raise unusual_volume (0 = no check).");
+    w.num("max_reverifications_per_hour", m.max_reverifications_per_hour,
+          "The same for re-verifications (0 = no check).");
+    w.section("monitoring.file", "Events as JSON lines in a file, rotated by size.");
+    w.boolean("enabled", m.file_enabled, "Whether events are written to the file.");
+    w.str("path", m.file_path.string(), "The file; rotated ones are path.1 (newest) .. path.<keep>.");
+    w.num("max_bytes", m.file_max_bytes, "Rotate before the file passes this size.");
+    w.num("keep", m.file_keep, "Rotated files kept (1..1000).");
+    w.section("monitoring.stdout", "Events as JSON lines on standard output.");
+    w.boolean("enabled", m.stdout_enabled, "Whether events are written to stdout.");
+    w.section("monitoring.syslog", "RFC 5424 syslog over mutual TLS (RFC 5425) to a SIEM.");
+    w.boolean("enabled", m.syslog_enabled, "Whether events are sent to the receiver.");
+    w.str("host", m.syslog_host, "The receiver's host name or address.");
+    w.num("port", m.syslog_port, "Its port (6514: syslog over TLS).");
+    w.str("server_name", m.syslog_server_name, "Name its certificate must carry; \"\" = host.");
+    w.str("trust_anchors", m.syslog_trust_anchors.string(), "PEM CAs for the receiver's certificate.");
+    w.str("crl", m.syslog_crl.string(), "Optional PEM CRL for it; \"\" = none.");
+    w.str("certificate", m.syslog_certificate.string(), "Our client chain; \"\" = [lea_client]'s.");
+    w.str("private_key", m.syslog_private_key, "Our client key (pkcs11: URI); \"\" = [lea_client]'s.");
+    w.num("facility", m.syslog_facility, "RFC 5424 facility (0..23; 13 = log audit).");
+    w.str("app_name", m.syslog_app_name, "RFC 5424 APP-NAME.");
+}
+
 std::string render_config(const Config& c) {
     Writer w;
     w.raw(
@@ -207,6 +238,7 @@ std::string render_config(const Config& c) {
     w.str("digest", c.archive.digest, "Digest when a request names none: sha256, sha384 or sha512.");
     w.str("tsa_certificate", c.archive.tsa_certificate.string(),
           "The TSA's certificate (DER), made by enclavectl init; missing: the archive answers 503.");
+    render_monitoring(w, c.monitoring);
     for (const auto& [name, e] : c.endpoints) {
         w.section("endpoints." + name, "An LEA endpoint, named by tasks' \"endpoint\".");
         w.strs("client_subjects", e.client_subjects,

@@ -11,6 +11,7 @@
 #include <cctype>
 
 #include "delivery/lea_client_url.hpp"
+#include "appliance/monitoring.hpp"
 #include "config_detail.hpp"
 #include "hsm/uri.hpp"
 
@@ -206,6 +207,33 @@ void check_audit(Problems& p, const Config& c) {
 
 }  // namespace
 
+void check_monitoring(Problems& p, const Config& c) {
+    const MonitoringConfig& m = c.monitoring;
+    if (auto t = parse_working_time(m.working_hours, m.working_days); !t) {
+        const std::string& msg = t.error().context();
+        const auto colon = msg.find(": ");
+        p.add(msg.substr(0, colon), colon == std::string::npos ? msg : msg.substr(colon + 2));
+    }
+    check_path(p, "monitoring.file.path", m.file_path, m.file_enabled);
+    if (!m.syslog_enabled) return;
+    const bool host_ok = !m.syslog_host.empty() && m.syslog_host.size() <= 253 &&
+                         m.syslog_host.find_first_of(" /\\\"'\n\r\t") == std::string::npos;
+    if (!host_ok) p.add("monitoring.syslog.host", "required: a host name or address of the receiver");
+    check_path(p, "monitoring.syslog.trust_anchors", m.syslog_trust_anchors, true);
+    check_path(p, "monitoring.syslog.crl", m.syslog_crl, false);
+    const bool own_identity = !m.syslog_certificate.empty() || !m.syslog_private_key.empty();
+    check_path(p, "monitoring.syslog.certificate", m.syslog_certificate, own_identity);
+    check_key_uri(p, "monitoring.syslog.private_key", m.syslog_private_key, own_identity);
+    if (!own_identity && (c.lea_client.certificate.empty() || c.lea_client.private_key.empty())) {
+        p.add("monitoring.syslog.certificate",
+              "required: no client identity here nor in [lea_client]");
+    }
+    const std::string& app = m.syslog_app_name;
+    bool app_ok = !app.empty() && app.size() <= 48;
+    for (const char ch : app) app_ok = app_ok && ch >= 33 && ch <= 126;
+    if (!app_ok) p.add("monitoring.syslog.app_name", "must be 1..48 printable ASCII characters, no space");
+}
+
 void validate(const Config& c, Problems& p) {
     const std::string& name = c.instance_name;
     bool name_ok = !name.empty() && name.size() <= kMaxNameLength;
@@ -239,6 +267,7 @@ void validate(const Config& c, Problems& p) {
     if (c.archive.enabled && c.archive.tsa_certificate.empty()) {
         p.add("archive.tsa_certificate", "must name a file when the archive is enabled");
     }
+    check_monitoring(p, c);
     const std::string& level = c.log.level;
     if (level != "debug" && level != "info" && level != "warning" && level != "error") {
         p.add("log.level", "must be \"debug\", \"info\", \"warning\" or \"error\"");

@@ -13,6 +13,8 @@
 #include "appliance/delivery_services.hpp"
 #include "appliance/config.hpp"
 #include "appliance/event_sink.hpp"
+#include "appliance/monitoring.hpp"
+#include "appliance/monitoring_syslog.hpp"
 #include "appliance/log.hpp"
 #include "appliance/process_hardening.hpp"
 #include "appliance/server.hpp"
@@ -137,7 +139,49 @@ Step<void> check_private(const Config& cfg) {
     return {};
 }
 
-Step<int> start(const DaemonOptions& options, EventSink& events) {
+/// The monitoring hub with its file and stdout sinks (docs/monitoring.md);
+/// the syslog sink needs the token and comes later.
+Step<std::unique_ptr<MonitoringHub>> open_monitoring(const Config& cfg, EventSink& log_events) {
+    auto hub = MonitoringHub::open(cfg, &log_events);
+    if (!hub) return failure(ExitCode::store, "monitoring", hub.error().message());
+    const MonitoringConfig& m = cfg.monitoring;
+    if (m.file_enabled) {
+        (*hub)->add_sink(make_file_sink(cfg.resolve(m.file_path), m.file_max_bytes, m.file_keep));
+    }
+    if (m.stdout_enabled) (*hub)->add_sink(make_stdout_sink());
+    return std::move(*hub);
+}
+
+Step<void> add_syslog_sink(const Config& cfg, MonitoringHub& hub, hsm::PrivateKeyResolver& keys) {
+    const MonitoringConfig& m = cfg.monitoring;
+    if (!m.syslog_enabled) return {};
+    SyslogSinkOptions o;
+    o.host = m.syslog_host;
+    o.port = m.syslog_port;
+    o.server_name = m.syslog_server_name;
+    o.trust_anchors = cfg.resolve(m.syslog_trust_anchors);
+    if (!m.syslog_crl.empty()) o.crl = cfg.resolve(m.syslog_crl);
+    const bool own = !m.syslog_certificate.empty();
+    o.certificate = cfg.resolve(own ? m.syslog_certificate : cfg.lea_client.certificate);
+    o.private_key = own ? m.syslog_private_key : cfg.lea_client.private_key;
+    o.facility = m.syslog_facility;
+    o.app_name = m.syslog_app_name;
+    o.instance = cfg.instance_name;
+    auto sink = make_syslog_sink(std::move(o), keys);
+    if (!sink) return failure(ExitCode::config, "monitoring", sink.error().context());
+    hub.add_sink(std::move(*sink));
+    return {};
+}
+
+/// A store that fails authentication at start is also a monitoring event
+/// (the daemon then exits 10: docs/operations.md).
+void report_integrity(EventSink& events, const crypto::Error& error, std::string_view store) {
+    if (error.code() == crypto::Errc::integrity_failure || error.code() == crypto::Errc::db_wrong_key) {
+        events.emit(events::IntegrityFailure{store, {}});
+    }
+}
+
+Step<int> start(const DaemonOptions& options, EventSink& log_events) {
     auto cfg = load(options);
     if (!cfg) return tl::unexpected(cfg.error());
     log(LogLevel::info, "daemon",
@@ -147,10 +191,17 @@ Step<int> start(const DaemonOptions& options, EventSink& events) {
     if (auto free = check_admin_socket_free(cfg->resolve(cfg->admin.socket)); !free) {
         return failure(ExitCode::bind, "admin", free.error().context());
     }
+    auto hub = open_monitoring(*cfg, log_events);
+    if (!hub) return tl::unexpected(hub.error());
+    MonitoringHub& events = **hub;
     auto pool = open_token_session(*cfg, &events);
     if (!pool) return failure(pool.error().code, pool.error().component, pool.error().message);
 
     std::shared_ptr<hsm::PrivateKeyResolver> resolver = hsm::make_key_resolver(*pool, false);
+    if (auto syslog = add_syslog_sink(*cfg, events, *resolver); !syslog) {
+        return tl::unexpected(syslog.error());
+    }
+    events.start();
     // The LEA listener also takes endpoints' TLS PSKs; the store opens with
     // the delivery services below, the contexts are built before them.
     auto lea_psks = std::make_shared<DeferredPskResolver>();
@@ -169,11 +220,17 @@ Step<int> start(const DaemonOptions& options, EventSink& events) {
     if (!contexts) return tl::unexpected(contexts.error());
 
     auto services = AuditServices::open(*cfg, *pool);
-    if (!services) return failure(ExitCode::store, "audit", services.error().message());
+    if (!services) {
+        report_integrity(events, services.error(), "audit");
+        return failure(ExitCode::store, "audit", services.error().message());
+    }
     AuditServices& svc = **services;
     EventSink& sink = svc.event_bridge(events);
     auto delivery = DeliveryServices::open(*cfg, svc, *pool, &sink);
-    if (!delivery) return failure(ExitCode::store, "delivery", delivery.error().message());
+    if (!delivery) {
+        report_integrity(events, delivery.error(), "delivery");
+        return failure(ExitCode::store, "delivery", delivery.error().message());
+    }
     DeliveryServices& dsvc = **delivery;
     lea_psks->bind(dsvc.lea_psk_resolver());
     auto archive = ArchiveServices::open(*cfg, svc, *pool, dsvc);
@@ -203,6 +260,7 @@ Step<int> start(const DaemonOptions& options, EventSink& events) {
     if (asvc != nullptr) asvc->stop();
     dsvc.stop();
     svc.stop();
+    events.stop();
     return rc;
 }
 

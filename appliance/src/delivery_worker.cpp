@@ -243,6 +243,9 @@ void DeliveryServices::Impl::send_binary(EndpointWorkers& w, const delivery::Bin
             "endpoint " + w.name + ": delivery " + job.delivery_id + ": blob '" + job.binary.blob_id +
                 "' is damaged in the blob store and will not be delivered (the DeliveryObject "
                 "names a URL that will not be delivered): " + why);
+        if (event_sink != nullptr) {
+            event_sink->emit(events::IntegrityFailure{"blobs", monitoring::Fingerprint(job.binary.blob_id)});
+        }
         if (auto r = outbox->binary_delivered(job.delivery_id, job.binary.url); !r) {
             log(LogLevel::error, "delivery", "outbox: " + r.error().message());
         }

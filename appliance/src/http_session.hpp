@@ -142,6 +142,7 @@ protected:
     Peer peer_;
     Phase phase_ = Phase::starting;
     bool aborted_ = false;
+    bool logged_in_ = false;  ///< admin_login emitted for this connection
 
 private:
     static constexpr std::size_t kFirstRead = 4096;
@@ -386,14 +387,37 @@ private:
             return locked;
         }
         Response res = env_->router->handle(req);
+        if (!peer_.roles.empty() && res.status != 403) observe_admin_act(req, res.status);
         if (res.status == 403) {
-            env_->events->emit(events::AdminAccessDenied{peer_.uid, req.method, req.path});
+            env_->events->emit(events::AdminAccessDenied{monitoring_account(peer_), req.method,
+                                                         req.path});
             if (!who.empty() && env_->guard->failure(who, now)) {
-                env_->events->emit(events::AuthLockout{env_->listener, who,
-                                                       env_->guard->lockout().count()});
+                env_->events->emit(events::AuthLockout{
+                    env_->listener, monitoring::Account::parse(who),
+                    static_cast<std::uint64_t>(env_->guard->lockout().count())});
             }
         }
         return res;
+    }
+
+    /// Protective monitoring of an admin caller holding roles: its first
+    /// request on this connection is its login (admin_login); every act
+    /// feeds account behaviour monitoring (monitoring.hpp).
+    /// Admin routes have no "{name}" segments, so a routed path is a route
+    /// template; an unknown path (404, 405) is not named.
+    void observe_admin_act(const Request& req, unsigned status) {
+        const monitoring::Account who = monitoring_account(peer_);
+        const std::string roles = roles_text(peer_.roles);
+        if (!logged_in_) {
+            logged_in_ = true;
+            env_->events->emit(events::AdminLogin{env_->listener, who, roles});
+        }
+        std::uint8_t bits = 0;
+        for (const Role r : {Role::security_officer, Role::auditor, Role::operator_}) {
+            if (peer_.roles.has(r)) bits |= static_cast<std::uint8_t>(r);
+        }
+        const bool routed = status != 404 && status != 405;
+        env_->events->admin_act(AdminAct{who, bits, roles, routed ? req.path : std::string()});
     }
 
     /// Zeroes the read buffer's storage except the bytes not yet parsed

@@ -73,6 +73,24 @@ Response Response::error(unsigned status, std::string_view code, std::string_vie
     return json(status, std::move(body));
 }
 
+monitoring::Account monitoring_account(const Peer& peer) {
+    if (peer.transport == Peer::Transport::unix_socket) return monitoring::Account::of_uid(peer.uid);
+    if (!peer.cert_sha256.empty()) return monitoring::Account::of_certificate(peer.cert_sha256);
+    const auto colon = peer.address.rfind(':');
+    std::string ip = peer.address.substr(0, colon == std::string::npos ? peer.address.size() : colon);
+    if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+    return monitoring::Account::of_address(ip);
+}
+
+std::string roles_text(RoleSet roles) {
+    std::string out;
+    for (const std::string_view name : roles.names()) {
+        if (!out.empty()) out += '+';
+        out.append(name);
+    }
+    return out;
+}
+
 std::string json_escape(std::string_view text) {
     std::string out;
     out.reserve(text.size() + 8);

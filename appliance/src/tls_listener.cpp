@@ -132,8 +132,12 @@ private:
             if (ec != net::error::operation_aborted) {
                 const HandshakeFailure reason = classify(ec);
                 env_->metrics->handshake_failed(reason);
-                env_->events->emit(
-                    events::TlsHandshakeFailed{env_->listener, reason, peer_.address});
+                // The certificate a refused peer presented, if it got that
+                // far: its fingerprint (never its subject: free text).
+                read_peer_certificate(stream_.native_handle(), peer_);
+                env_->events->emit(events::TlsHandshakeFailed{
+                    env_->listener, reason, peer_.address,
+                    monitoring::Fingerprint(peer_.cert_sha256)});
                 count_failure(reason);
             }
             return finish();  // no close_notify after a failed handshake
@@ -154,7 +158,8 @@ private:
         }
         if (env_->guard->failure(lockout_key_, AuthGuard::Clock::now())) {
             env_->events->emit(
-                events::AuthLockout{env_->listener, lockout_key_, env_->guard->lockout().count()});
+                events::AuthLockout{env_->listener, monitoring::Account::parse(lockout_key_),
+                                    static_cast<std::uint64_t>(env_->guard->lockout().count())});
         }
     }
 

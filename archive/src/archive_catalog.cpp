@@ -341,8 +341,9 @@ Result<std::uint64_t> Catalog::cursor(std::string_view name) {
 
 Result<void> Catalog::set_cursor(std::string_view name, std::uint64_t value) {
     auto st = prepared(db_,
-                       "INSERT INTO cursors (name, value) VALUES (?1, ?2) "
-                       "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                       // No upsert: bookworm's SQLCipher is SQLite 3.15 (upsert
+                       // came with 3.24); the row is only (name, value).
+                       "INSERT OR REPLACE INTO cursors (name, value) VALUES (?1, ?2)",
                        {name, static_cast<std::int64_t>(value)});
     if (!st) return tl::unexpected(st.error());
     return st->run();

@@ -102,8 +102,17 @@ Result<std::uint64_t> AuditLog::append(const nlohmann::json& event) {
     }
     impl_->queue_cv.notify_one();
     request.done.acquire();
+    if (request.result->has_value() && impl_->observer) {
+        try {
+            impl_->observer(event, **request.result);
+        } catch (...) {
+            // The entry is committed; monitoring of it is best effort.
+        }
+    }
     return std::move(*request.result);
 }
+
+void AuditLog::set_observer(Observer observer) { impl_->observer = std::move(observer); }
 
 std::uint64_t AuditLog::size() const { return impl_->tree_size(); }
 

@@ -73,6 +73,7 @@ struct AuditLog::Impl {
 
     AuditLogOptions options;
     crypto::LogHasher hasher;
+    AuditLog::Observer observer;
     detail::LockFile lock;
 
     // ---- under write_mutex

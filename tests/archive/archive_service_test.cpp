@@ -379,5 +379,19 @@ TEST_F(ArchiveServiceTest, InternalRecordsAreArchivedOncePerKey) {
     EXPECT_EQ(call(lookup(ServiceType::status, by_ref(*a)), endpoint("lea-a")).status, StatusInfo::rejection);
 }
 
+TEST_F(ArchiveServiceTest, CursorsStartAtZeroMoveAndSurviveAReopen) {
+    // bookworm's SQLCipher is SQLite 3.15: an upsert would fail here.
+    auto start = svc_->cursor("audit-trail");
+    ASSERT_TRUE(start) << start.error().message();
+    EXPECT_EQ(*start, 0u);
+    ASSERT_TRUE(svc_->set_cursor("audit-trail", 17));
+    auto moved = svc_->set_cursor("audit-trail", 42);
+    ASSERT_TRUE(moved) << moved.error().message();
+    ASSERT_TRUE(svc_->set_cursor("other", 5));
+    reopen();
+    EXPECT_EQ(svc_->cursor("audit-trail").value_or(0), 42u);
+    EXPECT_EQ(svc_->cursor("other").value_or(0), 5u);
+}
+
 }  // namespace
 }  // namespace enclave::archive

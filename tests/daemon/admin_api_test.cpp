@@ -290,8 +290,8 @@ TEST(AdminRolesTest, CallerWithoutARoleGets403AndIsLogged) {
     EXPECT_EQ(unix_get_as(inst.socket(), "/readyz", who.uid, who.gid).status, 200);
     // root holds every role.
     EXPECT_EQ(unix_get(inst.socket(), "/v1/status").status, 200);
-    EXPECT_NE(inst.log().find("admin_access_denied uid=" + std::to_string(who.uid) +
-                              " route=GET /v1/status"),
+    EXPECT_NE(inst.log().find("admin_access_denied account=uid:" + std::to_string(who.uid) +
+                              " method=GET route=/v1/status"),
               std::string::npos)
         << inst.log();
 }

@@ -71,7 +71,7 @@ TEST(AuthLockoutTest, HandshakesWithoutAValidCertificateLockTheAddress) {
     EXPECT_EQ(status_as(inst, no_cert), 0u);
     const std::string log = inst.log();
     EXPECT_EQ(count_of(log, "auth_lockout"), 1u) << log;
-    EXPECT_NE(log.find("auth_lockout listener=ingest source=address 127.0.0.1 seconds=3"),
+    EXPECT_NE(log.find("auth_lockout listener=ingest account=address:127.0.0.1 seconds=3"),
               std::string::npos)
         << log;
     // The lock ends by itself.
@@ -106,7 +106,7 @@ TEST(AuthLockoutTest, RefusedAdminRequestsLockTheUidWith429) {
     EXPECT_EQ(as_nobody("POST", "/v1/psks").status, 429u);
     const std::string log = inst.log();
     EXPECT_EQ(count_of(log, "auth_lockout"), 1u) << log;
-    EXPECT_NE(log.find("auth_lockout listener=admin source=uid " + std::to_string(who.uid)),
+    EXPECT_NE(log.find("auth_lockout listener=admin account=uid:" + std::to_string(who.uid)),
               std::string::npos)
         << log;
     // Another account (root) is not affected.

@@ -197,11 +197,12 @@ TEST(MetricsTest, FailureReasonNamesAreDistinct) {
 }
 
 TEST(EventTest, EventsHaveFixedNamesAndFields) {
-    const Event e = events::TlsHandshakeFailed{"lea", HandshakeFailure::timeout, "127.0.0.1:4000"};
+    const Event e = events::TlsHandshakeFailed{"lea", HandshakeFailure::timeout, "127.0.0.1:4000", {}};
     EXPECT_EQ(event_name(e), "tls_handshake_failed");
-    EXPECT_EQ(describe_event(e), "listener=lea reason=timeout peer=127.0.0.1:4000");
-    EXPECT_EQ(describe_event(Event{events::AdminAccessDenied{65534, "GET", "/v1/status"}}),
-              "uid=65534 route=GET /v1/status");
+    EXPECT_EQ(describe_event(e), "listener=lea reason=timeout peer=127.0.0.1:4000");  // no certificate: left out
+    EXPECT_EQ(describe_event(Event{events::AdminAccessDenied{monitoring::Account::of_uid(65534),
+                                                             "GET", "/v1/status"}}),
+              "account=uid:65534 method=GET route=/v1/status");
     EXPECT_EQ(
         describe_event(Event{events::TokenLoginFailed{"enclave", crypto::Errc::hsm_pin_incorrect}}),
         "token=enclave error=hsm_pin_incorrect");

@@ -174,6 +174,37 @@ struct ArchiveConfig {
     bool operator==(const ArchiveConfig&) const = default;
 };
 
+/// Protective monitoring (issue #7; docs/monitoring.md): the durable event
+/// queue and its sinks, and account behaviour monitoring.
+struct MonitoringConfig {
+    std::uint64_t queue_max_bytes = 64ULL << 20;  ///< undelivered events kept per sink at most
+
+    bool file_enabled = true;
+    std::filesystem::path file_path = "log/events.jsonl";
+    std::uint64_t file_max_bytes = 16ULL << 20;  ///< rotate beyond this size
+    std::uint32_t file_keep = 10;                ///< rotated files kept (events.jsonl.1 ..)
+
+    bool stdout_enabled = false;
+
+    bool syslog_enabled = false;
+    std::string syslog_host;                  ///< the SIEM's receiver (host name or address)
+    std::uint16_t syslog_port = 6514;         ///< RFC 5425
+    std::string syslog_server_name;           ///< name its certificate must carry; "" = host
+    std::filesystem::path syslog_trust_anchors;  ///< CAs for the receiver's certificate
+    std::filesystem::path syslog_crl;         ///< optional
+    std::filesystem::path syslog_certificate;  ///< our client chain; "" = [lea_client]'s
+    std::string syslog_private_key;            ///< pkcs11: URI; "" = [lea_client]'s
+    std::uint32_t syslog_facility = 13;        ///< RFC 5424 facility (13 = log audit)
+    std::string syslog_app_name = "enclave";
+
+    std::string working_hours;  ///< "HH:MM-HH:MM" UTC; "" = no working-hours check
+    std::string working_days = "mon-sun";  ///< "mon-fri", "mon,wed,fri", ...
+    std::uint32_t max_reveals_per_hour = 10;        ///< per account; 0 = no check
+    std::uint32_t max_reverifications_per_hour = 50;  ///< per account; 0 = no check
+
+    bool operator==(const MonitoringConfig&) const = default;
+};
+
 /// One LEA endpoint, by the name tasks use in "endpoint". Issue #4 needs
 /// only who the LEA is on our LEA listener (for re-verification of the
 /// records of tasks it owns); delivery settings come with issue #5.
@@ -203,6 +234,7 @@ struct Config {
     IngestConfig ingest_limits;
     DeliveryConfig delivery;
     ArchiveConfig archive;
+    MonitoringConfig monitoring;
     std::map<std::string, EndpointConfig> endpoints;  ///< by endpoint name
     std::chrono::milliseconds shutdown_grace{10'000};  ///< SIGTERM: in-flight requests get this long
 

@@ -22,6 +22,7 @@
 #include <variant>
 #include <vector>
 
+#include "appliance/monitoring_fields.hpp"
 #include "crypto/bytes.hpp"
 #include "crypto/result.hpp"
 
@@ -73,6 +74,12 @@ struct Peer {
     pid_t pid = 0;
     RoleSet roles;  ///< admin roles; empty on LEA/ingest listeners
 };
+
+/// Who a peer is for protective monitoring: its uid on the Unix socket,
+/// else its verified client certificate, else its address.
+monitoring::Account monitoring_account(const Peer& peer);
+/// "security-officer+auditor" ("" for none).
+std::string roles_text(RoleSet roles);
 
 struct Header {
     std::string name;

@@ -134,6 +134,12 @@ public:
     ///   db_error / io_error  the commit failed: the entry is NOT in the log
     [[nodiscard]] crypto::Result<std::uint64_t> append(const nlohmann::json& event) override;
 
+    /// Called after each successful append with the event as given and its
+    /// index (protective monitoring maps some entries to its typed events).
+    /// Set it before appends run concurrently; it must not throw.
+    using Observer = std::function<void(const nlohmann::json& event, std::uint64_t index)>;
+    void set_observer(Observer observer);
+
     /// Entries committed so far (the tree size).
     [[nodiscard]] std::uint64_t size() const;
     /// Root of the whole tree (the empty-tree root for size 0).
