@@ -138,6 +138,28 @@ TEST_F(TwoPersonTest, AnotherOfficerApprovesAndTheRequestRunsOnceAuditingBoth) {
     }
 }
 
+TEST_F(TwoPersonTest, ConcurrentApprovalsRunTheRequestOnce) {
+    start();
+    const std::string id = propose("/v1/endpoints", endpoint_body("lea-race"));
+    ASSERT_FALSE(id.empty());
+    std::vector<int> statuses(6, 0);
+    std::vector<std::thread> callers;
+    for (std::size_t i = 0; i < statuses.size(); ++i) {
+        callers.emplace_back([this, &statuses, &id, i] {
+            statuses[i] = as_other("POST", "/v1/approvals/approve", decision(id)).status;
+        });
+    }
+    for (auto& t : callers) t.join();
+    int ran = 0;
+    for (const int s : statuses) {
+        EXPECT_TRUE(s == 201 || s == 409) << s;
+        ran += s == 201 ? 1 : 0;
+    }
+    EXPECT_EQ(ran, 1);
+    EXPECT_EQ(audited("endpoint.added").size(), 1u);
+    EXPECT_EQ(audited("approval.approved").size(), 1u);
+}
+
 TEST_F(TwoPersonTest, ARevealedValueGoesToTheApprover) {
     start();
     const FieldSpec f{"EmailAddress", "carol@example.net", "00112233445566778899aabbccddeeff"};
