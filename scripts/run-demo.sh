@@ -17,6 +17,11 @@ SIM_PORT=${SIM_PORT:-7443}
 if [ ! -f "$DATA_DIR/enclave.toml" ]; then
   echo "make run: provisioning a demo instance in $DATA_DIR"
   "$CTL" init --data-dir "$DATA_DIR"
+  # The demo has one user, so no second officer could approve the endpoint
+  # below: two-person control (on by default) is switched off for this demo
+  # instance only (docs/security-officer-guide.md, "Two-person control").
+  sed -i '/^\[admin\.two_person\]$/,/^\[/ s/^enabled = true$/enabled = false/' "$DATA_DIR/enclave.toml"
+  echo "make run: two-person control is off in this demo instance (one demo user)"
 fi
 
 mkdir -p "$DATA_DIR/lea-sim"

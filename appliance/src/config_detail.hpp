@@ -43,6 +43,10 @@ inline constexpr std::int64_t kMaxConnections = 100'000;
 inline constexpr std::int64_t kMaxSessions = 1024;
 inline constexpr std::size_t kMaxNameLength = 64;
 inline constexpr std::size_t kMaxGroupLength = 32;
+inline constexpr std::int64_t kMinApprovalWindowS = 1;
+inline constexpr std::int64_t kMaxApprovalWindowS = 86'400;
+inline constexpr std::int64_t kMaxPendingProposals = 1024;
+inline constexpr std::size_t kMaxGuardedRoutes = 64;
 /// Keys, table headers and inline tables nest at most this deep per line
 /// (our schema needs 3). toml++ recurses per level and a 1 MiB file of
 /// "a.a.a..." would overflow the stack; this bound is checked before parsing.

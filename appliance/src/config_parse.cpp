@@ -229,6 +229,13 @@ void read_admin(Section s, AdminConfig& a, Problems& problems) {
     roles.finish();
     read_limits(s.sub("limits"), a.limits);
     read_listener(s.sub("tls"), a.tls_listener);
+    Section two = s.sub("two_person");
+    two.boolean("enabled", a.two_person.enabled);
+    two.seconds("approval_window_s", a.two_person.approval_window, detail::kMinApprovalWindowS,
+                detail::kMaxApprovalWindowS);
+    two.strings("routes", a.two_person.routes, detail::kMaxGuardedRoutes);
+    two.integer("max_pending", a.two_person.max_pending, 1, detail::kMaxPendingProposals);
+    two.finish();
     s.finish();
 }
 

@@ -130,6 +130,16 @@ void write_admin(Writer& w, const AdminConfig& a) {
     write_limits(w, "admin.limits", a.limits);
     write_listener(w, "admin.tls", a.tls_listener,
                    "Optional mutual-TLS admin port (for remote administration).");
+    w.section("admin.two_person",
+              "Two-person control: a guarded request runs only once a second officer approves it.");
+    w.boolean("enabled", a.two_person.enabled,
+              "Whether guarded routes need a second officer's approval.");
+    w.num("approval_window_s", static_cast<std::uint64_t>(a.two_person.approval_window.count()),
+          "How long a proposal waits for approval, seconds (1..86400).");
+    w.strs("routes", a.two_person.routes,
+           "The guarded admin routes, \"METHOD /path\" as in the role table (at most 64).");
+    w.num("max_pending", a.two_person.max_pending,
+          "Proposals pending at most at once (1..1024); more are refused.");
 }
 
 }  // namespace

@@ -148,6 +148,40 @@ void check_admin(Problems& p, const Config& c) {
     }
 }
 
+// "POST /v1/task/reveal": an upper-case method, one space, an absolute path
+// of printable ASCII without spaces. The approval routes cannot guard
+// themselves.
+bool valid_guarded_route(std::string_view r) {
+    const auto sp = r.find(' ');
+    if (sp == std::string_view::npos || sp == 0 || sp > 10 || r.size() > 256) return false;
+    for (char ch : r.substr(0, sp)) {
+        if (ch < 'A' || ch > 'Z') return false;
+    }
+    const std::string_view path = r.substr(sp + 1);
+    if (path.empty() || path[0] != '/') return false;
+    for (char ch : path) {
+        if (ch <= 0x20 || ch >= 0x7f) return false;
+    }
+    return path.rfind("/v1/approvals", 0) != 0;
+}
+
+void check_two_person(Problems& p, const TwoPersonConfig& t) {
+    for (std::size_t i = 0; i < t.routes.size(); ++i) {
+        if (!valid_guarded_route(t.routes[i])) {
+            p.add("admin.two_person.routes",
+                  "each item must be \"METHOD /path\" (an upper-case method, one space, a path "
+                  "starting with '/'; not /v1/approvals)");
+            return;
+        }
+        for (std::size_t j = 0; j < i; ++j) {
+            if (t.routes[j] == t.routes[i]) {
+                p.add("admin.two_person.routes", "a route is listed twice");
+                return;
+            }
+        }
+    }
+}
+
 // Two enabled listeners may not bind the same port on the same (or a
 // wildcard) address: the second bind would fail at start-up.
 void check_clashes(Problems& p, const Config& c) {
@@ -249,6 +283,7 @@ void validate(const Config& c, Problems& p) {
     check_listener(p, "listeners.ingest", c.ingest);
     check_listener(p, "admin.tls", c.admin.tls_listener);
     check_admin(p, c);
+    check_two_person(p, c.admin.two_person);
     check_clashes(p, c);
     check_path(p, "lea_client.certificate", c.lea_client.certificate, false);
     check_key_uri(p, "lea_client.private_key", c.lea_client.private_key, false);

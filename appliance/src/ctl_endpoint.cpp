@@ -62,6 +62,7 @@ int endpoint_add(const Globals& g, const EndpointAddOptions& o) {
     if (o.response_timeout_ms) body["response_timeout_ms"] = *o.response_timeout_ms;
     json out;
     if (int rc = call(g, "POST", "/v1/endpoints", body.dump(), out); rc != kExitOk) return rc;
+    if (print_if_proposed(g, out)) return kExitOk;
     if (g.json) {
         std::cout << out.dump(2) << "\n";
     } else {
@@ -104,6 +105,7 @@ int endpoint_remove(const Globals& g, const std::string& name) {
     json out;
     const std::string target = "/v1/endpoint/remove?" + query({{"name", name}});
     if (int rc = call(g, "POST", target, {}, out); rc != kExitOk) return rc;
+    if (print_if_proposed(g, out)) return kExitOk;
     if (g.json) {
         std::cout << out.dump(2) << "\n";
     } else {

@@ -103,6 +103,16 @@ int generate(const Globals& g, const PskOptions& o, const char* target) {
     json out;
     const int rc = call(g, "POST", target, request_body(o, std::string_view(target) != "/v1/psks")
                                                .dump(), out);
+    if (rc == kExitOk && print_if_proposed(g, out)) {
+        // Nothing generated yet: the key goes to the approving officer.
+        if (fd >= 0) {
+            ::close(fd);
+            ::unlink(o.out.c_str());
+            std::cerr << "enclavectl: --out " << o.out << " not written: the approving officer "
+                         "receives the key\n";
+        }
+        return kExitOk;
+    }
     const bool has_key = rc == kExitOk && out.contains("key_hex") && out["key_hex"].is_string() &&
                          key_hex_ok(out["key_hex"].get_ref<const std::string&>());
     if (rc != kExitOk || !has_key) {
@@ -183,6 +193,7 @@ int psk_import(const Globals& g, const PskOptions& o) {
     const int rc = call(g, "POST", "/v1/psks", body, out);
     crypto::wipe(body);
     if (rc != kExitOk) return rc;
+    if (print_if_proposed(g, out)) return kExitOk;
     if (g.json) {
         std::cout << out.dump(2) << "\n";
     } else {
@@ -219,6 +230,7 @@ int psk_revoke(const Globals& g, const std::string& identity) {
         rc != kExitOk) {
         return rc;
     }
+    if (print_if_proposed(g, out)) return kExitOk;
     if (g.json) {
         std::cout << out.dump(2) << "\n";
     } else {

@@ -89,6 +89,7 @@ int task_show(const Globals& g, const std::string& reference, bool reveal) {
         return print(g, out);
     }
     if (int rc = call(g, "POST", "/v1/task/reveal?" + q, {}, out); rc != kExitOk) return rc;
+    if (print_if_proposed(g, out)) return kExitOk;
     if (g.json) {
         std::cout << out.dump(2) << "\n";
     } else {

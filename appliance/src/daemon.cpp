@@ -5,6 +5,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "appliance/admin_api.hpp"
 #include "appliance/admin_server.hpp"
@@ -19,6 +20,7 @@
 #include "appliance/process_hardening.hpp"
 #include "appliance/server.hpp"
 #include "appliance/token_supervisor.hpp"
+#include "appliance/two_person.hpp"
 #include "token_login.hpp"
 #include "hsm/session_pool.hpp"
 #include "hsm/tls_context.hpp"
@@ -239,14 +241,24 @@ Step<int> start(const DaemonOptions& options, EventSink& log_events) {
 
     // Watches the token while serving (readiness, ingest gate, recovery).
     TokenSupervisor supervisor(*pool, sink);
+    // Two-person control wraps routes the services registered: installed last.
+    const TwoPersonConfig two_person = cfg->admin.two_person;
+    std::optional<crypto::Error> guard_error;
     ServerSetup setup{std::move(*cfg), *pool, std::move(factory), &sink, 0,
-                      [&svc, &dsvc, asvc, &supervisor](Routers& routers) {
+                      [&svc, &dsvc, asvc, &supervisor, &two_person,
+                       &guard_error](Routers& routers) {
                           svc.add_routes(routers);
                           dsvc.add_routes(routers);
                           if (asvc != nullptr) asvc->add_routes(routers);
                           routers.ingest.set_gate(ingest_gate(supervisor));
+                          if (auto ok = install_two_person(routers.admin, two_person,
+                                                           svc.audit_sink());
+                              !ok) {
+                              guard_error = ok.error();
+                          }
                       }};
     auto server = Server::create(std::move(setup), std::move(*contexts));
+    if (guard_error) return failure(ExitCode::config, "config", guard_error->context());
     if (!server) return failure(ExitCode::bind, "server", server.error().message());
     svc.start();
     dsvc.start();

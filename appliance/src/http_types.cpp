@@ -141,6 +141,17 @@ std::vector<Router::RouteInfo> Router::describe() const {
     return out;
 }
 
+bool Router::wrap(std::string_view method, std::string_view path,
+                  const std::function<Handler(Handler)>& wrapper) {
+    for (auto& r : routes_) {
+        if (r.method != method || r.path != path) continue;
+        if (!r.handler) return false;
+        r.handler = wrapper(std::move(r.handler));
+        return true;
+    }
+    return false;
+}
+
 void Router::add_route(Route route) {
     for (const auto& r : routes_) {
         if (r.method == route.method && r.path == route.path) {

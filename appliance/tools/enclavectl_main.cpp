@@ -298,6 +298,19 @@ int main(int argc, char** argv) {
     CLI::App* psk_revoke = psk->add_subcommand("revoke", "Revoke a PSK now");
     psk_revoke->add_option("--identity", pso.identity, "TLS PSK identity")->required();
 
+    // two-person control (security officers)
+    std::string proposal_id;
+    CLI::App* approvals = app.add_subcommand(
+        "approvals", "Two-person control: proposals awaiting a second officer");
+    approvals->require_subcommand(1);
+    CLI::App* appr_list = approvals->add_subcommand("list", "List pending proposals (never a body)");
+    CLI::App* appr_approve = approvals->add_subcommand(
+        "approve", "Approve another officer's proposal: it runs now, its answer comes to you");
+    appr_approve->add_option("id", proposal_id, "Proposal id")->required();
+    CLI::App* appr_reject =
+        approvals->add_subcommand("reject", "Withdraw or refuse a proposal");
+    appr_reject->add_option("id", proposal_id, "Proposal id")->required();
+
     // the long-term archive, offline
     std::string arch_data, arch_evidence, arch_tsa, arch_object, arch_out;
     CLI::App* arch = app.add_subcommand("archive", "The long-term archive (docs/archive.md)");
@@ -380,6 +393,9 @@ int main(int argc, char** argv) {
         if (psk_list->parsed()) return appliance::ctl::psk_list(g);
         if (psk_rotate->parsed()) return appliance::ctl::psk_rotate(g, pso);
         if (psk_revoke->parsed()) return appliance::ctl::psk_revoke(g, pso.identity);
+        if (appr_list->parsed()) return appliance::ctl::approvals_list(g);
+        if (appr_approve->parsed()) return appliance::ctl::approvals_approve(g, proposal_id);
+        if (appr_reject->parsed()) return appliance::ctl::approvals_reject(g, proposal_id);
     } catch (const std::exception& e) {
         return report_error(g, "internal", std::string("unexpected failure: ") + e.what(),
                             kExitFailure);

@@ -54,6 +54,14 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
     EXPECT_EQ(c.token.uri, "pkcs11:token=enclave");
     EXPECT_EQ(c.log.level, "info");
     EXPECT_EQ(c.shutdown_grace, std::chrono::milliseconds(10'000));
+    // Two-person control is on by default, over the five dangerous routes.
+    EXPECT_TRUE(c.admin.two_person.enabled);
+    EXPECT_EQ(c.admin.two_person.approval_window, std::chrono::seconds(900));
+    EXPECT_EQ(c.admin.two_person.max_pending, 64u);
+    EXPECT_EQ(c.admin.two_person.routes,
+              (std::vector<std::string>{"POST /v1/task/reveal", "POST /v1/endpoints",
+                                        "POST /v1/endpoint/remove", "POST /v1/psk/rotate",
+                                        "POST /v1/psk/revoke"}));
 }
 
 TEST(ConfigTest, DataDirIsMadeAbsoluteAndPathsResolveAgainstIt) {
@@ -113,6 +121,7 @@ Config unusual_config() {
     c.endpoints["lea-2"] = {};
     c.delivery.binary_base_url = "https://enclave.csp.example:8443/lea";
     c.delivery.binary_url_ttl = std::chrono::seconds(3600);
+    c.admin.two_person = {false, std::chrono::seconds(1), {"POST /v1/cert/rotate"}, 1024};
     return c;
 }
 
@@ -140,13 +149,13 @@ TEST(ConfigTest, RenderedFileCommentsEveryKeyAndHasEveryKey) {
     }
     // instance 1, token 4, 3 listeners x (8 + 10 limits), admin 3 + roles 3 + limits 10,
     // lea_client 2, audit 4, tasks 1, ingest 2, delivery 7, archive 8, monitoring 5 + file 4 +
-    // stdout 1 + syslog 10, log 1, shutdown 1 (no endpoints by default).
-    EXPECT_EQ(keys, 1 + 4 + 3 * 18 + 3 + 3 + 10 + 2 + 4 + 1 + 2 + 7 + 8 + 5 + 4 + 1 + 10 + 1 + 1);
+    // stdout 1 + syslog 10, log 1, shutdown 1, admin.two_person 4 (no endpoints by default).
+    EXPECT_EQ(keys, 1 + 4 + 3 * 18 + 3 + 3 + 10 + 2 + 4 + 1 + 2 + 7 + 8 + 5 + 4 + 1 + 10 + 1 + 1 + 4);
     for (const char* section :
          {"[instance]", "[token]", "[listeners.lea]", "[listeners.lea.limits]",
           "[listeners.ingest]", "[listeners.ingest.limits]", "[admin]", "[admin.roles]",
-          "[admin.limits]", "[admin.tls]", "[admin.tls.limits]", "[lea_client]", "[audit]",
-          "[tasks]", "[log]", "[shutdown]"}) {
+          "[admin.limits]", "[admin.tls]", "[admin.tls.limits]", "[admin.two_person]",
+          "[lea_client]", "[audit]", "[tasks]", "[log]", "[shutdown]"}) {
         EXPECT_NE(text.find(std::string("\n") + section + "\n"), std::string::npos) << section;
     }
 }
@@ -294,6 +303,24 @@ const Rule kRules[] = {
      "delivery.binary_base_url: must be https://"},
     {"[delivery]\nbinary_base_url = \"https://\"\n", "delivery.binary_base_url: must be https://"},
     {"[delivery]\nbinary_url_ttl_s = 0\n", "delivery.binary_url_ttl_s: must be 1..7776000"},
+    {"[admin.two_person]\nenabled = 1\n", "admin.two_person.enabled: must be true or false"},
+    {"[admin.two_person]\napproval_window_s = 0\n",
+     "admin.two_person.approval_window_s: must be 1..86400"},
+    {"[admin.two_person]\napproval_window_s = 86401\n",
+     "admin.two_person.approval_window_s: must be 1..86400"},
+    {"[admin.two_person]\nmax_pending = 0\n", "admin.two_person.max_pending: must be 1..1024"},
+    {"[admin.two_person]\nroutes = \"POST /v1/x\"\n",
+     "admin.two_person.routes: must be an array of strings"},
+    {"[admin.two_person]\nroutes = [\"post /v1/x\"]\n",
+     "admin.two_person.routes: each item must be"},
+    {"[admin.two_person]\nroutes = [\"POST v1/x\"]\n", "admin.two_person.routes: each item must be"},
+    {"[admin.two_person]\nroutes = [\"POST  /v1/x\"]\n",
+     "admin.two_person.routes: each item must be"},
+    {"[admin.two_person]\nroutes = [\"POST /v1/approvals/approve\"]\n",
+     "admin.two_person.routes: each item must be"},
+    {"[admin.two_person]\nroutes = [\"POST /a\", \"POST /a\"]\n",
+     "admin.two_person.routes: a route is listed twice"},
+    {"[admin.two_person]\nwindow = 5\n", "admin.two_person.window: unknown key"},
 };
 
 TEST(ConfigTest, EveryRuleNamesTheKeyAndTheRule) {

@@ -103,6 +103,35 @@ TEST(RouterTest, DuplicateRoutesAreAProgrammingError) {
                  std::logic_error);
 }
 
+// Two-person control wraps registered routes: the wrapper sees the request
+// after the role check and can call (or not) the original handler.
+TEST(RouterTest, WrapReplacesAHandlerAndKeepsItsRoles) {
+    Router router = sample_router();
+    int inner_calls = 0;
+    ASSERT_TRUE(router.wrap("POST", "/ops", [&inner_calls](Handler inner) -> Handler {
+        return [&inner_calls, inner = std::move(inner)](const Request& r) {
+            ++inner_calls;
+            Response res = inner(r);
+            res.body += "+wrapped";
+            return res;
+        };
+    }));
+    Request r = get("/ops", RoleSet{Role::operator_});
+    r.method = "POST";
+    EXPECT_EQ(router.handle(r).body, "made+wrapped");
+    EXPECT_EQ(inner_calls, 1);
+    r.peer.roles = RoleSet{Role::auditor};
+    EXPECT_EQ(router.handle(r).status, 403u) << "the route's roles stay";
+    EXPECT_EQ(inner_calls, 1);
+    EXPECT_EQ(router.handle(get("/ops", RoleSet{Role::operator_})).body, "ops") << "GET untouched";
+    const auto keep = [](Handler h) { return h; };
+    EXPECT_FALSE(router.wrap("POST", "/nope", keep));
+    EXPECT_FALSE(router.wrap("PUT", "/ops", keep));
+    router.add_stream("POST", "/upload", RoleSet{}, 10,
+                      [](const Request&) -> StreamStart { return Response::text(200, "x"); });
+    EXPECT_FALSE(router.wrap("POST", "/upload", keep)) << "a streaming route cannot be wrapped";
+}
+
 TEST(RequestTest, HeaderLookupIsCaseInsensitive) {
     Request r;
     r.headers = {{"Content-Type", "a"}, {"X-Y", "b"}};

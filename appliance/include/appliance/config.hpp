@@ -104,6 +104,23 @@ struct RoleGroups {
     bool operator==(const RoleGroups&) const = default;
 };
 
+/// Two-person control (issue #7; docs/security-officer-guide.md,
+/// "Two-person control"): a request to one of `routes` is stored as a
+/// proposal and runs only once a different officer approves it within
+/// `approval_window`.
+struct TwoPersonConfig {
+    bool enabled = true;
+    std::chrono::seconds approval_window{900};
+    /// Guarded admin routes, "METHOD /path" as the role table names them.
+    std::vector<std::string> routes = {"POST /v1/task/reveal", "POST /v1/endpoints",
+                                       "POST /v1/endpoint/remove", "POST /v1/psk/rotate",
+                                       "POST /v1/psk/revoke"};
+    /// Proposals pending at most at once; more are refused (429).
+    std::uint32_t max_pending = 64;
+
+    bool operator==(const TwoPersonConfig&) const = default;
+};
+
 struct AdminConfig {
     std::filesystem::path socket = "run/admin.sock";
     std::uint32_t socket_mode = 0660;
@@ -111,6 +128,7 @@ struct AdminConfig {
     RoleGroups roles;
     ListenerConfig tls_listener;  ///< optional mTLS admin port (enabled = false by default)
     Limits limits;
+    TwoPersonConfig two_person;
 
     bool operator==(const AdminConfig&) const = default;
 };

@@ -141,4 +141,17 @@ int psk_list(const Globals& g);
 int psk_rotate(const Globals& g, const PskOptions& o);
 int psk_revoke(const Globals& g, const std::string& identity);
 
+// ---- two-person control (ctl_approvals.cpp; security officers)
+/// True when `out` is a guarded route's 202 answer (a proposal, not yet
+/// executed); then prints it (the id, when it expires, that a different
+/// officer must approve) and the caller prints nothing else.
+bool print_if_proposed(const Globals& g, const nlohmann::json& out);
+/// approvals list: the pending proposals (never a body).
+int approvals_list(const Globals& g);
+/// approvals approve ID: runs the proposal; prints the guarded route's own
+/// answer (a revealed value or a generated PSK: shown once, to the approver).
+int approvals_approve(const Globals& g, const std::string& id);
+/// approvals reject ID: withdraws (the proposer) or refuses the proposal.
+int approvals_reject(const Globals& g, const std::string& id);
+
 }  // namespace enclave::appliance::ctl

@@ -197,6 +197,13 @@ public:
 
     [[nodiscard]] std::size_t size() const noexcept { return routes_.size(); }
 
+    /// Replaces the handler of the registered, non-streaming route `method`
+    /// `path` (the template, as registered) with wrapper(its handler); the
+    /// route's roles stay. False when there is no such route (or it streams).
+    /// Call before serving (two-person control wraps its guarded routes).
+    bool wrap(std::string_view method, std::string_view path,
+              const std::function<Handler(Handler)>& wrapper);
+
     /// A registered route as the role table shows it (GET /v1/roles).
     struct RouteInfo {
         std::string method;

@@ -40,6 +40,10 @@ TestInstance::TestInstance() : dir_(tmp_.path() / "instance") {
     do {
         config_.ingest.port = free_port();
     } while (config_.ingest.port == config_.lea.port);
+    // One caller (root) drives most tests, so guarded routes would only ever
+    // be proposed: two-person control is off unless a test is about it
+    // (two_person_test.cpp turns it back on; the default is on).
+    config_.admin.two_person.enabled = false;
     save_config();
 }
 
