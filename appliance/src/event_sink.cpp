@@ -23,6 +23,10 @@ LogLevel level_of(const Event& event) noexcept {
             [](const events::LeaEndpointTlsRecovered&) { return LogLevel::info; },
             [](const events::TokenUnavailable&) { return LogLevel::error; },
             [](const events::TokenRecovered&) { return LogLevel::info; },
+            [](const events::CertificateExpiring& e) {
+                return e.threshold_days <= 1 ? LogLevel::error : LogLevel::warning;
+            },
+            [](const events::CertificateChanged&) { return LogLevel::info; },
             [](const auto&) { return LogLevel::warning; },
         },
         event);
@@ -45,6 +49,8 @@ std::string_view event_name(const Event& event) noexcept {
             [](const events::LeaEndpointTlsRecovered&) { return "lea_endpoint_tls_recovered"; },
             [](const events::TokenUnavailable&) { return "token_unavailable"; },
             [](const events::TokenRecovered&) { return "token_recovered"; },
+            [](const events::CertificateExpiring&) { return "certificate_expiring"; },
+            [](const events::CertificateChanged&) { return "certificate_changed"; },
         },
         event);
 }
@@ -89,6 +95,16 @@ std::string describe_event(const Event& event) {
                        " error=" + std::string(crypto::errc_name(e.code));
             },
             [](const events::TokenRecovered& e) { return "token=" + e.token_label; },
+            [](const events::CertificateExpiring& e) {
+                return "used_by=" + e.used_by + " label=" + e.label + " sha256=" + e.sha256 +
+                       " days_left=" + std::to_string(e.days_left) +
+                       " threshold_days=" + std::to_string(e.threshold_days);
+            },
+            [](const events::CertificateChanged& e) {
+                std::string s = "action=" + e.action + " label=" + e.label;
+                if (!e.listener.empty()) s += " listener=" + e.listener;
+                return s;
+            },
         },
         event);
 }

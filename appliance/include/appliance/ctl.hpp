@@ -141,4 +141,24 @@ int psk_list(const Globals& g);
 int psk_rotate(const Globals& g, const PskOptions& o);
 int psk_revoke(const Globals& g, const std::string& identity);
 
+// ---- the appliance's own certificates (ctl_cert.cpp; security officers)
+struct CertOptions {
+    std::string label;
+    std::string subject;
+    std::vector<std::string> sans;  ///< "DNS:name" / "IP:address"
+    std::string listener;           ///< rotate: lea, ingest or admin-tls
+    std::string out;                ///< new/rotate: write the CSR to this new file
+    std::string file;               ///< import: the PEM chain (leaf first)
+};
+/// cert new: a P-256 key on the token and its CSR (stdout or --out).
+int cert_new(const Globals& g, const CertOptions& o);
+/// cert rotate: the same, staged for a listener (subject and SANs default to
+/// the current certificate's).
+int cert_rotate(const Globals& g, const CertOptions& o);
+/// cert import --label L FILE: the listener using or waiting for L switches.
+int cert_import(const Globals& g, const CertOptions& o);
+int cert_list(const Globals& g);
+/// cert retire --label L: destroys a key no listener uses.
+int cert_retire(const Globals& g, const std::string& label);
+
 }  // namespace enclave::appliance::ctl

@@ -79,6 +79,21 @@ struct TokenUnavailable {
 struct TokenRecovered {
     std::string token_label;
 };
+/// A certificate in use expires within 30, 7 or 1 days (once per
+/// certificate and threshold; an expired one reports a negative days_left).
+struct CertificateExpiring {
+    std::string used_by;  ///< "lea", "ingest", "admin-tls", "lea-client"
+    std::string label;    ///< its token key's label
+    std::string sha256;   ///< the certificate's fingerprint (public)
+    std::int64_t days_left;
+    int threshold_days;   ///< 30, 7 or 1
+};
+/// An officer changed the appliance's certificates or keys.
+struct CertificateChanged {
+    std::string action;    ///< "key_created", "imported", "switched", "retired"
+    std::string label;     ///< the token key's label
+    std::string listener;  ///< the listener concerned, "" when none
+};
 
 }  // namespace enclave::appliance::events
 
@@ -89,7 +104,8 @@ using Event =
                  events::AdminAccessDenied, events::TokenLoginFailed, events::TlsReloaded,
                  events::ConnectionLimitReached, events::AuthLockout,
                  events::LeaEndpointTlsFailed, events::LeaEndpointTlsRecovered,
-                 events::TokenUnavailable, events::TokenRecovered>;
+                 events::TokenUnavailable, events::TokenRecovered,
+                 events::CertificateExpiring, events::CertificateChanged>;
 
 /// "daemon_started", "tls_handshake_failed", ...
 std::string_view event_name(const Event& event) noexcept;
