@@ -243,6 +243,8 @@ int main(int argc, char** argv) {
     CLI::App* ep_add = endpoint->add_subcommand("add", "Add an endpoint (security officers)");
     ep_add->add_option("name", eo.name, "Endpoint name, as tasks name it")->required();
     ep_add->add_option("--url", eo.url, "https URL DeliveryObjects are POSTed to")->required();
+    ep_add->add_option("--crl", eo.crl_file,
+                       "PEM CRLs checked on the LEA's server certificate chain (optional)");
     ep_add->add_option("--ca", eo.ca_file, "PEM trust anchors for the LEA's server certificate")
         ->required();
     ep_add->add_option("--pin-spki", eo.spki_sha256,

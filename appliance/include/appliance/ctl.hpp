@@ -109,6 +109,7 @@ struct EndpointAddOptions {
     std::string name;
     std::string url;
     std::string ca_file;  ///< PEM trust anchors for the LEA's server certificate
+    std::string crl_file;  ///< optional PEM CRLs for the LEA's chain
     std::string spki_sha256;
     std::string binary_url_scheme;
     std::string models = "B";
