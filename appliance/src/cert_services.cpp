@@ -155,34 +155,41 @@ Result<json> CertServices::Impl::list() const {
     return json{{"certificates", rows}};
 }
 
+Result<CertServices::Impl::Defaults> CertServices::Impl::rotation_defaults(
+    const NewKeyRequest& req) const {
+    const ListenerConfig* l = listener_config(req.listener);
+    if (l == nullptr) return fail(Errc::not_found, "no enabled listener " + req.listener);
+    for (const auto& [label, key] : store->state().keys) {
+        if (key.staged_for == req.listener) {
+            return fail(Errc::already_exists, "key '" + label + "' is already staged for " +
+                                                  req.listener + ": import its certificate "
+                                                  "or retire it first");
+        }
+    }
+    auto chain = certs::read_chain_file(config.resolve(effective(req.listener, l->tls).certificate));
+    if (!chain) return tl::unexpected(chain.error().wrap("the listener's current certificate"));
+    return Defaults{certs::name_text(X509_get_subject_name(chain->front().get())),
+                    certs::sans_of(chain->front().get())};
+}
+
 Result<json> CertServices::Impl::new_key(const NewKeyRequest& req, const audit::Actor& actor) {
     if (!certs::valid_label(req.label)) {
         return fail(Errc::invalid_argument,
                     "label: 1..64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit");
     }
-    std::string subject_text = req.subject;
-    std::vector<std::string> sans = req.sans;
-    certs::GeneralNamesPtr current_sans;
     std::lock_guard change(change_mu);
+    std::string subject_text = req.subject;
+    certs::GeneralNamesPtr current_sans;
     if (!req.listener.empty()) {
-        const ListenerConfig* l = listener_config(req.listener);
-        if (l == nullptr) return fail(Errc::not_found, "no enabled listener " + req.listener);
-        for (const auto& [label, key] : store->state().keys) {
-            if (key.staged_for == req.listener) {
-                return fail(Errc::already_exists, "key '" + label + "' is already staged for " +
-                                                      req.listener + ": import its certificate "
-                                                      "or retire it first");
-            }
-        }
-        auto chain = certs::read_chain_file(config.resolve(effective(req.listener, l->tls).certificate));
-        if (!chain) return tl::unexpected(chain.error().wrap("the listener's current certificate"));
-        if (subject_text.empty()) subject_text = certs::name_text(X509_get_subject_name(chain->front().get()));
-        if (!req.sans_given) current_sans = certs::sans_of(chain->front().get());
+        auto d = rotation_defaults(req);
+        if (!d) return tl::unexpected(d.error());
+        if (subject_text.empty()) subject_text = std::move(d->subject);
+        if (!req.sans_given) current_sans = std::move(d->sans);
     }
     if (subject_text.empty()) return fail(Errc::invalid_argument, "subject is required");
     auto subject = certs::parse_subject(subject_text);
     if (!subject) return tl::unexpected(subject.error());
-    auto parsed_sans = certs::parse_sans(sans);
+    auto parsed_sans = certs::parse_sans(req.sans);
     if (!parsed_sans) return tl::unexpected(parsed_sans.error());
     const GENERAL_NAMES* san_ext = current_sans ? current_sans.get() : parsed_sans->get();
     if (store->state().keys.count(req.label) != 0) {
@@ -225,6 +232,31 @@ Result<json> CertServices::Impl::new_key(const NewKeyRequest& req, const audit::
     return out;
 }
 
+std::string CertServices::Impl::switch_target(const std::string& label,
+                                            const certs::CertState& st) const {
+    // The listener a rotation staged the key for, or the one using it now
+    // (a renewed certificate for the same key).
+    if (auto it = st.keys.find(label); it != st.keys.end() && !it->second.staged_for.empty()) {
+        return it->second.staged_for;
+    }
+    std::string target;
+    for (const auto& u : users_of(label)) {
+        if (u != "lea-client") target = u;
+    }
+    return target;
+}
+
+std::vector<std::filesystem::path> CertServices::Impl::anchors_for(const std::string& target) const {
+    std::vector<std::filesystem::path> anchors;
+    for (const char* name : {"lea", "ingest", "admin-tls"}) {
+        const ListenerConfig* l = listener_config(name);
+        if (l != nullptr && (target.empty() || target == name)) {
+            anchors.push_back(config.resolve(l->tls.trust_anchors));
+        }
+    }
+    return anchors;
+}
+
 Result<json> CertServices::Impl::import(const std::string& label, std::string_view chain_pem,
                                         const audit::Actor& actor) {
     if (!certs::valid_label(label)) return fail(Errc::invalid_argument, "label: not a valid key label");
@@ -241,27 +273,12 @@ Result<json> CertServices::Impl::import(const std::string& label, std::string_vi
         return fail(Errc::invalid_argument, "the certificate's public key is not the public key "
                                             "of token key '" + label + "'");
     }
-    // The listener that switches: the one a rotation staged the key for, or
-    // the one using it now (a renewed certificate for the same key).
     const certs::CertState st = store->state();
-    std::string target;
-    if (auto it = st.keys.find(label); it != st.keys.end()) target = it->second.staged_for;
-    if (target.empty()) {
-        for (const auto& u : users_of(label)) {
-            if (u != "lea-client") target = u;
-        }
-    }
+    const std::string target = switch_target(label, st);
     if (!target.empty() && listener_config(target) == nullptr) {
         return fail(Errc::invalid_state, "listener " + target + " is not enabled");
     }
-    std::vector<std::filesystem::path> anchors;
-    for (const char* name : {"lea", "ingest", "admin-tls"}) {
-        const ListenerConfig* l = listener_config(name);
-        if (l != nullptr && (target.empty() || target == name)) {
-            anchors.push_back(config.resolve(l->tls.trust_anchors));
-        }
-    }
-    if (auto ok = certs::verify_chain(*chain, anchors, !target.empty()); !ok) {
+    if (auto ok = certs::verify_chain(*chain, anchors_for(target), !target.empty()); !ok) {
         return tl::unexpected(ok.error());
     }
     auto summary = certs::summarize(chain->front().get());

@@ -66,6 +66,20 @@ struct CertServices::Impl {
     /// Who uses the key `label` now (listeners, "lea-client").
     [[nodiscard]] std::vector<std::string> users_of(const std::string& label) const;
 
+    /// The listener an import of `label` switches ("" = none).
+    [[nodiscard]] std::string switch_target(const std::string& label,
+                                            const certs::CertState& st) const;
+    /// The trust anchors a chain for `target` must reach ("" = any listener's).
+    [[nodiscard]] std::vector<std::filesystem::path> anchors_for(const std::string& target) const;
+
+    /// rotate: the listener's current subject and SANs; refuses a listener
+    /// that is not enabled or already has a staged key.
+    struct Defaults {
+        std::string subject;
+        certs::GeneralNamesPtr sans;
+    };
+    crypto::Result<Defaults> rotation_defaults(const NewKeyRequest& req) const;
+
     crypto::Result<nlohmann::json> list() const;
     crypto::Result<nlohmann::json> new_key(const NewKeyRequest& req, const audit::Actor& actor);
     crypto::Result<nlohmann::json> import(const std::string& label, std::string_view chain_pem,

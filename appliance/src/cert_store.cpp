@@ -25,8 +25,7 @@ using nlohmann::json;
 constexpr std::size_t kMaxStateBytes = 1024 * 1024;
 
 Result<void> fail_errno(int err, const std::string& what, const std::filesystem::path& p) {
-    return fail(err == ENOSPC ? Errc::io_error : Errc::io_error,
-                what + " " + p.string() + ": " + std::strerror(err));
+    return fail(Errc::io_error, what + " " + p.string() + ": " + std::strerror(err));
 }
 
 Result<void> write_synced(const std::filesystem::path& path, std::string_view text, mode_t mode) {
