@@ -45,6 +45,14 @@ int endpoint_add(const Globals& g, const EndpointAddOptions& o) {
               {"trust_anchors", std::string(detail::text_of(*pem))},
               {"models", o.models},
               {"auth", o.auth}};
+    if (!o.crl_file.empty()) {
+        auto crl = detail::read_input(o.crl_file, 256 * 1024);
+        if (!crl) return report_error(g, crl.error().wrap("--crl"));
+        if (detail::text_of(*crl).find_first_not_of(" \t\r\n") == std::string_view::npos) {
+            return report_error(g, "invalid_argument", "--crl " + o.crl_file + ": holds no CRL");
+        }
+        body["crl"] = std::string(detail::text_of(*crl));
+    }
     auto put = [&body](const char* key, const std::string& v) {
         if (!v.empty()) body[key] = v;
     };

@@ -11,6 +11,7 @@
 #include "appliance/admin_server.hpp"
 #include "appliance/archive_services.hpp"
 #include "appliance/audit_services.hpp"
+#include "appliance/cert_services.hpp"
 #include "appliance/delivery_services.hpp"
 #include "appliance/config.hpp"
 #include "appliance/event_sink.hpp"
@@ -207,9 +208,9 @@ Step<int> start(const DaemonOptions& options, EventSink& log_events) {
     // The LEA listener also takes endpoints' TLS PSKs; the store opens with
     // the delivery services below, the contexts are built before them.
     auto lea_psks = std::make_shared<DeferredPskResolver>();
-    TlsContextFactory factory = [resolver, lea_psks, c = *cfg](
-                                    const std::string& listener,
-                                    const TlsConfig& tls) -> crypto::Result<hsm::SslCtxPtr> {
+    TlsContextFactory raw = [resolver, lea_psks, c = *cfg](
+                                const std::string& listener,
+                                const TlsConfig& tls) -> crypto::Result<hsm::SslCtxPtr> {
         auto ctx = hsm::make_server_context(endpoint_of(c, tls), *resolver);
         if (ctx && listener == "lea") {
             if (auto ok = hsm::enable_server_psk(ctx->get(), lea_psks); !ok) {
@@ -217,6 +218,14 @@ Step<int> start(const DaemonOptions& options, EventSink& log_events) {
             }
         }
         return ctx;
+    };
+    // A listener switched to another token key (cert import) uses it from
+    // start-up on and across SIGHUP: the factory applies the binding.
+    auto certs = CertServices::open(*cfg, *pool, raw);
+    if (!certs) return failure(ExitCode::store, "certs", certs.error().message());
+    CertServices& csvc = **certs;
+    TlsContextFactory factory = [raw, &csvc](const std::string& listener, const TlsConfig& tls) {
+        return raw(listener, csvc.effective(listener, tls));
     };
     auto contexts = build_contexts(*cfg, factory);
     if (!contexts) return tl::unexpected(contexts.error());
@@ -235,6 +244,7 @@ Step<int> start(const DaemonOptions& options, EventSink& log_events) {
     }
     DeliveryServices& dsvc = **delivery;
     lea_psks->bind(dsvc.lea_psk_resolver());
+    csvc.attach(svc.audit_sink(), sink);
     auto archive = ArchiveServices::open(*cfg, svc, *pool, dsvc);
     if (!archive) return failure(ExitCode::store, "archive", archive.error().message());
     ArchiveServices* asvc = archive->get();  // null when archive.enabled is false
@@ -245,9 +255,10 @@ Step<int> start(const DaemonOptions& options, EventSink& log_events) {
     const TwoPersonConfig two_person = cfg->admin.two_person;
     std::optional<crypto::Error> guard_error;
     ServerSetup setup{std::move(*cfg), *pool, std::move(factory), &sink, 0,
-                      [&svc, &dsvc, asvc, &supervisor, &two_person,
+                      [&svc, &dsvc, asvc, &csvc, &supervisor, &two_person,
                        &guard_error](Routers& routers) {
                           svc.add_routes(routers);
+                          csvc.add_routes(routers);
                           dsvc.add_routes(routers);
                           if (asvc != nullptr) asvc->add_routes(routers);
                           routers.ingest.set_gate(ingest_gate(supervisor));
@@ -264,9 +275,16 @@ Step<int> start(const DaemonOptions& options, EventSink& log_events) {
     dsvc.start();
     if (asvc != nullptr) asvc->start();
     Server& srv = **server;
+    csvc.set_context_swap([&srv](const std::string& listener, hsm::SslCtxPtr ctx) {
+        return srv.replace_context(listener, std::move(ctx));
+    });
+    srv.metrics().set_extra_source([&csvc] { return csvc.metrics_text(); });
+    csvc.start();
     supervisor.start([&srv](bool available) { srv.metrics().set_token_available(available); });
     const int rc = srv.run();
     supervisor.stop();
+    csvc.stop();
+    csvc.set_context_swap(nullptr);
     // After the listeners stopped: no request is in flight any more.
     lea_psks->bind(nullptr);
     if (asvc != nullptr) asvc->stop();

@@ -51,11 +51,18 @@ Result<std::unique_ptr<delivery::LeaClient>> DeliveryServices::Impl::make_client
     std::filesystem::permissions(anchors, std::filesystem::perms::owner_read |
                                               std::filesystem::perms::owner_write,
                                  std::filesystem::perm_options::replace, ec);
+    const auto crl = dir / (spec.name + ".crl");
+    if (!spec.crl_pem.empty()) {
+        std::ofstream out(crl, std::ios::binary | std::ios::trunc);
+        out << spec.crl_pem;
+        if (!out) return crypto::fail(Errc::io_error, "writing " + crl.string());
+    }
     hsm::TlsEndpoint tls;
     tls.certificate = spec.client_certificate.empty() ? config.resolve(config.lea_client.certificate)
                                                       : config.resolve(spec.client_certificate);
     tls.private_key = spec.client_key.empty() ? config.lea_client.private_key : spec.client_key;
     tls.trust_anchors = anchors;
+    if (!spec.crl_pem.empty()) tls.crl = crl;
     auto resolver = hsm::make_key_resolver(pool, false);
     auto ctx = hsm::make_client_context(tls, *resolver);
     if (!ctx) return tl::unexpected(ctx.error().wrap("endpoint " + spec.name + " client TLS"));

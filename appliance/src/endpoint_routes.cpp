@@ -36,6 +36,10 @@ json audit_event(std::string_view what, const EndpointSpec& e, const Request& re
         ev["url"] = e.url;
         ev["trust_anchors_sha256"] = anchors_sha256(e);
         ev["spki_sha256"] = e.spki_sha256;
+        if (!e.crl_pem.empty()) {
+            ev["crl_sha256"] = crypto::hex_encode(crypto::digest(
+                crypto::HashAlg::sha256, crypto::as_bytes(std::string_view(e.crl_pem))));
+        }
         ev["models"] = models_text(e.models);
         ev["binary_url_scheme"] = e.binary_url_scheme;
     }

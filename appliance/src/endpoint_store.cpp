@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "appliance/endpoint_store.hpp"
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -85,6 +86,33 @@ std::size_t pem_certificates(std::string_view pem) {
     return n;
 }
 
+/// The number of PEM X509 CRLs in `pem`, or 0 when anything but CRL blocks
+/// and whitespace is in it or a block does not parse.
+std::size_t pem_crls(std::string_view pem) {
+    constexpr std::string_view kBegin = "-----BEGIN X509 CRL-----";
+    constexpr std::string_view kEnd = "-----END X509 CRL-----";
+    std::size_t n = 0;
+    std::size_t pos = 0;
+    while (true) {
+        const std::size_t begin = pem.find(kBegin, pos);
+        const std::string_view gap =
+            pem.substr(pos, begin == std::string_view::npos ? std::string_view::npos : begin - pos);
+        if (gap.find_first_not_of(" \t\r\n") != std::string_view::npos) return 0;
+        if (begin == std::string_view::npos) return n;
+        const std::size_t end = pem.find(kEnd, begin);
+        if (end == std::string_view::npos) return 0;
+        const std::string_view block = pem.substr(begin, end + kEnd.size() - begin);
+        BIO* bio = BIO_new_mem_buf(block.data(), static_cast<int>(block.size()));
+        X509_CRL* crl = bio != nullptr ? PEM_read_bio_X509_CRL(bio, nullptr, nullptr, nullptr) : nullptr;
+        BIO_free(bio);
+        ERR_clear_error();
+        if (crl == nullptr) return 0;
+        X509_CRL_free(crl);
+        ++n;
+        pos = end + kEnd.size();
+    }
+}
+
 crypto::Result<void> bad(std::string_view field, std::string_view problem) {
     return fail(Errc::invalid_argument, std::string(field) + ": " + std::string(problem));
 }
@@ -140,6 +168,9 @@ crypto::Result<void> validate_endpoint(const EndpointSpec& s) {
     if (s.trust_anchors_pem.empty() || s.trust_anchors_pem.size() > kMaxPem ||
         pem_certificates(s.trust_anchors_pem) == 0) {
         return bad("trust_anchors", "must hold at least one PEM certificate (at most 256 KiB)");
+    }
+    if (!s.crl_pem.empty() && (s.crl_pem.size() > kMaxPem || pem_crls(s.crl_pem) == 0)) {
+        return bad("crl", "must hold only PEM X509 CRL blocks, at least one (at most 256 KiB)");
     }
     if (s.auth == EndpointAuth::psk && !s.spki_sha256.empty()) {
         return bad("spki_sha256", "a PSK endpoint's server presents no certificate to pin");
@@ -197,6 +228,7 @@ json to_json(const EndpointSpec& s) {
     return json{{"name", s.name},
                 {"url", s.url},
                 {"trust_anchors", s.trust_anchors_pem},
+                {"crl", s.crl_pem},
                 {"spki_sha256", s.spki_sha256},
                 {"binary_url_scheme", s.binary_url_scheme},
                 {"sender_country", s.sender_country},
@@ -216,8 +248,8 @@ json to_json(const EndpointSpec& s) {
 
 crypto::Result<EndpointSpec> endpoint_from_json(const json& j) {
     if (!j.is_object()) return fail(Errc::malformed_input, "endpoint: a JSON object is required");
-    static const std::array<const char*, 18> known{
-        "name", "url", "auth", "trust_anchors", "spki_sha256", "binary_url_scheme", "sender_country",
+    static const std::array<const char*, 19> known{
+        "name", "url", "auth", "trust_anchors", "crl", "spki_sha256", "binary_url_scheme", "sender_country",
         "sender_unique_id", "receiver_country", "receiver_unique_id", "models", "client_subjects",
         "client_certificate", "client_key", "max_connections", "connect_timeout_ms",
         "response_timeout_ms", "created"};
@@ -230,7 +262,7 @@ crypto::Result<EndpointSpec> endpoint_from_json(const json& j) {
     std::string models = models_text(s.models);
     std::string auth = "certificate";
     for (auto r : {take(j, "name", s.name), take(j, "url", s.url),
-                   take(j, "trust_anchors", s.trust_anchors_pem),
+                   take(j, "trust_anchors", s.trust_anchors_pem), take(j, "crl", s.crl_pem),
                    take(j, "spki_sha256", s.spki_sha256),
                    take(j, "binary_url_scheme", s.binary_url_scheme),
                    take(j, "sender_country", s.sender_country),

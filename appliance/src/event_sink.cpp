@@ -15,6 +15,7 @@ std::string text_of(const monitoring::Fingerprint& v) { return v.str(); }
 std::string text_of(const monitoring::Address& v) { return v.str(); }
 std::string text_of(const monitoring::Account& v) { return v.str(); }
 std::string text_of(monitoring::Count v) { return std::to_string(v.value); }
+std::string text_of(monitoring::Number v) { return std::to_string(v.value); }
 std::string text_of(bool v) { return v ? "true" : "false"; }
 std::string text_of(HandshakeFailure v) { return std::string(handshake_failure_name(v)); }
 std::string text_of(crypto::Errc v) { return std::string(crypto::errc_name(v)); }
@@ -23,6 +24,7 @@ std::string text_of(delivery::ServerIdentityFailure v) {
 }
 
 nlohmann::json json_of(monitoring::Count v) { return v.value; }
+nlohmann::json json_of(monitoring::Number v) { return v.value; }
 nlohmann::json json_of(bool v) { return v; }
 template <class T>
 nlohmann::json json_of(const T& v) {
@@ -71,6 +73,10 @@ std::string_view event_name(const Event& event) noexcept {
 
 Severity event_severity(const Event& event) noexcept {
     if (const auto* r = std::get_if<events::TlsReloaded>(&event); r != nullptr && !r->ok) {
+        return Severity::error;
+    }
+    if (const auto* c = std::get_if<events::CertificateExpiring>(&event);
+        c != nullptr && c->threshold_days.value <= 1) {
         return Severity::error;
     }
     return std::visit([](const auto& e) { return std::decay_t<decltype(e)>::kSeverity; }, event);

@@ -152,6 +152,10 @@ void Metrics::set_pool_stats_source(std::function<hsm::PoolStats()> source) {
     pool_stats_ = std::move(source);
 }
 
+void Metrics::set_extra_source(std::function<std::string()> source) {
+    extra_ = std::move(source);
+}
+
 std::string Metrics::render() const {
     std::string out;
     out.reserve(4096);
@@ -223,6 +227,7 @@ std::string Metrics::render() const {
     family(out, "enclave_ready", "gauge",
            "1 when the token is logged in and the listeners are bound.");
     plain(out, "enclave_ready", ready() ? 1 : 0);
+    if (extra_) out += extra_();
     return out;
 }
 

@@ -40,16 +40,22 @@ constexpr std::array<Mapping, 16> kAccess = {{
     {"reverify.refused", "reverify", "refused"},
 }};
 
-constexpr std::array<Mapping, 9> kCredentials = {{
+constexpr std::array<Mapping, 8> kCredentials = {{
     {"psk.created", "psk", "create"},
     {"psk.rotated", "psk", "rotate"},
     {"psk.revoked", "psk", "revoke"},
     {"endpoint.added", "endpoint", "add"},
     {"endpoint.removed", "endpoint", "remove"},
-    {"cert.created", "certificate", "create"},
-    {"cert.imported", "certificate", "import"},
-    {"cert.rotated", "certificate", "rotate"},
-    {"cert.retired", "certificate", "retire"},
+    {"certificate.key_created", "certificate", "create"},
+    {"certificate.imported", "certificate", "import"},
+    {"certificate.key_retired", "certificate", "retire"},
+}};
+
+constexpr std::array<Mapping, 4> kApprovals = {{
+    {"approval.proposed", "", "propose"},
+    {"approval.approved", "", "approve"},
+    {"approval.rejected", "", "reject"},
+    {"approval.expired", "", "expire"},
 }};
 
 }  // namespace
@@ -86,6 +92,14 @@ std::optional<Event> monitoring_event_of(const json& entry) {
             m.store == "certificate" ? member(entry, "sha256") : member(entry, "fingerprint");
         return events::CredentialChanged{account_of_actor(actor), m.store, m.action, subject,
                                          monitoring::Fingerprint(fingerprint)};
+    }
+    for (const Mapping& m : kApprovals) {
+        if (m.entry != name) continue;
+        // "POST /v1/task/reveal": the path (a Name has no spaces).
+        std::string route = member(entry, "route");
+        if (const auto space = route.find(' '); space != std::string::npos) route.erase(0, space + 1);
+        return events::TwoPersonControl{account_of_actor(actor), m.action, route,
+                                        monitoring::Fingerprint(member(entry, "proposal"))};
     }
     return std::nullopt;
 }

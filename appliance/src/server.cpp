@@ -316,6 +316,19 @@ void Server::request_stop() {
 const Metrics& Server::metrics() const noexcept { return impl_->metrics; }
 Metrics& Server::metrics() noexcept { return impl_->metrics; }
 
+crypto::Result<void> Server::replace_context(const std::string& listener,
+                                             hsm::SslCtxPtr context) {
+    Impl& s = *impl_;
+    for (auto& l : s.listeners) {
+        if (l->name() != listener) continue;
+        auto ok = l->replace_context(std::move(context));
+        s.metrics.tls_reload(ok.has_value());
+        s.setup.events->emit(events::TlsReloaded{listener, ok.has_value()});
+        return ok;
+    }
+    return crypto::fail(crypto::Errc::not_found, "no listener " + listener + " is serving");
+}
+
 std::map<std::string, std::string> Server::addresses() const {
     std::map<std::string, std::string> out;
     for (const auto& l : impl_->listeners) out[l->name()] = l->address();

@@ -243,6 +243,8 @@ int main(int argc, char** argv) {
     CLI::App* ep_add = endpoint->add_subcommand("add", "Add an endpoint (security officers)");
     ep_add->add_option("name", eo.name, "Endpoint name, as tasks name it")->required();
     ep_add->add_option("--url", eo.url, "https URL DeliveryObjects are POSTed to")->required();
+    ep_add->add_option("--crl", eo.crl_file,
+                       "PEM CRLs checked on the LEA's server certificate chain (optional)");
     ep_add->add_option("--ca", eo.ca_file, "PEM trust anchors for the LEA's server certificate")
         ->required();
     ep_add->add_option("--pin-spki", eo.spki_sha256,
@@ -310,6 +312,34 @@ int main(int argc, char** argv) {
     CLI::App* appr_reject =
         approvals->add_subcommand("reject", "Withdraw or refuse a proposal");
     appr_reject->add_option("id", proposal_id, "Proposal id")->required();
+    // the appliance's own certificates (security officers; list: any role)
+    appliance::ctl::CertOptions co;
+    CLI::App* cert = app.add_subcommand("cert", "The appliance's TLS certificates and token keys");
+    cert->require_subcommand(1);
+    auto cert_request = [&co](CLI::App* c, bool subject_required) {
+        c->add_option("--label", co.label, "Label of the new token key")->required();
+        auto* subj = c->add_option("--subject", co.subject,
+                                   "Subject DN, RFC 4514 (\"CN=...,O=...,C=GB\")");
+        if (subject_required) subj->required();
+        c->add_option("--san", co.sans, "Subject alternative name: DNS:name or IP:address (repeat)");
+        c->add_option("--out", co.out, "Write the CSR to this new file instead of stdout");
+    };
+    CLI::App* cert_new = cert->add_subcommand("new", "New P-256 key on the token and its CSR");
+    cert_request(cert_new, true);
+    CLI::App* cert_rotate = cert->add_subcommand(
+        "rotate", "New key and CSR staged for a listener; `cert import` switches it live");
+    cert_request(cert_rotate, false);
+    cert_rotate->add_option("--listener", co.listener, "lea, ingest or admin-tls")
+        ->required()
+        ->check(CLI::IsMember({"lea", "ingest", "admin-tls"}));
+    CLI::App* cert_import = cert->add_subcommand(
+        "import", "Import a PEM chain (leaf first) for a token key; a listener using or waiting "
+                  "for the key switches to it");
+    cert_import->add_option("--label", co.label, "Label of the token key")->required();
+    cert_import->add_option("file", co.file, "PEM certificate chain, leaf first")->required();
+    CLI::App* cert_list = cert->add_subcommand("list", "Certificates, staged keys and their users");
+    CLI::App* cert_retire = cert->add_subcommand("retire", "Destroy a token key no listener uses");
+    cert_retire->add_option("--label", co.label, "Label of the token key")->required();
 
     // the long-term archive, offline
     std::string arch_data, arch_evidence, arch_tsa, arch_object, arch_out;
@@ -388,6 +418,11 @@ int main(int argc, char** argv) {
         if (ep_list->parsed()) return appliance::ctl::endpoint_list(g);
         if (ep_show->parsed()) return appliance::ctl::endpoint_show(g, endpoint_name);
         if (ep_remove->parsed()) return appliance::ctl::endpoint_remove(g, endpoint_name);
+        if (cert_new->parsed()) return appliance::ctl::cert_new(g, co);
+        if (cert_rotate->parsed()) return appliance::ctl::cert_rotate(g, co);
+        if (cert_import->parsed()) return appliance::ctl::cert_import(g, co);
+        if (cert_list->parsed()) return appliance::ctl::cert_list(g);
+        if (cert_retire->parsed()) return appliance::ctl::cert_retire(g, co.label);
         if (psk_new->parsed()) return appliance::ctl::psk_new(g, pso);
         if (psk_import->parsed()) return appliance::ctl::psk_import(g, pso);
         if (psk_list->parsed()) return appliance::ctl::psk_list(g);

@@ -97,14 +97,12 @@ Result<KeyRef> make_ref(const KeySpec& spec, ObjectType type, KeyType key_type) 
     return ref;
 }
 
-Result<KeyRef> generate_pair(SessionPool& pool, CK_MECHANISM_TYPE mech, CK_KEY_TYPE ck_type,
-                             crypto::ByteView params, KeyType key_type, const KeySpec& in) {
+Result<KeyRef> generate_pair_on(const Session& s, const TokenInfo& token, CK_MECHANISM_TYPE mech,
+                                CK_KEY_TYPE ck_type, crypto::ByteView params, KeyType key_type,
+                                const KeySpec& in) {
     auto spec = detail::checked_spec(in);
     if (!spec) return tl::unexpected(spec.error());
-    auto lease = pool.acquire();
-    if (!lease) return tl::unexpected(lease.error());
-    const Session& s = lease->session();
-    if (auto ok = detail::ensure_unused(s, *spec, pool.token()); !ok) return tl::unexpected(ok.error());
+    if (auto ok = detail::ensure_unused(s, *spec, token); !ok) return tl::unexpected(ok.error());
     detail::Template pub;
     detail::add_public_key_attrs(pub, ck_type, *spec);
     pub.add_bytes(CKA_EC_PARAMS, params);
@@ -121,6 +119,15 @@ Result<KeyRef> generate_pair(SessionPool& pool, CK_MECHANISM_TYPE mech, CK_KEY_T
                                 spec->label + "')");
     }
     return make_ref(*spec, ObjectType::private_key, key_type);
+}
+
+Result<KeyRef> generate_pair(SessionPool& pool, CK_MECHANISM_TYPE mech, CK_KEY_TYPE ck_type,
+                             crypto::ByteView params, KeyType key_type, const KeySpec& in) {
+    auto spec = detail::checked_spec(in);
+    if (!spec) return tl::unexpected(spec.error());
+    auto lease = pool.acquire();
+    if (!lease) return tl::unexpected(lease.error());
+    return generate_pair_on(lease->session(), pool.token(), mech, ck_type, params, key_type, *spec);
 }
 
 }  // namespace
@@ -164,6 +171,14 @@ Result<KeyRef> generate_ec_key_pair(SessionPool& pool, EcCurve curve, const KeyS
                          p256 ? KeyType::ec_p256 : KeyType::ec_p384, spec);
 }
 
+Result<KeyRef> generate_ec_key_pair(const Session& session, const TokenInfo& token, EcCurve curve,
+                                    const KeySpec& spec) {
+    const bool p256 = curve == EcCurve::p256;
+    return generate_pair_on(session, token, CKM_EC_KEY_PAIR_GEN, CKK_EC,
+                            p256 ? detail::oid_p256() : detail::oid_p384(),
+                            p256 ? KeyType::ec_p256 : KeyType::ec_p384, spec);
+}
+
 Result<KeyRef> generate_ed25519_key_pair(SessionPool& pool, const KeySpec& spec) {
     return generate_pair(pool, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKK_EC_EDWARDS, detail::oid_ed25519(),
                          KeyType::ed25519, spec);
@@ -172,7 +187,11 @@ Result<KeyRef> generate_ed25519_key_pair(SessionPool& pool, const KeySpec& spec)
 Result<void> destroy_key(SessionPool& pool, const KeyRef& key, bool both_halves) {
     auto lease = pool.acquire();
     if (!lease) return tl::unexpected(lease.error());
-    const Session& s = lease->session();
+    return destroy_key(lease->session(), pool.token(), key, both_halves);
+}
+
+Result<void> destroy_key(const Session& s, const TokenInfo& token, const KeyRef& key,
+                         bool both_halves) {
     std::vector<KeyQuery> queries{key.query()};
     if (both_halves && key.type != ObjectType::secret_key) {
         queries.push_back(key.query_as(key.type == ObjectType::private_key ? ObjectType::public_key
@@ -180,7 +199,7 @@ Result<void> destroy_key(SessionPool& pool, const KeyRef& key, bool both_halves)
     }
     bool any = false;
     for (const auto& q : queries) {
-        auto h = find_key_handle(s, q, pool.token());
+        auto h = find_key_handle(s, q, token);
         if (!h) {
             if (h.error().code() == Errc::hsm_object_not_found) continue;
             return tl::unexpected(h.error());
@@ -192,7 +211,7 @@ Result<void> destroy_key(SessionPool& pool, const KeyRef& key, bool both_halves)
     }
     if (!any) {
         return fail(Errc::hsm_object_not_found,
-                    "no " + key.query().describe() + " on token '" + pool.token().label + "'");
+                    "no " + key.query().describe() + " on token '" + token.label + "'");
     }
     return {};
 }

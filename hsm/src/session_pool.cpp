@@ -146,8 +146,8 @@ Result<std::shared_ptr<SessionPool::State>> SessionPool::make_state(CK_SLOT_ID s
     return st;
 }
 
-Result<Session> SessionPool::open_worker(State& st) {
-    auto s = Session::open(module_, st.slot, options_.read_write);
+Result<Session> SessionPool::open_worker(State& st, bool read_write) {
+    auto s = Session::open(module_, st.slot, read_write);
     if (!s) return tl::unexpected(s.error().wrap("opening a session on token '" + token_.label + "'"));
     auto in = s->user_logged_in();
     if (!in) return tl::unexpected(in.error());
@@ -183,7 +183,7 @@ Result<SessionPool::Lease> SessionPool::acquire() {
             ++st->open;
             st->peak = std::max(st->peak, ++st->in_use);
             lk.unlock();
-            auto s = open_worker(*st);  // no pool lock held during C_OpenSession
+            auto s = open_worker(*st, options_.read_write);  // no pool lock held during C_OpenSession
             lk.lock();
             if (!s) {
                 --st->open;
@@ -305,6 +305,17 @@ Result<void> SessionPool::recover(std::chrono::milliseconds drain_timeout) {
     if (!fresh) return tl::unexpected(fresh.error());
     state_.store(std::move(*fresh));
     return {};
+}
+
+Result<Session> SessionPool::open_read_write_session() {
+    auto st = state_.load();
+    if (!st || st->epoch != fork_generation()) return stale_pool();
+    if (pin_rejected_) return pin_was_rejected();
+    {
+        std::lock_guard lk(st->mu);
+        if (st->suspended || !st->login) return suspended();
+    }
+    return open_worker(*st, true);
 }
 
 Result<void> SessionPool::check_usable() const {

@@ -239,3 +239,56 @@ TEST(KeygenTest, PublicKeysExportAsSpki) {
 
 }  // namespace
 }  // namespace enclave::hsm
+
+namespace enclave::hsm {
+namespace {
+
+// A daemon's pool is read-only; an officer's key is made on a read-write
+// session of its own (SessionPool::open_read_write_session) with the same
+// protections, and destroyed the same way.
+TEST(KeygenTest, ReadOnlyPoolMakesKeysOnlyOnItsReadWriteSession) {
+    SoftHsmToken::Options options;
+    options.pool.read_write = false;
+    SoftHsmToken token(options);
+    auto refused = generate_ec_key_pair(*token.pool(), EcCurve::p256, {"ro", {}});
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message().find("CKR_SESSION_READ_ONLY"), std::string::npos)
+        << refused.error().message();
+
+    auto rw = token.pool()->open_read_write_session();
+    ASSERT_TRUE(rw) << rw.error().message();
+    auto key = generate_ec_key_pair(*rw, token.token(), EcCurve::p256, {"officer-tls", {}});
+    ASSERT_TRUE(key) << key.error().message();
+    EXPECT_EQ(key->id.size(), 16u);
+    auto again = generate_ec_key_pair(*rw, token.token(), EcCurve::p256, {"officer-tls", {}});
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code(), Errc::already_exists);
+
+    // The pool's read-only sessions see the new key at once.
+    auto found = find_key(*token.pool(), key->query());
+    ASSERT_TRUE(found) << found.error().message();
+    EXPECT_EQ(found->key_type, KeyType::ec_p256);
+    auto lease = token.pool()->acquire();
+    ASSERT_TRUE(lease);
+    const Session& s = lease->session();
+    auto h = find_key_handle(s, key->query(), token.token());
+    ASSERT_TRUE(h);
+    CK_BBOOL sensitive = CK_FALSE, extractable = CK_TRUE, sign = CK_FALSE;
+    CK_ATTRIBUTE flags[] = {{CKA_SENSITIVE, &sensitive, 1},
+                            {CKA_EXTRACTABLE, &extractable, 1},
+                            {CKA_SIGN, &sign, 1}};
+    ASSERT_EQ(s.fn()->C_GetAttributeValue(s.handle(), *h, flags, 3), CKR_OK);
+    EXPECT_EQ(sensitive, CK_TRUE);
+    EXPECT_EQ(extractable, CK_FALSE);
+    EXPECT_EQ(sign, CK_TRUE);
+    EXPECT_TRUE(export_public_key_spki(*token.pool(), *key));
+
+    EXPECT_FALSE(destroy_key(*token.pool(), *key)) << "read-only sessions destroy nothing";
+    ASSERT_TRUE(destroy_key(*rw, token.token(), *key));
+    EXPECT_EQ(find_key(*token.pool(), key->query()).error().code(), Errc::hsm_object_not_found);
+    EXPECT_EQ(find_key(*token.pool(), key->query_as(ObjectType::public_key)).error().code(),
+              Errc::hsm_object_not_found);
+}
+
+}  // namespace
+}  // namespace enclave::hsm

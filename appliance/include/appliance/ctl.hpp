@@ -109,6 +109,7 @@ struct EndpointAddOptions {
     std::string name;
     std::string url;
     std::string ca_file;  ///< PEM trust anchors for the LEA's server certificate
+    std::string crl_file;  ///< optional PEM CRLs for the LEA's chain
     std::string spki_sha256;
     std::string binary_url_scheme;
     std::string models = "B";
@@ -153,5 +154,24 @@ int approvals_list(const Globals& g);
 int approvals_approve(const Globals& g, const std::string& id);
 /// approvals reject ID: withdraws (the proposer) or refuses the proposal.
 int approvals_reject(const Globals& g, const std::string& id);
+// ---- the appliance's own certificates (ctl_cert.cpp; security officers)
+struct CertOptions {
+    std::string label;
+    std::string subject;
+    std::vector<std::string> sans;  ///< "DNS:name" / "IP:address"
+    std::string listener;           ///< rotate: lea, ingest or admin-tls
+    std::string out;                ///< new/rotate: write the CSR to this new file
+    std::string file;               ///< import: the PEM chain (leaf first)
+};
+/// cert new: a P-256 key on the token and its CSR (stdout or --out).
+int cert_new(const Globals& g, const CertOptions& o);
+/// cert rotate: the same, staged for a listener (subject and SANs default to
+/// the current certificate's).
+int cert_rotate(const Globals& g, const CertOptions& o);
+/// cert import --label L FILE: the listener using or waiting for L switches.
+int cert_import(const Globals& g, const CertOptions& o);
+int cert_list(const Globals& g);
+/// cert retire --label L: destroys a key no listener uses.
+int cert_retire(const Globals& g, const std::string& label);
 
 }  // namespace enclave::appliance::ctl

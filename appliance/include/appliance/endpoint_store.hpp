@@ -47,6 +47,7 @@ struct EndpointSpec {
     std::string name;                 ///< [a-z0-9][a-z0-9-]{0,62} (as tasks name it)
     std::string url;                  ///< https://host[:port]/path: DeliveryObjects are POSTed here
     std::string trust_anchors_pem;    ///< CA certificates for the LEA's server certificate
+    std::string crl_pem;              ///< optional PEM CRLs checked on the LEA's chain ("" = none)
     std::string spki_sha256;          ///< optional pin: 64 lowercase hex ("" = none)
     std::string binary_url_scheme;    ///< Model B: https URL with exactly one "{id}" ("" = none)
     std::string sender_country = "XX";            ///< Table 1 senderIdentifier CountryCode

@@ -43,6 +43,7 @@ using monitoring::Address;
 using monitoring::Count;
 using monitoring::Fingerprint;
 using monitoring::Name;
+using monitoring::Number;
 using monitoring::Uid;
 
 // --- the daemon -----------------------------------------------------------
@@ -213,6 +214,20 @@ struct CredentialChanged {
     }
 };
 
+/// Two-person control (docs/security-officer-guide.md): a guarded act was
+/// proposed, approved (and so run), rejected, or its proposal expired.
+struct TwoPersonControl {
+    static constexpr std::string_view kName = "two_person_control";
+    static constexpr Severity kSeverity = Severity::notice;
+    Account account;       ///< who proposed, approved or rejected ("daemon" for an expiry)
+    Name action;           ///< "propose", "approve", "reject", "expire"
+    Name route;            ///< the guarded route
+    Fingerprint proposal;  ///< the proposal's random id
+    template <class F> void fields(F&& f) const {
+        f("account", account); f("action", action); f("route", route); f("proposal", proposal);
+    }
+};
+
 // --- the token --------------------------------------------------------------
 struct TokenLoginFailed {
     static constexpr std::string_view kName = "token_login_failed";
@@ -235,6 +250,33 @@ struct TokenRecovered {
     static constexpr Severity kSeverity = Severity::notice;
     Name token;
     template <class F> void fields(F&& f) const { f("token", token); }
+};
+/// A certificate in use expires within 30, 7 or 1 days (once per
+/// certificate and threshold; an expired one reports a negative days_left).
+/// Severity warning, error at the 1-day threshold.
+struct CertificateExpiring {
+    static constexpr std::string_view kName = "certificate_expiring";
+    static constexpr Severity kSeverity = Severity::warning;
+    Name used_by;          ///< "lea", "ingest", "admin-tls", "lea-client"
+    Name label;            ///< its token key's label
+    Fingerprint sha256;    ///< the certificate's fingerprint (public)
+    Number days_left;
+    Count threshold_days;  ///< 30, 7 or 1
+    template <class F> void fields(F&& f) const {
+        f("used_by", used_by); f("label", label); f("sha256", sha256); f("days_left", days_left);
+        f("threshold_days", threshold_days);
+    }
+};
+/// An officer changed the appliance's certificates or keys.
+struct CertificateChanged {
+    static constexpr std::string_view kName = "certificate_changed";
+    static constexpr Severity kSeverity = Severity::notice;
+    Name action;    ///< "key_created", "imported", "switched", "retired"
+    Name label;     ///< the token key's label
+    Name listener;  ///< the listener concerned, "" when none
+    template <class F> void fields(F&& f) const {
+        f("action", action); f("label", label); f("listener", listener);
+    }
 };
 
 // --- integrity and the monitoring pipeline itself ---------------------------
@@ -284,9 +326,10 @@ using Event =
                  events::LeaEndpointTlsFailed, events::LeaEndpointTlsRecovered,
                  events::AccountCreated, events::PrivilegeGranted, events::PrivilegeRevoked,
                  events::AccessOutsideHours, events::UnusualVolume, events::SensitiveAccess,
-                 events::CredentialChanged, events::TokenLoginFailed, events::TokenUnavailable,
-                 events::TokenRecovered, events::IntegrityFailure, events::SinkFailed,
-                 events::SinkRecovered, events::EventsLost>;
+                 events::CredentialChanged, events::TwoPersonControl, events::TokenLoginFailed, events::TokenUnavailable,
+                 events::TokenRecovered, events::CertificateExpiring, events::CertificateChanged,
+                 events::IntegrityFailure, events::SinkFailed, events::SinkRecovered,
+                 events::EventsLost>;
 
 /// "daemon_started", "tls_handshake_failed", ...
 std::string_view event_name(const Event& event) noexcept;

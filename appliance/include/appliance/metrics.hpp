@@ -112,6 +112,9 @@ public:
     void tls_reload(bool ok) noexcept;
     /// Pool statistics for the enclave_hsm_* gauges (optional).
     void set_pool_stats_source(std::function<hsm::PoolStats()> source);
+    /// More exposition text (whole families) appended to render(), e.g. the
+    /// certificates' expiry gauges (optional; set before serving).
+    void set_extra_source(std::function<std::string()> source);
 
     /// The exposition text (Content-Type: text/plain; version=0.0.4).
     [[nodiscard]] std::string render() const;
@@ -123,6 +126,7 @@ private:
     std::atomic<std::uint64_t> reloads_ok_{0};
     std::atomic<std::uint64_t> reloads_failed_{0};
     std::function<hsm::PoolStats()> pool_stats_;
+    std::function<std::string()> extra_;
     std::chrono::steady_clock::time_point started_;
 };
 

@@ -93,6 +93,14 @@ struct Count {
     bool operator==(const Count&) const = default;
 };
 
+/// A signed amount (days left before a certificate expires: negative once
+/// it has).
+struct Number {
+    constexpr Number(std::int64_t v = 0) noexcept : value(v) {}  // NOLINT: implicit
+    std::int64_t value;
+    bool operator==(const Number&) const = default;
+};
+
 /// Who acted or failed: the daemon itself, a Unix account (admin socket),
 /// a client certificate (its SHA-256), a TLS PSK identity (not secret: it
 /// is sent in clear) or, before any identity was proven, a network address.

@@ -89,6 +89,11 @@ public:
     [[nodiscard]] const Metrics& metrics() const noexcept;
     /// For the token supervisor (Metrics::set_token_available). Thread-safe.
     [[nodiscard]] Metrics& metrics() noexcept;
+    /// Swaps one listener's SSL context (a certificate switch): new
+    /// connections use `context`, open ones keep theirs. Counted and reported
+    /// as a reload (tls_reloaded). not_found for a listener that is not
+    /// serving. Thread-safe.
+    crypto::Result<void> replace_context(const std::string& listener, hsm::SslCtxPtr context);
     /// The TCP listeners' bound addresses ("lea" -> "127.0.0.1:8443").
     [[nodiscard]] std::map<std::string, std::string> addresses() const;
 

@@ -36,6 +36,12 @@ crypto::Result<KeyRef> generate_aes_kek(SessionPool& pool, const KeySpec& spec);
 crypto::Result<KeyRef> generate_ec_key_pair(SessionPool& pool, EcCurve curve,
                                             const KeySpec& spec);
 
+/// The same on a read-write session the caller holds (a daemon whose pool
+/// is read-only: SessionPool::open_read_write_session). `token` names the
+/// token in messages.
+crypto::Result<KeyRef> generate_ec_key_pair(const Session& session, const TokenInfo& token,
+                                            EcCurve curve, const KeySpec& spec);
+
 /// Ed25519 key pair (CKM_EC_EDWARDS_KEY_PAIR_GEN, CKA_EC_PARAMS = the DER OID
 /// 1.3.101.112, id-Ed25519). PKCS#11 3.0 also allows the PrintableString
 /// "edwards25519"; SoftHSM 2.6.1 accepts both (checked by hand), and the OID
@@ -55,5 +61,8 @@ crypto::Result<KeyRef> import_rsa_private_key(SessionPool& pool, const crypto::S
 /// `both_halves`). Used by provisioning to roll back; destroying a KEK is
 /// crypto-erasure of everything it wrapped.
 crypto::Result<void> destroy_key(SessionPool& pool, const KeyRef& key, bool both_halves = true);
+/// The same on a read-write session the caller holds.
+crypto::Result<void> destroy_key(const Session& session, const TokenInfo& token, const KeyRef& key,
+                                 bool both_halves = true);
 
 }  // namespace enclave::hsm

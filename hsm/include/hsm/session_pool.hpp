@@ -119,6 +119,13 @@ public:
     /// rejected earlier), PKCS#11 errors from C_OpenSession.
     [[nodiscard]] crypto::Result<Lease> acquire();
 
+    /// A logged-in read-write session of its own, outside the pool and its
+    /// max_sessions, for the rare write (an officer's key generation or
+    /// destruction) by a pool opened read-only: the pool's sessions stay
+    /// read-only. The caller closes it by destroying it, soon. Same errors
+    /// as acquire() (never waits).
+    [[nodiscard]] crypto::Result<Session> open_read_write_session();
+
     /// In a fork()ed child, after Module::reinitialize_after_fork(): drops the
     /// parent's sessions without touching them, finds the token again (slot ids
     /// may change across C_Initialize), opens a new login session and logs in.
@@ -153,7 +160,7 @@ private:
                 PoolOptions options);
     crypto::Result<std::shared_ptr<State>> make_state(CK_SLOT_ID slot);
     tl::unexpected<crypto::Error> suspended() const;
-    crypto::Result<Session> open_worker(State& state);
+    crypto::Result<Session> open_worker(State& state, bool read_write);
 
     std::shared_ptr<Module> module_;
     TokenInfo token_;
