@@ -359,6 +359,13 @@ std::string_view toml33_hazard(std::string_view text, std::size_t i, bool normal
         std::string_view("\n=[,{.").find(prev) == std::string_view::npos) {
         return "a quote in the middle of a key or value";
     }
+    // toml++ 3.3.0 asserts (TOML_ASSERT_ASSUME in parse_value) on a '}'
+    // where an array expects a value ("k = [ }"). TOML allows a '}' only
+    // closing an inline table on its own line: never first on a line, nor
+    // right after '[' or ','.
+    if (normal && c == '}' && std::string_view("\n[,").find(prev) != std::string_view::npos) {
+        return "a '}' where a value is expected";
+    }
     // toml++ 3.3.0 classifies non-ASCII characters with a lookup that reaches
     // __builtin_unreachable for some (marzer/tomlplusplus#295, #190):
     // undefined behaviour. TOML allows them outside strings and comments

@@ -438,10 +438,7 @@ private:
     Request to_request_head(const http::request_header<>& msg) {
         Request req;
         req.method = std::string(msg.method_string());
-        const std::string_view target = msg.target();
-        const auto q = target.find('?');
-        req.path = std::string(target.substr(0, q));
-        if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+        set_target(req, msg.target());
         for (const auto& f : msg) {
             req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
         }

@@ -293,6 +293,12 @@ bool match_route(std::string_view pattern, std::string_view path,
     return true;
 }
 
+void set_target(Request& req, std::string_view target) {
+    const auto q = target.find('?');
+    req.path = std::string(target.substr(0, q));
+    req.query = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
+}
+
 std::optional<std::string> query_param(std::string_view query, std::string_view name) {
     std::optional<std::string> found;
     bool seen = false;

@@ -24,106 +24,17 @@
 #include "appliance/psk_store.hpp"
 #include "audit/task_actor.hpp"
 #include "audit_services_impl.hpp"
-#include "crypto/encoding.hpp"
 #include "delivery_services_impl.hpp"
+#include "psk_body.hpp"
 #include "pull_cache.hpp"
 
 namespace enclave::appliance::detail {
 namespace {
 
-using crypto::Errc;
 using nlohmann::json;
 
 const RoleSet kAnyRole = RoleSet::all();
 const RoleSet kOfficers{Role::security_officer};
-constexpr std::size_t kMaxBody = 4096;
-constexpr std::int64_t kMaxExpiresDays = 3650;
-constexpr std::int64_t kMaxOverlapHours = 30 * 24;
-constexpr std::int64_t kDefaultOverlapHours = 24;
-
-/// A new or rotated PSK request, checked.
-struct NewPsk {
-    std::string endpoint;
-    std::string identity;
-    std::int64_t expires_days = 0;
-    std::int64_t overlap_hours = kDefaultOverlapHours;
-    std::optional<crypto::Secret> key;  ///< imported; nullopt: generate
-};
-
-Response bad(std::string_view message) {
-    return Response::error(400, "invalid_argument", message);
-}
-
-/// An integer member in [lo, hi], or the error answer.
-std::optional<Response> take_int(const json& body, const char* key, std::int64_t lo,
-                                 std::int64_t hi, std::int64_t& out) {
-    if (!body.contains(key)) return std::nullopt;
-    const json& v = body.at(key);
-    if (!v.is_number_integer()) return bad(std::string(key) + ": an integer is required");
-    const auto n = v.get<std::int64_t>();
-    if (n < lo || n > hi) {
-        return bad(std::string(key) + ": " + std::to_string(lo) + ".." + std::to_string(hi));
-    }
-    out = n;
-    return std::nullopt;
-}
-
-std::optional<Response> take_string(const json& body, const char* key, std::string& out) {
-    if (!body.contains(key)) return bad(std::string(key) + " is required");
-    if (!body.at(key).is_string()) return bad(std::string(key) + ": a string is required");
-    out = body.at(key).get<std::string>();
-    return std::nullopt;
-}
-
-/// key_hex: decoded into a Secret; the JSON string is wiped either way.
-std::optional<Response> take_key(json& body, std::optional<crypto::Secret>& out) {
-    if (!body.contains("key_hex")) return std::nullopt;
-    json& v = body.at("key_hex");
-    if (!v.is_string()) return bad("key_hex: a string is required");
-    std::string& hex = v.get_ref<std::string&>();
-    auto key = crypto::hex_decode_secret(hex);
-    crypto::wipe(hex);
-    if (!key) return bad("key_hex: hex digits only, an even number of them");
-    if (key->size() < kMinPskBytes || key->size() > kMaxPskBytes) {
-        return bad("key_hex: the key must be 32..64 bytes (64..128 hex digits)");
-    }
-    out = std::move(*key);
-    return std::nullopt;
-}
-
-/// Parses the body of POST /v1/psks (rotate: with overlap_hours). Strict:
-/// unknown keys, wrong types and out-of-range numbers are refused.
-tl::expected<NewPsk, Response> parse_new(const Request& req, bool rotate) {
-    if (req.body.size() > kMaxBody) {
-        return tl::unexpected(Response::error(413, "too_large", "body over 4 KiB"));
-    }
-    json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-        return tl::unexpected(Response::error(400, "malformed_input", "body: a JSON object is required"));
-    }
-    NewPsk p;
-    // The key first, so that every return below leaves no hex behind.
-    if (auto e = take_key(body, p.key)) return tl::unexpected(std::move(*e));
-    for (const auto& [key, value] : body.items()) {
-        const bool known = key == "endpoint" || key == "identity" || key == "expires_days" ||
-                           key == "key_hex" || (rotate && key == "overlap_hours");
-        if (!known) return tl::unexpected(Response::error(400, "malformed_input", "body: unknown key"));
-    }
-    if (auto e = take_string(body, "endpoint", p.endpoint)) return tl::unexpected(std::move(*e));
-    if (auto e = take_string(body, "identity", p.identity)) return tl::unexpected(std::move(*e));
-    if (auto e = take_int(body, "expires_days", 0, kMaxExpiresDays, p.expires_days)) {
-        return tl::unexpected(std::move(*e));
-    }
-    if (rotate) {
-        if (auto e = take_int(body, "overlap_hours", 0, kMaxOverlapHours, p.overlap_hours)) {
-            return tl::unexpected(std::move(*e));
-        }
-    }
-    if (!valid_psk_identity(p.identity)) {
-        return tl::unexpected(bad("identity: 1..128 printable ASCII characters without spaces"));
-    }
-    return p;
-}
 
 /// {"psk":{...}} or {"psk":{...},"key_hex":"..."}: the hex is written
 /// straight into a buffer reserved for the whole body, so it has one copy,
@@ -154,7 +65,7 @@ json audit_event(std::string_view what, const PskInfo& info, const Request& req)
 }
 
 Response create(DeliveryServices::Impl& s, const Request& req, bool rotate) {
-    auto p = parse_new(req, rotate);
+    auto p = parse_psk_new(req.body, rotate);
     if (!p) return p.error();
     auto endpoint = s.endpoints->get(p->endpoint);
     if (!endpoint) return error_response(endpoint.error());
@@ -178,19 +89,9 @@ Response create(DeliveryServices::Impl& s, const Request& req, bool rotate) {
 }
 
 Response revoke(DeliveryServices::Impl& s, const Request& req) {
-    if (req.body.size() > kMaxBody) return Response::error(413, "too_large", "body over 4 KiB");
-    const json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-        return Response::error(400, "malformed_input", "body: a JSON object is required");
-    }
-    for (const auto& [key, value] : body.items()) {
-        if (key != "identity") return Response::error(400, "malformed_input", "body: unknown key");
-    }
-    std::string identity;
-    if (auto e = take_string(body, "identity", identity)) return std::move(*e);
-    if (!valid_psk_identity(identity)) {
-        return bad("identity: 1..128 printable ASCII characters without spaces");
-    }
+    auto parsed = parse_psk_revoke(req.body);
+    if (!parsed) return parsed.error();
+    const std::string& identity = *parsed;
     auto all = s.psks->list();
     if (!all) return error_response(all.error());
     const PskInfo* found = nullptr;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The harness table and the shared helpers of the fuzz bodies.
+// The helpers the fuzz bodies share (the harness table is fuzz_table.cpp).
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -8,26 +8,6 @@
 #include "fuzz_support.hpp"
 
 namespace enclave::fuzz {
-
-const std::vector<Harness>& all_harnesses() {
-    static const std::vector<Harness> table = {
-        {"hi1_task", enclave_fuzz_hi1_task},
-        {"hi1_deliver", enclave_fuzz_hi1_deliver},
-        {"handover_xml", enclave_fuzz_handover_xml},
-        {"ingest_json", enclave_fuzz_ingest_json},
-        {"http_range", enclave_fuzz_http_range},
-        {"lea_range", enclave_fuzz_lea_range},
-        {"config", enclave_fuzz_config},
-        {"audit_bundle", enclave_fuzz_audit_bundle},
-        {"signed_note", enclave_fuzz_signed_note},
-        {"blob", enclave_fuzz_blob},
-        {"wrapped_key", enclave_fuzz_wrapped_key},
-        {"psk_file", enclave_fuzz_psk_file},
-        {"sim_delivery", enclave_fuzz_sim_delivery},
-        {"ltap", enclave_fuzz_ltap},
-    };
-    return table;
-}
 
 void fuzz_require(bool ok, const char* harness, const char* rule) {
     if (ok) return;

@@ -69,4 +69,6 @@ int enclave_fuzz_wrapped_key(const std::uint8_t* data, std::size_t size);
 int enclave_fuzz_psk_file(const std::uint8_t* data, std::size_t size);
 int enclave_fuzz_sim_delivery(const std::uint8_t* data, std::size_t size);
 int enclave_fuzz_ltap(const std::uint8_t* data, std::size_t size);
+int enclave_fuzz_http_request(const std::uint8_t* data, std::size_t size);
+int enclave_fuzz_admin_json(const std::uint8_t* data, std::size_t size);
 }

@@ -12,7 +12,7 @@ build=${1:?usage: run_fuzz_smoke.sh BUILD_DIR [harness...]}
 shift
 seconds=${FUZZ_SECONDS:-60}
 src=$(cd "$(dirname "$0")" && pwd)
-names=${*:-"hi1_task hi1_deliver handover_xml ingest_json http_range lea_range config audit_bundle signed_note blob wrapped_key psk_file sim_delivery ltap"}
+names=${*:-"hi1_task hi1_deliver handover_xml ingest_json http_range lea_range config audit_bundle signed_note blob wrapped_key psk_file sim_delivery ltap http_request admin_json"}
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -129,6 +129,12 @@ struct Response {
     static Response error(unsigned status, std::string_view code, std::string_view message);
 };
 
+/// Sets Request::path and Request::query from a request target as the
+/// listener received it ("/v1/x?a=1"): the path is everything before the
+/// first '?', the query everything after it ("" when there is none). No
+/// decoding and no normalisation (the Router matches the path as sent).
+void set_target(Request& req, std::string_view target);
+
 /// The value of query parameter `name` in `query` ("a=1&b=x%20y"),
 /// percent-decoded; std::nullopt when absent, when it appears twice, or when
 /// its encoding is broken (a bad %XX escape). '+' is not a space here.
