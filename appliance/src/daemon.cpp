@@ -142,6 +142,29 @@ Step<void> check_private(const Config& cfg) {
     return {};
 }
 
+/// Events from before the monitoring hub opened: logged at once, and held
+/// (at most 1000) for the hub. Used from the starting thread only.
+class StartupEvents final : public EventSink {
+public:
+    explicit StartupEvents(EventSink& log) : log_(log) {}
+    void emit(const Event& event) noexcept override {
+        log_.emit(event);
+        try {
+            if (held_.size() < 1000) held_.push_back(event);
+        } catch (...) {
+            // bad_alloc: it was logged.
+        }
+    }
+    void replay_into(MonitoringHub& hub) {
+        for (const Event& e : held_) hub.replay(e);
+        held_.clear();
+    }
+
+private:
+    EventSink& log_;
+    std::vector<Event> held_;
+};
+
 /// The monitoring hub with its file and stdout sinks (docs/monitoring.md);
 /// the syslog sink needs the token and comes later.
 Step<std::unique_ptr<MonitoringHub>> open_monitoring(const Config& cfg, EventSink& log_events) {
@@ -194,11 +217,16 @@ Step<int> start(const DaemonOptions& options, EventSink& log_events) {
     if (auto free = check_admin_socket_free(cfg->resolve(cfg->admin.socket)); !free) {
         return failure(ExitCode::bind, "admin", free.error().context());
     }
+    // Until the token opened, events are logged and held: a start that
+    // fails there leaves the instance folder untouched (the queue is only
+    // created once the daemon can run).
+    StartupEvents early(log_events);
+    auto pool = open_token_session(*cfg, &early);
+    if (!pool) return failure(pool.error().code, pool.error().component, pool.error().message);
     auto hub = open_monitoring(*cfg, log_events);
     if (!hub) return tl::unexpected(hub.error());
     MonitoringHub& events = **hub;
-    auto pool = open_token_session(*cfg, &events);
-    if (!pool) return failure(pool.error().code, pool.error().component, pool.error().message);
+    early.replay_into(events);
 
     std::shared_ptr<hsm::PrivateKeyResolver> resolver = hsm::make_key_resolver(*pool, false);
     if (auto syslog = add_syslog_sink(*cfg, events, *resolver); !syslog) {

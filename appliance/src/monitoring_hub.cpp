@@ -258,6 +258,14 @@ void MonitoringHub::emit(const Event& event) noexcept {
     }
 }
 
+void MonitoringHub::replay(const Event& event) noexcept {
+    try {
+        impl_->record(event);
+    } catch (...) {
+        // bad_alloc: it was logged when it happened.
+    }
+}
+
 void MonitoringHub::admin_act(const AdminAct& act) noexcept {
     try {
         for (const Event& e : impl_->watch.observe(act, std::chrono::system_clock::now())) emit(e);

@@ -332,7 +332,7 @@ TEST(CertCtlTest, LiveRotationUnderFiftyClientsFailsNoHandshake) {
     const std::string log = inst.log();
     EXPECT_NE(log.find("certificate_changed action=switched label=lea-2 listener=lea"),
               std::string::npos);
-    EXPECT_NE(log.find("tls_reloaded listener=lea result=ok"), std::string::npos);
+    EXPECT_NE(log.find("tls_reloaded listener=lea ok=true"), std::string::npos);
     EXPECT_EQ(log.find("tls_handshake_failed"), std::string::npos);
 
     // The switch outlives a restart.

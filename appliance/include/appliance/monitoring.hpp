@@ -96,6 +96,9 @@ public:
 
     void emit(const Event& event) noexcept override;
     void admin_act(const AdminAct& act) noexcept override;
+    /// Queues an event that was logged already (one from before the hub
+    /// opened): emit() without the log line.
+    void replay(const Event& event) noexcept;
 
     /// Next sequence number to be assigned (for tests and /metrics).
     [[nodiscard]] std::uint64_t next_seq() const;
