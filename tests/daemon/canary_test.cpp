@@ -179,9 +179,14 @@ void error_paths(const TestInstance& inst, const Plant& p, Outputs& out) {
         out.emplace_back(what, r.body);
     };
     // A task intake whose hash does not match its (canary) value and salt.
-    json bad = task_json("LIID-CANARY-BAD", {p.fields[1]}, 24h, "lea-sim");
-    bad["fields"][0]["value"] = p.fields[0].value + p.bad_input;
+    json bad = task_json("LIID-CANARY-BAD", {p.fields[2]}, 24h, "lea-sim");
+    bad["fields"][0]["value"] = p.fields[2].value + p.bad_input;
     keep("task intake with a wrong hash", unix_request(inst.socket(), "POST", "/v1/tasks", bad.dump()));
+    // A value its formatName refuses.
+    bad = task_json("LIID-CANARY-BAD", {p.fields[1]}, 24h, "lea-sim");
+    bad["fields"][0]["value"] = p.fields[1].value + " " + p.bad_input;
+    keep("task intake with an invalid EmailAddress",
+         unix_request(inst.socket(), "POST", "/v1/tasks", bad.dump()));
     bad = task_json("LIID-CANARY-BAD", {p.fields[2]}, 24h, "lea-sim");
     bad["fields"][0]["formatName"] = p.bad_input;
     keep("task intake with an unknown formatName",
@@ -198,6 +203,11 @@ void error_paths(const TestInstance& inst, const Plant& p, Outputs& out) {
     it["sender"]["identifiers"] = {p.sender};
     keep("item with a bad timestamp", ingest(it.dump()));
     keep("item that is not JSON", ingest("{\"sender\":\"" + p.bad_input));
+    // A malformed re-verification on the LEA listener.
+    TlsConnection lea(inst.lea_port(), inst.lea_client());
+    EXPECT_TRUE(lea.ok()) << lea.error();
+    keep("LEA re-verification that is not JSON",
+         lea.request("POST", "/v1/reverify?reference=LIID-CANARY&field=0", "{\"value\":\"" + p.bad_input));
     // A PSK that is not hex, from stdin.
     const RunResult r = ctl(inst, {"psk", "import", "--endpoint", "lea-sim", "--identity", "enclave-bad"},
                             p.bad_input + "\n");
@@ -310,12 +320,14 @@ TEST(CanaryTest, NoPlantedValueLeavesTheEncryptedStoresInAnyForm) {
     // Every file under DIR: events (log/events.jsonl and its rotations,
     // state/events/*), the audit log, SQLCipher stores, blobs, the token.
     const auto files = data_files(inst);
-    bool events = false;
+    bool events = false, queue = false;
     for (const auto& [path, bytes] : files) {
         if (path.filename() == "events.jsonl" && !bytes.empty()) events = true;
+        if (path.parent_path().filename() == "events" && !bytes.empty()) queue = true;
         EXPECT_EQ(leaks(bytes, canaries), "") << path;
     }
     EXPECT_TRUE(events) << "no monitoring events were written to check";
+    EXPECT_TRUE(queue) << "no event queue (state/events/*) to check";
     EXPECT_GT(files.size(), 10u);
 }
 
