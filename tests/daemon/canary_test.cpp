@@ -251,6 +251,7 @@ void reveal_close_reverify(const TestInstance& inst, const Plant& p, Outputs& ou
     EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
     const json match = json::parse(r.out, nullptr, false);
     EXPECT_EQ(match.value("result", ""), "match") << r.out;
+    out.emplace_back("enclavectl audit reverify match", r.out + r.err);
     // The review legitimately shows the value to the auditor; discard it.
     if (match.contains("review_id")) {
         EXPECT_EQ(ctl(inst, {"audit", "review", match["review_id"].get<std::string>(), "--discard"}).exit_code, 0);
