@@ -73,17 +73,6 @@ bool pem_text(std::string_view s) {
     return true;
 }
 
-bool write_all(int fd, std::string_view bytes) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        done += static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
 int request_key(const Globals& g, const CertOptions& o, bool rotate) {
     int fd = -1;
     if (!o.out.empty()) {
@@ -113,7 +102,7 @@ int request_key(const Globals& g, const CertOptions& o, bool rotate) {
     }
     const std::string& pem = out["csr_pem"].get_ref<const std::string&>();
     if (fd >= 0) {
-        const bool written = write_all(fd, pem) && ::fsync(fd) == 0;
+        const bool written = detail::write_all(fd, pem) && ::fsync(fd) == 0;
         ::close(fd);
         if (!written) {
             return report_error(g, "io_error", "--out " + o.out + ": could not write the CSR (the "

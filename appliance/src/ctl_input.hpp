@@ -17,6 +17,19 @@
 
 namespace enclave::appliance::ctl::detail {
 
+/// Writes all of `bytes` to `fd` (a file enclavectl made with --out); false
+/// on any error.
+inline bool write_all(int fd, std::string_view bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
 /// Reads `file` ("-" = stdin) whole, at most `max` bytes, into a Secret.
 inline crypto::Result<crypto::Secret> read_input(const std::string& file, std::size_t max) {
     const bool stdin_input = file == "-";

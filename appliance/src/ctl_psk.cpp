@@ -59,21 +59,10 @@ json request_body(const PskOptions& o, bool rotate) {
     return body;
 }
 
-bool write_all(int fd, std::string_view bytes) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        done += static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
 /// Writes `hex` and a newline to the open file (no copy of the key made
 /// here) and syncs it.
 bool write_key(int fd, const std::string& hex) {
-    return write_all(fd, hex) && write_all(fd, "\n") && ::fsync(fd) == 0;
+    return detail::write_all(fd, hex) && detail::write_all(fd, "\n") && ::fsync(fd) == 0;
 }
 
 bool hex_digit(std::uint8_t c) {
