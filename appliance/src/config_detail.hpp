@@ -43,6 +43,8 @@ inline constexpr std::int64_t kMaxConnections = 100'000;
 inline constexpr std::int64_t kMaxSessions = 1024;
 inline constexpr std::size_t kMaxNameLength = 64;
 inline constexpr std::size_t kMaxGroupLength = 32;
+/// Subjects per role in admin.tls_roles.
+inline constexpr std::size_t kMaxRoleSubjects = 64;
 inline constexpr std::int64_t kMinApprovalWindowS = 1;
 inline constexpr std::int64_t kMaxApprovalWindowS = 86'400;
 inline constexpr std::int64_t kMaxPendingProposals = 1024;

@@ -229,6 +229,11 @@ void read_admin(Section s, AdminConfig& a, Problems& problems) {
     roles.finish();
     read_limits(s.sub("limits"), a.limits);
     read_listener(s.sub("tls"), a.tls_listener);
+    Section tls_roles = s.sub("tls_roles");
+    tls_roles.strings("security_officer", a.tls_roles.security_officer, detail::kMaxRoleSubjects);
+    tls_roles.strings("auditor", a.tls_roles.auditor, detail::kMaxRoleSubjects);
+    tls_roles.strings("operator", a.tls_roles.operator_, detail::kMaxRoleSubjects);
+    tls_roles.finish();
     Section two = s.sub("two_person");
     two.boolean("enabled", a.two_person.enabled);
     two.seconds("approval_window_s", a.two_person.approval_window, detail::kMinApprovalWindowS,

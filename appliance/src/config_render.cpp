@@ -130,6 +130,12 @@ void write_admin(Writer& w, const AdminConfig& a) {
     write_limits(w, "admin.limits", a.limits);
     write_listener(w, "admin.tls", a.tls_listener,
                    "Optional mutual-TLS admin port (for remote administration).");
+    w.section("admin.tls_roles",
+              "Roles of client certificates on the admin TLS port, by RFC 2253 subject. All empty: "
+              "every verified client is an operator; otherwise only the listed roles.");
+    w.strs("security_officer", a.tls_roles.security_officer, "Subjects of security officers.");
+    w.strs("auditor", a.tls_roles.auditor, "Subjects of auditors.");
+    w.strs("operator", a.tls_roles.operator_, "Subjects of operators.");
     w.section("admin.two_person",
               "Two-person control: a guarded request runs only once a second officer approves it.");
     w.boolean("enabled", a.two_person.enabled,

@@ -220,6 +220,19 @@ bool valid_endpoint_name(std::string_view n) {
     });
 }
 
+/// RFC 2253 subjects as /v1/whoami shows them: non-empty, at most 1024
+/// printable characters each.
+void check_subjects(Problems& p, const std::string& key, const std::vector<std::string>& subjects) {
+    for (const std::string& subject : subjects) {
+        if (subject.empty() || subject.size() > 1024 ||
+            !std::all_of(subject.begin(), subject.end(),
+                         [](unsigned char ch) { return ch >= 0x20 && ch != 0x7f; })) {
+            p.add(key, "each must be a non-empty RFC 2253 subject");
+            return;
+        }
+    }
+}
+
 void check_audit(Problems& p, const Config& c) {
     if (!c.audit.origin.empty() && !valid_origin(c.audit.origin)) {
         p.add("audit.origin", "must be 1..128 printable ASCII characters without spaces or '+'");
@@ -229,14 +242,11 @@ void check_audit(Problems& p, const Config& c) {
         if (!valid_endpoint_name(name)) {
             p.add(where, "endpoint names are 1..63 of a-z, 0-9 and '-', not starting with '-'");
         }
-        for (const std::string& subject : e.client_subjects) {
-            if (subject.empty() || subject.size() > 1024 ||
-                !std::all_of(subject.begin(), subject.end(),
-                             [](unsigned char ch) { return ch >= 0x20 && ch != 0x7f; })) {
-                p.add(where + ".client_subjects", "each must be a non-empty RFC 2253 subject");
-            }
-        }
+        check_subjects(p, where + ".client_subjects", e.client_subjects);
     }
+    check_subjects(p, "admin.tls_roles.security_officer", c.admin.tls_roles.security_officer);
+    check_subjects(p, "admin.tls_roles.auditor", c.admin.tls_roles.auditor);
+    check_subjects(p, "admin.tls_roles.operator", c.admin.tls_roles.operator_);
 }
 
 }  // namespace

@@ -59,6 +59,9 @@ struct SessionEnv {
     std::shared_ptr<const Router> router;
     ListenerMetrics* metrics = nullptr;  // owned by the Metrics, which outlives the I/O threads
     EventSink* events = nullptr;
+    /// Admin TLS port: a verified peer's roles by certificate subject (null:
+    /// the listener's fixed roles).
+    std::function<RoleSet(const std::string& subject)> roles_of_subject;
     /// Failed authentication and lockout of this listener (its limits).
     std::shared_ptr<AuthGuard> guard;
     ConnectionRegistry registry;

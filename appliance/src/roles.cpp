@@ -75,4 +75,15 @@ RoleSet roles_for_uid(uid_t uid, uid_t self, const RoleGroups& groups) {
     return roles_from_groups(groups_of_uid(uid), groups);
 }
 
+RoleSet roles_of_subject(const TlsRoleSubjects& map, const std::string& subject) {
+    const auto listed = [&subject](const std::vector<std::string>& subjects) {
+        return std::find(subjects.begin(), subjects.end(), subject) != subjects.end();
+    };
+    RoleSet roles;
+    if (listed(map.security_officer)) roles.add(Role::security_officer);
+    if (listed(map.auditor)) roles.add(Role::auditor);
+    if (listed(map.operator_)) roles.add(Role::operator_);
+    return roles;
+}
+
 }  // namespace enclave::appliance

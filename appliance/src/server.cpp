@@ -2,6 +2,7 @@
 // The io_context, its threads, signals and the shutdown sequence. Asio core
 // only (no Beast, no SSL streams): the listeners live behind their pimpls.
 #include "appliance/server.hpp"
+#include "appliance/roles.hpp"
 
 #include <atomic>
 #include <csignal>
@@ -252,8 +253,14 @@ crypto::Result<std::unique_ptr<Server>> Server::create(
                              router_of(spec),
                              s.metrics.listener(spec.name),
                              s.setup.events,
+                             {},
                              {}};
         for (auto& w : s.workers) o.accept_contexts.push_back(w.get());
+        if (spec.admin && !s.setup.config.admin.tls_roles.empty()) {
+            o.roles_of_subject = [map = s.setup.config.admin.tls_roles](const std::string& subject) {
+                return roles_of_subject(map, subject);
+            };
+        }
         auto it = contexts.find(spec.name);
         if (it == contexts.end() || !it->second) {
             return crypto::fail(crypto::Errc::internal, "no SSL context for listener " + spec.name);

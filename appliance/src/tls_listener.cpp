@@ -145,6 +145,7 @@ private:
         env_->metrics->handshake_succeeded();
         if (!lockout_key_.empty()) env_->guard->success(lockout_key_);
         read_peer_certificate(stream_.native_handle(), peer_);
+        if (env_->roles_of_subject) peer_.roles = env_->roles_of_subject(peer_.cert_subject);
         next_request();
     }
 
@@ -210,6 +211,7 @@ struct TlsListener::Impl : std::enable_shared_from_this<TlsListener::Impl> {
         env->router = options.router;
         env->metrics = options.metrics;
         env->events = options.events;
+        env->roles_of_subject = options.roles_of_subject;
         env->guard = detail::make_auth_guard(options.config.limits);
     }
 

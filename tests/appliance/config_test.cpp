@@ -149,8 +149,9 @@ TEST(ConfigTest, RenderedFileCommentsEveryKeyAndHasEveryKey) {
     }
     // instance 1, token 4, 3 listeners x (8 + 10 limits), admin 3 + roles 3 + limits 10,
     // lea_client 2, audit 4, tasks 1, ingest 2, delivery 7, archive 8, monitoring 5 + file 4 +
-    // stdout 1 + syslog 10, log 1, shutdown 1, admin.two_person 4 (no endpoints by default).
-    EXPECT_EQ(keys, 1 + 4 + 3 * 18 + 3 + 3 + 10 + 2 + 4 + 1 + 2 + 7 + 8 + 5 + 4 + 1 + 10 + 1 + 1 + 4);
+    // stdout 1 + syslog 10, log 1, shutdown 1, admin.two_person 4, admin.tls_roles 3 (no
+    // endpoints by default).
+    EXPECT_EQ(keys, 1 + 4 + 3 * 18 + 3 + 3 + 10 + 2 + 4 + 1 + 2 + 7 + 8 + 5 + 4 + 1 + 10 + 1 + 1 + 4 + 3);
     for (const char* section :
          {"[instance]", "[token]", "[listeners.lea]", "[listeners.lea.limits]",
           "[listeners.ingest]", "[listeners.ingest.limits]", "[admin]", "[admin.roles]",

@@ -210,6 +210,31 @@ TEST(AdminTlsTest, VerifiedCertificateGetsTheOperatorRoleOnTheAdminPort) {
         1u);
 }
 
+TEST(AdminTlsTest, CertificateSubjectsGiveRolesAndUnlistedClientsNone) {
+    TestInstance inst;
+    auto& tls = inst.config().admin.tls_listener;
+    tls.enabled = true;
+    tls.port = free_port();
+    // The demo LEA client's certificate stands for an officer's here.
+    inst.config().admin.tls_roles.security_officer = {
+        "CN=Enclave DEMO LEA (test client),O=Enclave DEMO - not for production"};
+    inst.save_config();
+    auto daemon = inst.start_ready();
+    TlsConnection officer(tls.port, inst.lea_client());
+    ASSERT_TRUE(officer.ok()) << officer.error() << inst.log();
+    const auto roles = officer.request("GET", "/v1/roles");
+    ASSERT_EQ(roles.status, 200) << roles.body;
+    EXPECT_NE(roles.body.find("security-officer"), std::string::npos) << roles.body;
+    // An officer's route that an operator may not call.
+    EXPECT_NE(officer.request("GET", "/v1/audit/entries?start=0&count=1").status, 403);
+    // A verified client whose subject no list names holds no role at all.
+    TlsConnection other(tls.port, inst.collector_client());
+    ASSERT_TRUE(other.ok()) << other.error();
+    EXPECT_EQ(other.request("GET", "/v1/status").status, 403);
+    EXPECT_EQ(other.request("GET", "/healthz").status, 200) << "probes need no role";
+    EXPECT_NE(inst.log().find("admin_access_denied account=cert:"), std::string::npos) << inst.log();
+}
+
 // ---- roles: a caller running as nobody -------------------------------------
 
 

@@ -121,12 +121,27 @@ struct TwoPersonConfig {
     bool operator==(const TwoPersonConfig&) const = default;
 };
 
+/// Roles of verified client certificates on the admin TLS port, by RFC 2253
+/// subject (as /v1/whoami shows it). All empty (the default): every
+/// verified client is an operator. Otherwise a client holds exactly the
+/// roles whose lists name its subject, and none when it is not listed.
+struct TlsRoleSubjects {
+    std::vector<std::string> security_officer;
+    std::vector<std::string> auditor;
+    std::vector<std::string> operator_;
+    [[nodiscard]] bool empty() const noexcept {
+        return security_officer.empty() && auditor.empty() && operator_.empty();
+    }
+    bool operator==(const TlsRoleSubjects&) const = default;
+};
+
 struct AdminConfig {
     std::filesystem::path socket = "run/admin.sock";
     std::uint32_t socket_mode = 0660;
     std::string socket_group;  ///< "" = the daemon's primary group
     RoleGroups roles;
     ListenerConfig tls_listener;  ///< optional mTLS admin port (enabled = false by default)
+    TlsRoleSubjects tls_roles;    ///< roles of its client certificates
     Limits limits;
     TwoPersonConfig two_person;
 

@@ -52,6 +52,9 @@ struct TlsListenerOptions {
     /// from handshake to close (no hand-over between threads). Empty: the
     /// listener's own io_context accepts and serves.
     std::vector<boost::asio::io_context*> accept_contexts;
+    /// When set, a verified peer's roles come from its certificate's RFC 2253
+    /// subject instead (admin.tls_roles); must be thread-safe.
+    std::function<RoleSet(const std::string& subject)> roles_of_subject;
 };
 
 class TlsListener {

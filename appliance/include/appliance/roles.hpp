@@ -29,4 +29,8 @@ std::vector<std::string> groups_of_uid(uid_t uid);
 /// The roles of a peer uid, as described above. `self` is the daemon's uid.
 RoleSet roles_for_uid(uid_t uid, uid_t self, const RoleGroups& groups);
 
+/// The roles admin.tls_roles gives a verified client certificate's RFC 2253
+/// subject (exact match; none when it is not listed).
+RoleSet roles_of_subject(const TlsRoleSubjects& map, const std::string& subject);
+
 }  // namespace enclave::appliance
