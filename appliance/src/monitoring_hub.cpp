@@ -253,8 +253,8 @@ void MonitoringHub::emit(const Event& event) noexcept {
     try {
         impl_->record(event);
     } catch (...) {
-        // bad_alloc: this event's sequence number was not taken, so no gap
-        // hides it; the log line above has it.
+        // bad_alloc: the event is not queued (if its sequence number was
+        // taken, the SIEM sees a gap); the log line above has it.
     }
 }
 

@@ -99,9 +99,12 @@ crypto::Result<void> replace_file(const std::filesystem::path& path, const std::
     auto ok = write_all(fd, text);
     if (ok && ::fsync(fd) != 0) ok = io_fail("fsync " + tmp.string());
     ::close(fd);
-    if (!ok) return ok;
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return io_fail("renaming " + tmp.string());
-    return {};
+    if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) ok = io_fail("renaming " + tmp.string());
+    if (!ok) {
+        std::error_code ec;
+        std::filesystem::remove(tmp, ec);  // no stale temporary beside the queue
+    }
+    return ok;
 }
 
 EventStore::~EventStore() {

@@ -2,7 +2,7 @@
 #pragma once
 // Protective monitoring: the closed catalogue of typed events
 // (ARCHITECTURE section 8; every event and field is in docs/monitoring.md,
-// and tests/appliance/monitoring_catalogue_test.cpp checks that the two
+// and MonitoringFieldsTest in tests/appliance/monitoring_test.cpp checks that the two
 // agree).
 //
 // Each event type is a struct with its name, its severity and its fields,
@@ -303,12 +303,12 @@ struct SinkRecovered {
     Count pending;  ///< events queued for it when it came back
     template <class F> void fields(F&& f) const { f("sink", sink); f("pending", pending); }
 };
-/// Events a sink will never get: its queue exceeded monitoring.queue_max_bytes
-/// (or the in-memory hand-off overflowed). Sequence numbers first..last.
+/// Events a sink will never get: they were dropped from the queue when it
+/// passed monitoring.queue_max_bytes. Sequence numbers first..last.
 struct EventsLost {
     static constexpr std::string_view kName = "events_lost";
     static constexpr Severity kSeverity = Severity::critical;
-    Name sink;  ///< a sink, or "queue" for the hand-off
+    Name sink;  ///< the sink that missed them
     Count count;
     Count first_seq;
     Count last_seq;
@@ -369,7 +369,7 @@ std::string describe_event(const Event& event);
 std::string event_fields_json(const Event& event);
 
 /// The names of every event type and of each one's fields, in catalogue
-/// order (for the catalogue test and `GET /v1/monitoring/catalogue`).
+/// order (the catalogue test compares it with docs/monitoring.md).
 struct EventTypeInfo {
     std::string_view name;
     Severity severity;
