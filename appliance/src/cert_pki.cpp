@@ -387,7 +387,7 @@ Result<crypto::Bytes> spki_of(X509* cert) {
 }
 
 Result<void> verify_chain(const std::vector<X509Ptr>& chain,
-                          const std::vector<std::filesystem::path>& anchor_files, bool server) {
+                          const std::vector<std::filesystem::path>& anchor_files, ChainPurpose purpose) {
     if (chain.empty()) return fail(Errc::invalid_argument, "empty chain");
     auto store = load_anchors(anchor_files);
     if (!store) return tl::unexpected(store.error());
@@ -397,7 +397,8 @@ Result<void> verify_chain(const std::vector<X509Ptr>& chain,
     if (!ctx || X509_STORE_CTX_init(ctx.get(), store->get(), chain[0].get(), untrusted.get()) != 1) {
         return fail(Errc::crypto_failure, "X509_STORE_CTX_init failed");
     }
-    if (server) X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_SERVER);
+    if (purpose == ChainPurpose::tls_server) X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_SERVER);
+    if (purpose == ChainPurpose::tls_client) X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
     if (X509_verify_cert(ctx.get()) != 1) {
         const int err = X509_STORE_CTX_get_error(ctx.get());
         ERR_clear_error();

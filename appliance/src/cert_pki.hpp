@@ -79,10 +79,11 @@ crypto::Result<crypto::Bytes> spki_of(X509* cert);
 
 /// Verifies `chain` (leaf first) against the CA certificates in the
 /// `anchor_files` (PEM bundles; only these, never the system store), at
-/// `now`; with `server`, the leaf must be fit for TLS server use.
+/// now; the leaf must be fit for `purpose` (TLS server or client use).
+enum class ChainPurpose { any, tls_server, tls_client };
 crypto::Result<void> verify_chain(const std::vector<X509Ptr>& chain,
                                   const std::vector<std::filesystem::path>& anchor_files,
-                                  bool server);
+                                  ChainPurpose purpose);
 
 /// Signs the DER it is given with the token key (ECDSA with SHA-256; DER
 /// ECDSA-Sig-Value back).

@@ -81,7 +81,7 @@ Response make_key(CertServices::Impl& s, const Request& req, bool rotate) {
     if (rotate) {
         if (auto e = take_string(*body, "listener", r.listener)) return std::move(*e);
         if (!certs::CertStore::known_listener(r.listener)) {
-            return Response::error(400, "invalid_argument", "listener: lea, ingest or admin-tls");
+            return Response::error(400, "invalid_argument", "listener: lea, ingest, admin-tls or lea-client");
         }
     }
     if (auto e = take_sans(*body, r)) return std::move(*e);

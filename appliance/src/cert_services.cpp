@@ -81,6 +81,23 @@ TlsConfig CertServices::Impl::effective(const std::string& listener, const TlsCo
     return out;
 }
 
+TlsConfig CertServices::Impl::lea_client_tls() const {
+    TlsConfig t;
+    t.certificate = config.lea_client.certificate;
+    t.private_key = config.lea_client.private_key;
+    return effective("lea-client", t);
+}
+
+std::optional<TlsConfig> CertServices::Impl::target_tls(const std::string& target) const {
+    if (target == "lea-client") {
+        if (config.lea_client.certificate.empty()) return std::nullopt;
+        return lea_client_tls();
+    }
+    const ListenerConfig* l = listener_config(target);
+    if (l == nullptr) return std::nullopt;
+    return effective(target, l->tls);
+}
+
 std::vector<CertInUse> CertServices::Impl::in_use() const {
     std::vector<CertInUse> out;
     const auto add = [&](const std::string& who, const TlsConfig& tls) {
@@ -101,12 +118,7 @@ std::vector<CertInUse> CertServices::Impl::in_use() const {
     for (const char* name : {"lea", "ingest", "admin-tls"}) {
         if (const ListenerConfig* l = listener_config(name)) add(name, effective(name, l->tls));
     }
-    if (!config.lea_client.certificate.empty()) {
-        TlsConfig t;
-        t.certificate = config.lea_client.certificate;
-        t.private_key = config.lea_client.private_key;
-        add("lea-client", t);
-    }
+    if (!config.lea_client.certificate.empty()) add("lea-client", lea_client_tls());
     return out;
 }
 
@@ -119,7 +131,10 @@ std::vector<std::string> CertServices::Impl::users_of(const std::string& label) 
             }
         }
     }
-    if (detail::label_of_uri(config.lea_client.private_key) == label) out.emplace_back("lea-client");
+    if (!config.lea_client.certificate.empty() &&
+        detail::label_of_uri(lea_client_tls().private_key) == label) {
+        out.emplace_back("lea-client");
+    }
     return out;
 }
 
@@ -157,8 +172,12 @@ Result<json> CertServices::Impl::list() const {
 
 Result<CertServices::Impl::Defaults> CertServices::Impl::rotation_defaults(
     const NewKeyRequest& req) const {
-    const ListenerConfig* l = listener_config(req.listener);
-    if (l == nullptr) return fail(Errc::not_found, "no enabled listener " + req.listener);
+    const auto tls = target_tls(req.listener);
+    if (!tls) {
+        return fail(Errc::not_found, req.listener == "lea-client"
+                                         ? std::string("no [lea_client] certificate is configured")
+                                         : "no enabled listener " + req.listener);
+    }
     for (const auto& [label, key] : store->state().keys) {
         if (key.staged_for == req.listener) {
             return fail(Errc::already_exists, "key '" + label + "' is already staged for " +
@@ -166,7 +185,7 @@ Result<CertServices::Impl::Defaults> CertServices::Impl::rotation_defaults(
                                                   "or retire it first");
         }
     }
-    auto chain = certs::read_chain_file(config.resolve(effective(req.listener, l->tls).certificate));
+    auto chain = certs::read_chain_file(config.resolve(tls->certificate));
     if (!chain) return tl::unexpected(chain.error().wrap("the listener's current certificate"));
     return Defaults{certs::name_text(X509_get_subject_name(chain->front().get())),
                     certs::sans_of(chain->front().get())};
@@ -240,17 +259,22 @@ std::string CertServices::Impl::switch_target(const std::string& label,
         return it->second.staged_for;
     }
     std::string target;
+    bool client = false;
     for (const auto& u : users_of(label)) {
-        if (u != "lea-client") target = u;
+        if (u == "lea-client") client = true;
+        else target = u;
     }
-    return target;
+    return target.empty() && client ? "lea-client" : target;
 }
 
 std::vector<std::filesystem::path> CertServices::Impl::anchors_for(const std::string& target) const {
     std::vector<std::filesystem::path> anchors;
+    // The LEA client's chain: to any listener's anchors, like a key nothing
+    // uses (the CSP's CA is among them; docs/security-officer-guide.md).
+    const bool any = target.empty() || target == "lea-client";
     for (const char* name : {"lea", "ingest", "admin-tls"}) {
         const ListenerConfig* l = listener_config(name);
-        if (l != nullptr && (target.empty() || target == name)) {
+        if (l != nullptr && (any || target == name)) {
             anchors.push_back(config.resolve(l->tls.trust_anchors));
         }
     }
@@ -275,10 +299,14 @@ Result<json> CertServices::Impl::import(const std::string& label, std::string_vi
     }
     const certs::CertState st = store->state();
     const std::string target = switch_target(label, st);
-    if (!target.empty() && listener_config(target) == nullptr) {
+    const bool client = target == "lea-client";
+    if (!target.empty() && !target_tls(target)) {
         return fail(Errc::invalid_state, "listener " + target + " is not enabled");
     }
-    if (auto ok = certs::verify_chain(*chain, anchors_for(target), !target.empty()); !ok) {
+    const auto purpose = target.empty() ? certs::ChainPurpose::any
+                         : client       ? certs::ChainPurpose::tls_client
+                                        : certs::ChainPurpose::tls_server;
+    if (auto ok = certs::verify_chain(*chain, anchors_for(target), purpose); !ok) {
         return tl::unexpected(ok.error());
     }
     auto summary = certs::summarize(chain->front().get());
@@ -292,7 +320,20 @@ Result<json> CertServices::Impl::import(const std::string& label, std::string_vi
         return tl::unexpected(e);
     };
     hsm::SslCtxPtr ctx;
-    if (!target.empty()) {
+    if (client) {
+        // The delivery side builds its contexts at the switch; this one only
+        // proves now that chain and token key make a working client identity.
+        if (!client_switch) {
+            return drop(crypto::Error(Errc::unavailable, "the delivery services are not running yet"));
+        }
+        hsm::TlsEndpoint ep;
+        ep.certificate = staged;
+        ep.private_key = key_uri(label);
+        ep.trust_anchors = anchors_for(target).front();
+        auto resolver = hsm::make_key_resolver(pool, false);
+        auto built = hsm::make_client_context(ep, *resolver);
+        if (!built) return drop(built.error().wrap("building the LEA client's context"));
+    } else if (!target.empty()) {
         if (!swap) return drop(crypto::Error(Errc::unavailable, "the listeners are not serving yet"));
         TlsConfig tls = listener_config(target)->tls;
         tls.certificate = staged;
@@ -303,7 +344,7 @@ Result<json> CertServices::Impl::import(const std::string& label, std::string_vi
     }
     json ev{{"event", "certificate.imported"}, {"actor", actor}, {"label", label}};
     ev.update(summary_json(*summary));
-    if (!target.empty()) ev["listener"] = target;
+    if (!target.empty()) ev["listener"] = target;  // "lea-client" for the outbound identity
     if (auto logged = audit->append(ev); !logged) return drop(logged.error().wrap("audit log"));
     if (auto ok = store->publish(staged, final_path); !ok) return drop(ok.error());
     certs::CertState next = st;
@@ -316,7 +357,15 @@ Result<json> CertServices::Impl::import(const std::string& label, std::string_vi
     if (auto ok = store->save(next); !ok) return tl::unexpected(ok.error());
     events->emit(events::CertificateChanged{"imported", label, target});
     json out{{"certificate", summary_json(*summary)}, {"label", label}};
-    if (!target.empty()) {
+    if (client) {
+        if (auto ok = client_switch(final_path, key_uri(label)); !ok) {
+            return tl::unexpected(ok.error().wrap("the certificate is stored; the switch failed "
+                                                  "(a restart applies it)"));
+        }
+        events->emit(events::CertificateChanged{"switched", label, target});
+        log(LogLevel::info, "lea-client", "switched to the certificate of key '" + label + "'");
+        out["switched"] = target;
+    } else if (!target.empty()) {
         if (auto ok = swap(target, std::move(ctx)); !ok) {
             return tl::unexpected(ok.error().wrap("the certificate is stored; the switch failed "
                                                   "(SIGHUP or a restart applies it)"));
@@ -416,6 +465,16 @@ Result<std::unique_ptr<CertServices>> CertServices::open(const Config& config,
 
 TlsConfig CertServices::effective(const std::string& listener, const TlsConfig& configured) const {
     return impl_->effective(listener, configured);
+}
+
+std::pair<std::filesystem::path, std::string> CertServices::lea_client_identity() const {
+    const TlsConfig t = impl_->lea_client_tls();
+    return {impl_->config.resolve(t.certificate), t.private_key};
+}
+
+void CertServices::set_client_switch(ClientSwitch sw) {
+    std::lock_guard change(impl_->change_mu);
+    impl_->client_switch = std::move(sw);
 }
 
 void CertServices::attach(audit::AuditSink& audit, EventSink& events) {

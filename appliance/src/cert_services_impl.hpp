@@ -45,6 +45,7 @@ struct CertServices::Impl {
     audit::AuditSink* audit = nullptr;
     EventSink* events = nullptr;
     ContextSwap swap;
+    ClientSwitch client_switch;
 
     std::mutex change_mu;  ///< one key change or switch at a time
 
@@ -61,8 +62,13 @@ struct CertServices::Impl {
     /// The configured listener settings by name (enabled ones only).
     [[nodiscard]] const ListenerConfig* listener_config(const std::string& name) const;
     [[nodiscard]] TlsConfig effective(const std::string& listener, const TlsConfig& tls) const;
+    /// [lea_client] as TLS settings, binding applied (certificate and key only).
+    [[nodiscard]] TlsConfig lea_client_tls() const;
     /// Every certificate in use now, read from its files.
     [[nodiscard]] std::vector<CertInUse> in_use() const;
+    /// The TLS settings in force for a switch target ("lea", "ingest",
+    /// "admin-tls" when enabled, "lea-client" when configured); nullopt else.
+    [[nodiscard]] std::optional<TlsConfig> target_tls(const std::string& target) const;
     /// Who uses the key `label` now (listeners, "lea-client").
     [[nodiscard]] std::vector<std::string> users_of(const std::string& label) const;
 

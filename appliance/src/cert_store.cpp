@@ -108,7 +108,7 @@ std::string render_state(const CertState& st) {
 }  // namespace
 
 bool CertStore::known_listener(std::string_view name) noexcept {
-    return name == "lea" || name == "ingest" || name == "admin-tls";
+    return name == "lea" || name == "ingest" || name == "admin-tls" || name == "lea-client";
 }
 
 Result<std::unique_ptr<CertStore>> CertStore::open(const std::filesystem::path& dir) {

@@ -146,7 +146,10 @@ int cert_import(const Globals& g, const CertOptions& o) {
               << "  sha256:      " << text(c, "sha256") << "\n"
               << "  not after:   " << time_text(c, "not_after") << "\n";
     if (out.contains("switched")) {
-        std::cout << "listener " << text(out, "switched") << " now uses it (live)\n";
+        const std::string who = text(out, "switched");
+        std::cout << (who == "lea-client" ? std::string("the outbound LEA client")
+                                          : "listener " + who)
+                  << " now uses it (live)\n";
     }
     return kExitOk;
 }

@@ -178,9 +178,14 @@ Step<std::unique_ptr<MonitoringHub>> open_monitoring(const Config& cfg, EventSin
     return std::move(*hub);
 }
 
-Step<void> add_syslog_sink(const Config& cfg, MonitoringHub& hub, hsm::PrivateKeyResolver& keys) {
+/// Adds the syslog sink when enabled. When it borrows the outbound LEA
+/// client identity (`lea_client`: chain file and key with a cert import's
+/// binding applied), the returned switch follows later imports; else empty.
+Step<SyslogIdentitySwitch> add_syslog_sink(const Config& cfg, MonitoringHub& hub,
+                                           std::shared_ptr<hsm::PrivateKeyResolver> keys,
+                                           const std::pair<std::filesystem::path, std::string>& lea_client) {
     const MonitoringConfig& m = cfg.monitoring;
-    if (!m.syslog_enabled) return {};
+    if (!m.syslog_enabled) return SyslogIdentitySwitch{};
     SyslogSinkOptions o;
     o.host = m.syslog_host;
     o.port = m.syslog_port;
@@ -188,15 +193,16 @@ Step<void> add_syslog_sink(const Config& cfg, MonitoringHub& hub, hsm::PrivateKe
     o.trust_anchors = cfg.resolve(m.syslog_trust_anchors);
     if (!m.syslog_crl.empty()) o.crl = cfg.resolve(m.syslog_crl);
     const bool own = !m.syslog_certificate.empty();
-    o.certificate = cfg.resolve(own ? m.syslog_certificate : cfg.lea_client.certificate);
-    o.private_key = own ? m.syslog_private_key : cfg.lea_client.private_key;
+    o.certificate = own ? cfg.resolve(m.syslog_certificate) : lea_client.first;
+    o.private_key = own ? m.syslog_private_key : lea_client.second;
     o.facility = m.syslog_facility;
     o.app_name = m.syslog_app_name;
     o.instance = cfg.instance_name;
-    auto sink = make_syslog_sink(std::move(o), keys);
-    if (!sink) return failure(ExitCode::config, "monitoring", sink.error().context());
-    hub.add_sink(std::move(*sink));
-    return {};
+    auto parts = make_syslog_sink(std::move(o), std::move(keys));
+    if (!parts) return failure(ExitCode::config, "monitoring", parts.error().context());
+    hub.add_sink(std::move(parts->sink));
+    if (own) return SyslogIdentitySwitch{};
+    return std::move(parts->switch_identity);
 }
 
 /// A store that fails authentication at start is also a monitoring event
@@ -229,10 +235,6 @@ Step<int> start(const DaemonOptions& options, EventSink& log_events) {
     early.replay_into(events);
 
     std::shared_ptr<hsm::PrivateKeyResolver> resolver = hsm::make_key_resolver(*pool, false);
-    if (auto syslog = add_syslog_sink(*cfg, events, *resolver); !syslog) {
-        return tl::unexpected(syslog.error());
-    }
-    events.start();
     // The LEA listener also takes endpoints' TLS PSKs; the store opens with
     // the delivery services below, the contexts are built before them.
     auto lea_psks = std::make_shared<DeferredPskResolver>();
@@ -252,6 +254,12 @@ Step<int> start(const DaemonOptions& options, EventSink& log_events) {
     auto certs = CertServices::open(*cfg, *pool, raw);
     if (!certs) return failure(ExitCode::store, "certs", certs.error().message());
     CertServices& csvc = **certs;
+    // The outbound identity with a cert import's binding applied: delivery
+    // and (when it borrows it) the syslog sink present it.
+    const auto lea_client = csvc.lea_client_identity();
+    auto syslog_switch = add_syslog_sink(*cfg, events, resolver, lea_client);
+    if (!syslog_switch) return tl::unexpected(syslog_switch.error());
+    events.start();
     TlsContextFactory factory = [raw, &csvc](const std::string& listener, const TlsConfig& tls) {
         return raw(listener, csvc.effective(listener, tls));
     };
@@ -271,6 +279,9 @@ Step<int> start(const DaemonOptions& options, EventSink& log_events) {
         return failure(ExitCode::store, "delivery", delivery.error().message());
     }
     DeliveryServices& dsvc = **delivery;
+    if (auto ok = dsvc.switch_client_identity(lea_client.first, lea_client.second); !ok) {
+        return failure(ExitCode::config, "lea_client", ok.error().message());
+    }
     lea_psks->bind(dsvc.lea_psk_resolver());
     csvc.attach(svc.audit_sink(), sink);
     auto archive = ArchiveServices::open(*cfg, svc, *pool, dsvc);
@@ -306,6 +317,17 @@ Step<int> start(const DaemonOptions& options, EventSink& log_events) {
     csvc.set_context_swap([&srv](const std::string& listener, hsm::SslCtxPtr ctx) {
         return srv.replace_context(listener, std::move(ctx));
     });
+    csvc.set_client_switch([&dsvc, syslog = *syslog_switch](const std::filesystem::path& chain,
+                                                            const std::string& key) -> crypto::Result<void> {
+        auto switched = dsvc.switch_client_identity(chain, key);
+        if (!switched) return tl::unexpected(switched.error());
+        log(LogLevel::info, "lea-client",
+            std::to_string(*switched) + " running endpoint(s) present the new certificate");
+        if (syslog) {
+            if (auto ok = syslog(chain, key); !ok) return tl::unexpected(ok.error());
+        }
+        return {};
+    });
     srv.metrics().set_extra_source([&csvc] { return csvc.metrics_text(); });
     csvc.start();
     supervisor.start([&srv](bool available) { srv.metrics().set_token_available(available); });
@@ -313,6 +335,7 @@ Step<int> start(const DaemonOptions& options, EventSink& log_events) {
     supervisor.stop();
     csvc.stop();
     csvc.set_context_swap(nullptr);
+    csvc.set_client_switch(nullptr);
     // After the listeners stopped: no request is in flight any more.
     lea_psks->bind(nullptr);
     if (asvc != nullptr) asvc->stop();

@@ -272,6 +272,8 @@ Result<std::unique_ptr<DeliveryServices>> DeliveryServices::open(
     EventSink* event_sink) {
     auto impl = std::make_unique<Impl>();
     impl->config = config;
+    impl->client_certificate = config.resolve(config.lea_client.certificate);
+    impl->client_key = config.lea_client.private_key;
     impl->event_sink = event_sink;
     impl->audit = &audit;
     impl->pool = std::move(pool);

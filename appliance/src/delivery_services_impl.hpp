@@ -175,6 +175,15 @@ struct DeliveryServices::Impl {
     std::mutex workers_mu;
     std::map<std::string, std::unique_ptr<EndpointWorkers>> workers;
 
+    /// The client identity of endpoints without their own client
+    /// certificate: [lea_client] at start, then what switch_client_identity
+    /// installed (cert import of its key).
+    mutable std::mutex client_identity_mu;
+    std::filesystem::path client_certificate;  ///< resolved path
+    std::string client_key;                    ///< pkcs11: URI
+    /// The endpoint's client TLS context (its anchors, CRL, PSK and the
+    /// client identity in force now).
+    crypto::Result<hsm::SslCtxPtr> make_client_tls(const EndpointSpec& spec);
     /// A LeaClient of the endpoint; `identity` (may be null) hears every
     /// new connection's server identity check.
     crypto::Result<std::unique_ptr<delivery::LeaClient>> make_client(

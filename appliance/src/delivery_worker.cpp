@@ -37,8 +37,7 @@ constexpr auto kIdleWait = std::chrono::seconds(1);
 
 }  // namespace
 
-Result<std::unique_ptr<delivery::LeaClient>> DeliveryServices::Impl::make_client(
-    const EndpointSpec& spec, std::uint32_t connections, std::shared_ptr<LeaIdentityMonitor> identity) {
+Result<hsm::SslCtxPtr> DeliveryServices::Impl::make_client_tls(const EndpointSpec& spec) {
     const auto dir = config.data_dir / "state" / "endpoint-anchors";
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -58,9 +57,14 @@ Result<std::unique_ptr<delivery::LeaClient>> DeliveryServices::Impl::make_client
         if (!out) return crypto::fail(Errc::io_error, "writing " + crl.string());
     }
     hsm::TlsEndpoint tls;
-    tls.certificate = spec.client_certificate.empty() ? config.resolve(config.lea_client.certificate)
-                                                      : config.resolve(spec.client_certificate);
-    tls.private_key = spec.client_key.empty() ? config.lea_client.private_key : spec.client_key;
+    if (spec.client_certificate.empty()) {
+        std::lock_guard lock(client_identity_mu);
+        tls.certificate = client_certificate;
+        tls.private_key = client_key;
+    } else {
+        tls.certificate = config.resolve(spec.client_certificate);
+        tls.private_key = spec.client_key.empty() ? config.lea_client.private_key : spec.client_key;
+    }
     tls.trust_anchors = anchors;
     if (!spec.crl_pem.empty()) tls.crl = crl;
     auto resolver = hsm::make_key_resolver(pool, false);
@@ -71,6 +75,13 @@ Result<std::unique_ptr<delivery::LeaClient>> DeliveryServices::Impl::make_client
             return tl::unexpected(ok.error().wrap("endpoint " + spec.name + " PSK"));
         }
     }
+    return ctx;
+}
+
+Result<std::unique_ptr<delivery::LeaClient>> DeliveryServices::Impl::make_client(
+    const EndpointSpec& spec, std::uint32_t connections, std::shared_ptr<LeaIdentityMonitor> identity) {
+    auto ctx = make_client_tls(spec);
+    if (!ctx) return tl::unexpected(ctx.error());
     delivery::LeaClientOptions o;
     o.base_url = spec.url;
     o.tls = std::move(*ctx);
@@ -515,6 +526,43 @@ void DeliveryServices::Impl::wake_workers(const std::string& endpoint) {
 void DeliveryServices::start() {
     impl_->stopping = false;
     impl_->supervisor = std::thread([this] { impl_->supervise(); });
+}
+
+Result<std::size_t> DeliveryServices::switch_client_identity(const std::filesystem::path& certificate,
+                                                             const std::string& private_key) {
+    std::lock_guard lock(impl_->workers_mu);
+    std::string old_certificate;
+    std::string old_key;
+    {
+        std::lock_guard id(impl_->client_identity_mu);
+        old_certificate = impl_->client_certificate.string();
+        old_key = impl_->client_key;
+        impl_->client_certificate = certificate;
+        impl_->client_key = private_key;
+    }
+    // Every context first: one that cannot be built leaves everything as it was.
+    std::vector<std::pair<delivery::LeaClient*, hsm::SslCtxPtr>> ready;
+    std::size_t endpoints = 0;
+    for (auto& [name, w] : impl_->workers) {
+        if (!w->spec.client_certificate.empty()) continue;  // its own identity
+        ++endpoints;
+        for (delivery::LeaClient* c : {w->urgent.get(), w->bulk.get()}) {
+            auto ctx = impl_->make_client_tls(w->spec);
+            if (!ctx) {
+                std::lock_guard id(impl_->client_identity_mu);
+                impl_->client_certificate = old_certificate;
+                impl_->client_key = old_key;
+                return tl::unexpected(ctx.error());
+            }
+            ready.emplace_back(c, std::move(*ctx));
+        }
+    }
+    for (auto& [client, ctx] : ready) {
+        // replace_tls refuses only what make_client_tls never builds (a
+        // context carrying callback data).
+        if (auto ok = client->replace_tls(std::move(ctx)); !ok) return tl::unexpected(ok.error());
+    }
+    return endpoints;
 }
 
 void DeliveryServices::stop() {

@@ -12,9 +12,11 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 
 #include "appliance/monitoring_syslog.hpp"
 #include "hsm/tls_context.hpp"
@@ -101,10 +103,17 @@ std::string openssl_reason() {
     return buf;
 }
 
+/// The sink's TLS context, replaced by a switch of its client identity.
+struct IdentitySlot {
+    std::mutex mu;
+    hsm::SslCtxPtr ctx;             ///< guarded by mu
+    std::atomic<std::uint64_t> generation{0};
+};
+
 class SyslogSink final : public MonitoringSink {
 public:
-    SyslogSink(SyslogSinkOptions options, hsm::SslCtxPtr ctx)
-        : o_(std::move(options)), ctx_(std::move(ctx)) {
+    SyslogSink(SyslogSinkOptions options, std::shared_ptr<IdentitySlot> slot)
+        : o_(std::move(options)), slot_(std::move(slot)) {
         char host[256] = {};
         ::gethostname(host, sizeof host - 1);
         hostname_ = header_field(host, 255);
@@ -117,7 +126,7 @@ public:
     [[nodiscard]] std::string_view failure_reason() const noexcept override { return reason_; }
 
     crypto::Result<std::size_t> deliver(const std::vector<EventRecord>& batch) override {
-        if (ssl_ != nullptr && peer_closed()) disconnect();
+        if (ssl_ != nullptr && (peer_closed() || generation_ != slot_->generation.load())) disconnect();
         if (ssl_ == nullptr) {
             if (auto ok = connect(); !ok) return tl::unexpected(ok.error());
         }
@@ -154,7 +163,12 @@ private:
             reason_ = "connect";
             return fail(Errc::unavailable, "syslog: " + why);
         }
-        ssl_ = SSL_new(ctx_.get());
+        {
+            // The SSL keeps its own reference: a later switch frees nothing it uses.
+            std::lock_guard lock(slot_->mu);
+            ssl_ = SSL_new(slot_->ctx.get());
+            generation_ = slot_->generation.load();
+        }
         if (ssl_ == nullptr) {
             ::close(fd);
             reason_ = "tls";
@@ -229,7 +243,8 @@ private:
     }
 
     SyslogSinkOptions o_;
-    hsm::SslCtxPtr ctx_;
+    std::shared_ptr<IdentitySlot> slot_;
+    std::uint64_t generation_ = 0;  ///< of the context ssl_ was made with
     SSL* ssl_ = nullptr;
     int fd_ = -1;
     std::string hostname_;
@@ -240,18 +255,35 @@ private:
 
 }  // namespace
 
-crypto::Result<std::unique_ptr<MonitoringSink>> make_syslog_sink(SyslogSinkOptions options,
-                                                                 hsm::PrivateKeyResolver& resolver) {
+crypto::Result<SyslogSinkParts> make_syslog_sink(SyslogSinkOptions options,
+                                                 std::shared_ptr<hsm::PrivateKeyResolver> resolver) {
     hsm::TlsEndpoint endpoint;
     endpoint.certificate = options.certificate;
     endpoint.private_key = options.private_key;
     endpoint.trust_anchors = options.trust_anchors;
     endpoint.crl = options.crl;
-    auto ctx = hsm::make_client_context(endpoint, resolver);
+    auto ctx = hsm::make_client_context(endpoint, *resolver);
     if (!ctx) {
         return fail(ctx.error().code(), "monitoring.syslog: " + ctx.error().message());
     }
-    return std::unique_ptr<MonitoringSink>(new SyslogSink(std::move(options), std::move(*ctx)));
+    auto slot = std::make_shared<IdentitySlot>();
+    slot->ctx = std::move(*ctx);
+    SyslogSinkParts parts;
+    parts.sink = std::unique_ptr<MonitoringSink>(new SyslogSink(std::move(options), slot));
+    parts.switch_identity = [slot, endpoint, resolver](const std::filesystem::path& certificate,
+                                                       const std::string& private_key)
+        -> crypto::Result<void> {
+        hsm::TlsEndpoint next = endpoint;
+        next.certificate = certificate;
+        next.private_key = private_key;
+        auto built = hsm::make_client_context(next, *resolver);
+        if (!built) return fail(built.error().code(), "monitoring.syslog: " + built.error().message());
+        std::lock_guard lock(slot->mu);
+        slot->ctx = std::move(*built);
+        ++slot->generation;
+        return {};
+    };
+    return parts;
 }
 
 }  // namespace enclave::appliance

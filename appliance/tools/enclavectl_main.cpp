@@ -327,14 +327,15 @@ int main(int argc, char** argv) {
     CLI::App* cert_new = cert->add_subcommand("new", "New P-256 key on the token and its CSR");
     cert_request(cert_new, true);
     CLI::App* cert_rotate = cert->add_subcommand(
-        "rotate", "New key and CSR staged for a listener; `cert import` switches it live");
+        "rotate", "New key and CSR staged for a listener or the outbound LEA client; "
+                  "`cert import` switches it live");
     cert_request(cert_rotate, false);
-    cert_rotate->add_option("--listener", co.listener, "lea, ingest or admin-tls")
+    cert_rotate->add_option("--listener", co.listener, "lea, ingest, admin-tls or lea-client")
         ->required()
-        ->check(CLI::IsMember({"lea", "ingest", "admin-tls"}));
+        ->check(CLI::IsMember({"lea", "ingest", "admin-tls", "lea-client"}));
     CLI::App* cert_import = cert->add_subcommand(
-        "import", "Import a PEM chain (leaf first) for a token key; a listener using or waiting "
-                  "for the key switches to it");
+        "import", "Import a PEM chain (leaf first) for a token key; a listener (or the outbound "
+                  "LEA client) using or waiting for the key switches to it");
     cert_import->add_option("--label", co.label, "Label of the token key")->required();
     cert_import->add_option("file", co.file, "PEM certificate chain, leaf first")->required();
     CLI::App* cert_list = cert->add_subcommand("list", "Certificates, staged keys and their users");

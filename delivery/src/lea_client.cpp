@@ -116,6 +116,8 @@ crypto::Result<std::unique_ptr<Connection>> LeaClient::Impl::acquire() {
             error(Errc::unavailable, "waiting for a free connection",
                   "all " + std::to_string(options.max_connections) + " connections stayed busy"));
     }
+    std::shared_ptr<ssl::context> current = ctx;
+    const std::uint64_t gen = generation;
     while (!idle.empty()) {
         std::unique_ptr<Connection> c = std::move(idle.back());
         idle.pop_back();
@@ -128,7 +130,7 @@ crypto::Result<std::unique_ptr<Connection>> LeaClient::Impl::acquire() {
     }
     ++total;
     lock.unlock();
-    auto c = std::make_unique<Connection>(*ctx);
+    auto c = std::make_unique<Connection>(std::move(current), gen);
     auto ok_connect = connect(*c);
     bool checked = false;  // the identity check ran: accepted or refused
     if (ok_connect) {
@@ -150,8 +152,19 @@ crypto::Result<std::unique_ptr<Connection>> LeaClient::Impl::acquire() {
 void LeaClient::Impl::release(std::unique_ptr<Connection> c, bool keep) {
     if (c && keep) {
         c->last_used = Clock::now();
-        std::lock_guard lock(mu);
-        idle.push_back(std::move(c));
+        std::unique_lock lock(mu);
+        // A connection made before replace_tls() presents the old identity:
+        // it finishes its exchange but is not reused.
+        if (c->generation == generation) {
+            idle.push_back(std::move(c));
+            lock.unlock();
+            cv.notify_one();
+            return;
+        }
+        lock.unlock();
+        c->close();
+        lock.lock();
+        --total;
     } else {
         if (c) c->close();
         std::lock_guard lock(mu);
@@ -470,6 +483,23 @@ crypto::Result<Reply> LeaClient::post_binary(std::string_view url, std::string_v
     if (!target) return tl::unexpected(target.error());
     if (!source) return fail(Errc::invalid_argument, "post_binary: no body source");
     return impl_->post_binary(*target, content_type, size, source);
+}
+
+crypto::Result<void> LeaClient::replace_tls(hsm::SslCtxPtr tls) {
+    if (!tls) return fail(Errc::invalid_argument, "LEA client: no TLS context");
+    auto ctx = adopt_client_context(std::move(tls));
+    if (!ctx) return tl::unexpected(ctx.error());
+    std::vector<std::unique_ptr<Connection>> drop;
+    {
+        std::lock_guard lock(impl_->mu);
+        impl_->ctx = std::move(*ctx);
+        ++impl_->generation;
+        drop.swap(impl_->idle);
+        impl_->total -= drop.size();
+    }
+    for (auto& c : drop) c->close();
+    impl_->cv.notify_all();
+    return {};
 }
 
 void LeaClient::close_idle() {

@@ -36,7 +36,12 @@ using Clock = std::chrono::steady_clock;
 namespace detail {
 
 struct Connection {
-    explicit Connection(ssl::context& ctx) : stream(ioc, ctx) {}
+    Connection(std::shared_ptr<ssl::context> ctx, std::uint64_t gen)
+        : context(std::move(ctx)), generation(gen), stream(ioc, *context) {}
+    /// The context this connection was made with: kept alive while the
+    /// connection lives, even after replace_tls() installed another one.
+    std::shared_ptr<ssl::context> context;
+    std::uint64_t generation;  ///< LeaClient::Impl::generation when made
     net::io_context ioc{1};
     beast::ssl_stream<beast::tcp_stream> stream;
     beast::flat_buffer buffer;
@@ -88,7 +93,8 @@ struct LeaClient::Impl {
     LeaClientOptions options;
     HttpsUrl base;
     std::string expected_host;
-    std::shared_ptr<ssl::context> ctx;
+    std::shared_ptr<ssl::context> ctx;  ///< guarded by mu (replace_tls)
+    std::uint64_t generation = 0;       ///< guarded by mu; +1 per replace_tls
 
     std::mutex mu;
     std::condition_variable cv;

@@ -10,6 +10,8 @@
 #include "simulator/lea_simulator.hpp"
 
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -23,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "crypto/encoding.hpp"
 #include "sim_control.hpp"
 
 namespace enclave::simulator {
@@ -42,6 +45,8 @@ struct LeaSimulator::State {
     FaultSlot fault;
     std::atomic<std::uint64_t> connections{0}, psk_connections{0}, handshake_failures{0},
         requests{0}, rejected{0}, faults{0}, active{0};
+    mutable std::mutex clients_mu;
+    std::map<std::string, std::uint64_t> client_certificates;  ///< guarded by clients_mu
     std::uint16_t port = 0;
     std::vector<std::thread> threads;
     std::atomic<bool> stopped{false};
@@ -56,6 +61,10 @@ struct LeaSimulator::State {
         s.store = store->counts();
         s.connections = connections.load();
         s.psk_connections = psk_connections.load();
+        {
+            std::lock_guard lock(clients_mu);
+            s.client_certificates = client_certificates;
+        }
         s.handshake_failures = handshake_failures.load();
         s.requests = requests.load();
         s.deliveries_rejected = rejected.load();
@@ -100,6 +109,15 @@ private:
         }
         ++st_.connections;
         if (hsm::psk_peer(stream_.native_handle())) ++st_.psk_connections;
+        if (X509* peer = SSL_get0_peer_certificate(stream_.native_handle())) {
+            unsigned char md[EVP_MAX_MD_SIZE];
+            unsigned int n = 0;
+            if (X509_digest(peer, EVP_sha256(), md, &n) == 1) {
+                const std::string fp = crypto::hex_encode(crypto::ByteView(md, n));
+                std::lock_guard lock(st_.clients_mu);
+                ++st_.client_certificates[fp];
+            }
+        }
         read_header();
     }
 

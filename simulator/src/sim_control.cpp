@@ -114,7 +114,7 @@ crypto::Result<Fault> parse_fault_json(std::string_view text) {
 }
 
 std::string status_to_json(const SimStatus& s) {
-    const nlohmann::json j = {{"deliveries", s.store.deliveries},
+    nlohmann::json j = {{"deliveries", s.store.deliveries},
                               {"delivery_duplicates", s.store.delivery_duplicates},
                               {"items", s.store.items},
                               {"binaries", s.store.binaries},
@@ -132,6 +132,8 @@ std::string status_to_json(const SimStatus& s) {
                               {"fetched", s.fetch.fetched},
                               {"fetch_failed", s.fetch.failed},
                               {"fetch_pending", s.fetch.pending}};
+    j["client_certificates"] = nlohmann::json::object();
+    for (const auto& [sha256, n] : s.client_certificates) j["client_certificates"][sha256] = n;
     return j.dump();
 }
 

@@ -253,15 +253,15 @@ TEST(CertPkiTest, ChainVerificationUsesOnlyTheGivenAnchors) {
     }
     auto self = parse_chain_pem(ca_pem);
     ASSERT_TRUE(self);
-    EXPECT_TRUE(verify_chain(*self, {dir / "ca.pem"}, false));
+    EXPECT_TRUE(verify_chain(*self, {dir / "ca.pem"}, ChainPurpose::any));
     auto stranger_key = p256_key();
     auto stranger = parse_chain_pem(self_signed_pem(stranger_key.get(), "stranger"));
     ASSERT_TRUE(stranger);
-    auto refused = verify_chain(*stranger, {dir / "ca.pem"}, false);
+    auto refused = verify_chain(*stranger, {dir / "ca.pem"}, ChainPurpose::any);
     ASSERT_FALSE(refused);
     EXPECT_NE(refused.error().message().find("does not verify"), std::string::npos);
-    EXPECT_FALSE(verify_chain(*self, {dir / "empty.pem"}, false));
-    EXPECT_FALSE(verify_chain(*self, {dir / "missing.pem"}, false));
+    EXPECT_FALSE(verify_chain(*self, {dir / "empty.pem"}, ChainPurpose::any));
+    EXPECT_FALSE(verify_chain(*self, {dir / "missing.pem"}, ChainPurpose::any));
     std::filesystem::remove_all(dir);
 }
 

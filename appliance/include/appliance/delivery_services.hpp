@@ -66,6 +66,14 @@ public:
     /// The LEA endpoints a caller on listeners.lea acts for (by its client
     /// certificate's subject or its PSK), sorted; empty for anyone else.
     std::vector<std::string> endpoints_for(const Peer& peer);
+    /// The client certificate (chain file) and token key (pkcs11: URI) that
+    /// endpoints without their own client certificate present to the LEA
+    /// ([lea_client] at start). Every running endpoint's new TLS contexts
+    /// are built first (a failure changes nothing), then swapped in: new
+    /// connections present the new certificate, exchanges in progress
+    /// finish on the old one. Returns how many endpoints switched.
+    crypto::Result<std::size_t> switch_client_identity(const std::filesystem::path& certificate,
+                                                       const std::string& private_key);
     /// Starts / stops the background work. stop() is idempotent.
     void start();
     void stop();

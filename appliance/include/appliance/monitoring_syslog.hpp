@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -37,9 +38,21 @@ struct SyslogSinkOptions {
     std::string instance;
 };
 
+/// Switches the client identity a syslog sink presents: (chain file,
+/// pkcs11: URI). The new context (same anchors and CRL) is built first; a
+/// failure changes nothing. The sink's next batch goes on a new connection
+/// with it.
+using SyslogIdentitySwitch = std::function<crypto::Result<void>(
+    const std::filesystem::path& certificate, const std::string& private_key)>;
+
+struct SyslogSinkParts {
+    std::unique_ptr<MonitoringSink> sink;
+    SyslogIdentitySwitch switch_identity;  ///< valid while `resolver` lives
+};
+
 /// Builds the TLS context now (certificate, token key, anchors: errors name
 /// monitoring.syslog); connects on first delivery and after each failure.
-crypto::Result<std::unique_ptr<MonitoringSink>> make_syslog_sink(SyslogSinkOptions options,
-                                                                 hsm::PrivateKeyResolver& resolver);
+crypto::Result<SyslogSinkParts> make_syslog_sink(SyslogSinkOptions options,
+                                                 std::shared_ptr<hsm::PrivateKeyResolver> resolver);
 
 }  // namespace enclave::appliance

@@ -197,6 +197,13 @@ public:
                                      const BodySink& sink, std::string_view method = "GET",
                                      const HeadHandler& on_head = {});
 
+    /// Presents another client identity from now on (cert import of the
+    /// [lea_client] key): `tls` (from make_client_context, like the one
+    /// create() took) serves every connection made from here on. Idle
+    /// connections are closed; connections in use finish their exchange on
+    /// the old context and are then closed, not pooled. Nothing fails.
+    crypto::Result<void> replace_tls(hsm::SslCtxPtr tls);
+
     /// Closes every pooled idle connection (e.g. after the endpoint's
     /// configuration changed). Connections in use close when their call ends.
     void close_idle();

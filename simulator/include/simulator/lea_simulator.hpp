@@ -54,6 +54,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -131,6 +132,9 @@ struct SimStatus {
     std::uint64_t deliveries_rejected = 0;  ///< DELIVER messages answered 4xx
     std::uint64_t faults_applied = 0;
     std::uint64_t active_connections = 0;
+    /// Certificate-authenticated connections by the SHA-256 (hex) of the
+    /// client certificate presented: which identity the appliance showed.
+    std::map<std::string, std::uint64_t> client_certificates;
     bool fetching = false;  ///< a fetcher is configured
     FetchCounts fetch;      ///< zero without one
 };
