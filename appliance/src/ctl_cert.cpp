@@ -136,6 +136,7 @@ int cert_import(const Globals& g, const CertOptions& o) {
         rc != kExitOk) {
         return rc;
     }
+    if (print_if_proposed(g, out)) return kExitOk;
     if (g.json) {
         std::cout << out.dump(2) << "\n";
         return kExitOk;
@@ -171,6 +172,7 @@ int cert_retire(const Globals& g, const std::string& label) {
         rc != kExitOk) {
         return rc;
     }
+    if (print_if_proposed(g, out)) return kExitOk;
     if (g.json) {
         std::cout << out.dump(2) << "\n";
     } else {

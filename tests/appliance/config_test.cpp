@@ -61,7 +61,8 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
     EXPECT_EQ(c.admin.two_person.routes,
               (std::vector<std::string>{"POST /v1/task/reveal", "POST /v1/endpoints",
                                         "POST /v1/endpoint/remove", "POST /v1/psk/rotate",
-                                        "POST /v1/psk/revoke"}));
+                                        "POST /v1/psk/revoke", "POST /v1/cert/import",
+                                        "POST /v1/cert/retire"}));
 }
 
 TEST(ConfigTest, DataDirIsMadeAbsoluteAndPathsResolveAgainstIt) {

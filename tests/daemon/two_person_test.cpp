@@ -279,6 +279,29 @@ TEST_F(TwoPersonTest, TheProposalsBodyNeverReachesTheLogOrTheAuditLog) {
     EXPECT_EQ(audited("approval.approved").size(), 1u);
 }
 
+TEST_F(TwoPersonTest, DestroyingOrSwitchingATokenKeyNeedsASecondOfficer) {
+    start();
+    const HttpReply made = as_root("POST", "/v1/certs",
+                                   json{{"label", "spare-1"}, {"subject", "CN=spare"}}.dump());
+    ASSERT_EQ(made.status, 201) << "making a key is not guarded: " << made.body;
+    // Retiring it (destroying a token key) waits for the other officer.
+    const std::string id = propose("/v1/cert/retire", json{{"label", "spare-1"}}.dump());
+    ASSERT_EQ(id.size(), 32u);
+    const json keys_before = body_of(as_root("GET", "/v1/hsm/status"));
+    EXPECT_NE(keys_before.dump().find("spare-1"), std::string::npos) << "destroyed before approval";
+    const HttpReply ok = as_other("POST", "/v1/approvals/approve", decision(id));
+    ASSERT_EQ(ok.status, 200) << ok.body;
+    EXPECT_EQ(body_of(as_root("GET", "/v1/hsm/status")).dump().find("spare-1"), std::string::npos);
+    ASSERT_EQ(audited("certificate.key_retired").size(), 1u);
+    // An import (which switches a listener or the LEA client) is proposed, not run.
+    const HttpReply imp = as_root("POST", "/v1/cert/import",
+                                  json{{"label", "lea-tls"},
+                                       {"chain_pem", read_file(inst_.pki("lea-server.pem"))}}
+                                      .dump());
+    EXPECT_EQ(imp.status, 202) << imp.body;
+    EXPECT_TRUE(audited("certificate.imported").empty());
+}
+
 TEST_F(TwoPersonTest, WhenDisabledAGuardedRouteRunsAtOnce) {
     inst_.config().admin.two_person.enabled = false;
     start();

@@ -114,7 +114,8 @@ struct TwoPersonConfig {
     /// Guarded admin routes, "METHOD /path" as the role table names them.
     std::vector<std::string> routes = {"POST /v1/task/reveal", "POST /v1/endpoints",
                                        "POST /v1/endpoint/remove", "POST /v1/psk/rotate",
-                                       "POST /v1/psk/revoke"};
+                                       "POST /v1/psk/revoke", "POST /v1/cert/import",
+                                       "POST /v1/cert/retire"};
     /// Proposals pending at most at once; more are refused (429).
     std::uint32_t max_pending = 64;
 
