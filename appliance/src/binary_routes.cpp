@@ -189,7 +189,20 @@ Response serve(DeliveryServices::Impl& s, const Request& req, bool head) {
         res.content_type = url.content_type;
         segments.push_back(BodySegment{{}, 0, size, true});
     }
-    res.source = std::make_shared<BlobSegmentSource>(std::move(reader), std::move(segments));
+    // A chunk that fails authentication ends the response early (the LEA
+    // sees a short body and may ask for the range again); the damage is a
+    // monitoring event (record: the blob's random id) and an error line.
+    EventSink* events = s.event_sink;
+    auto on_damage = [events, blob = url.blob_id, endpoint = url.endpoint] {
+        log(LogLevel::error, "delivery",
+            "a chunk of blob " + blob + " failed authentication while endpoint " + endpoint +
+                " fetched it: the blob file is damaged");
+        if (events != nullptr) {
+            events->emit(events::IntegrityFailure{"blobs", monitoring::Fingerprint(blob)});
+        }
+    };
+    res.source = std::make_shared<BlobSegmentSource>(std::move(reader), std::move(segments),
+                                                     std::move(on_damage));
     return res;
 }
 

@@ -14,8 +14,8 @@ std::uint64_t length_of(const BodySegment& seg) {
 }  // namespace
 
 BlobSegmentSource::BlobSegmentSource(std::shared_ptr<const crypto::BlobReader> reader,
-                                     std::vector<BodySegment> segments)
-    : reader_(std::move(reader)), segments_(std::move(segments)) {
+                                     std::vector<BodySegment> segments, DamageReport on_damage)
+    : reader_(std::move(reader)), segments_(std::move(segments)), on_damage_(std::move(on_damage)) {
     for (const auto& seg : segments_) size_ += length_of(seg);
 }
 
@@ -44,6 +44,11 @@ crypto::Result<std::size_t> BlobSegmentSource::read(crypto::MutableByteView out)
         const bool cut = n > chunk && end % chunk != 0 && at_ + n < seg_len;
         if (cut) n -= static_cast<std::size_t>(end % chunk);
         if (auto r = reader_->read_into(start, out.subspan(filled, n)); !r) {
+            if (r.error().code() == crypto::Errc::integrity_failure && on_damage_) {
+                auto report = std::move(on_damage_);
+                on_damage_ = nullptr;
+                report();
+            }
             return tl::unexpected(r.error());
         }
         at_ += n;

@@ -293,7 +293,9 @@ crypto::Result<EndpointSpec> endpoint_from_json(const json& j) {
 
 crypto::Result<std::unique_ptr<EndpointStore>> EndpointStore::open(
     const std::filesystem::path& db, crypto::KeyWrapper& kek) {
-    auto sealed = crypto::SealedDb::open_or_create(db, kek);
+    crypto::SealedDbOptions options;
+    options.cache_kib = crypto::kSmallStoreCacheKib;
+    auto sealed = crypto::SealedDb::open_or_create(db, kek, options);
     if (!sealed) return tl::unexpected(sealed.error().wrap("endpoint store"));
     if (auto v = sealed->migrate(kSchema); !v) {
         return tl::unexpected(v.error().wrap("endpoint store schema"));

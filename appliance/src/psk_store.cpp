@@ -162,7 +162,9 @@ json to_json(const PskInfo& info) {
 
 Result<std::unique_ptr<PskStore>> PskStore::open(const std::filesystem::path& db,
                                                  crypto::KeyWrapper& kek) {
-    auto sealed = crypto::SealedDb::open_or_create(db, kek);
+    crypto::SealedDbOptions options;
+    options.cache_kib = crypto::kSmallStoreCacheKib;
+    auto sealed = crypto::SealedDb::open_or_create(db, kek, options);
     if (!sealed) return tl::unexpected(sealed.error().wrap("psk store"));
     if (auto v = sealed->migrate(kSchema); !v) {
         return tl::unexpected(v.error().wrap("psk store schema"));

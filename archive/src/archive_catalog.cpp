@@ -155,7 +155,9 @@ std::vector<MetaEntry> metadata_from_json(std::string_view json) {
 }
 
 Result<Catalog> Catalog::open(const std::filesystem::path& path, crypto::KeyWrapper& kek) {
-    auto db = crypto::SealedDb::open_or_create(path, kek);
+    crypto::SealedDbOptions options;
+    options.cache_kib = 512;  // written once per object and seal; read by LTAP requests
+    auto db = crypto::SealedDb::open_or_create(path, kek, options);
     if (!db) return tl::unexpected(db.error().wrap("archive catalogue"));
     if (auto v = db->migrate(kSchema); !v) {
         return tl::unexpected(v.error().wrap("archive catalogue schema"));

@@ -68,7 +68,9 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& db
     db_options.verify_on_open = false;
     auto writer = crypto::SealedDb::open_or_create(db_path, kek, db_options);
     if (!writer) return tl::unexpected(writer.error().wrap("opening the audit log"));
-    // The second connection serves reads while the writer commits (WAL).
+    // The second connection serves reads while the writer commits (WAL):
+    // proofs and entry pages, which touch few pages each.
+    db_options.cache_kib = 512;
     auto reader = crypto::SealedDb::open(db_path, kek, db_options);
     if (!reader) return tl::unexpected(reader.error().wrap("opening the audit log for reading"));
     auto impl = std::make_unique<Impl>(std::move(options), std::move(*lock), std::move(*writer),

@@ -195,9 +195,26 @@ struct ExpectedSetting {
     const char* expected;
 };
 
+/// Options refused before any file is touched.
+Result<void> check_options(const SealedDbOptions& options) {
+    if (options.cache_kib < 64 || options.cache_kib > 65536) {
+        return fail(Errc::invalid_argument, "database cache_kib must be 64..65536");
+    }
+    return {};
+}
+
 /// SQLite settings, then a read-back of every security-relevant value.
 Result<void> configure(detail::Connection& conn, const SealedDbOptions& options) {
     sqlite3* db = conn.db;
+    const std::string cache = "-" + std::to_string(options.cache_kib);
+    const std::string set_cache = "PRAGMA cache_size = " + cache + ";";
+    if (auto ok = detail::exec_sql(db, set_cache.c_str(), "configuring database");
+        !ok) {
+        return ok;
+    }
+    if (auto v = detail::query_text(db, "PRAGMA cache_size"); !v || *v != cache) {
+        return fail(Errc::db_error, "PRAGMA cache_size did not take effect");
+    }
     auto set = detail::exec_sql(db,
                                 "PRAGMA secure_delete = ON;"
                                 "PRAGMA foreign_keys = ON;"
@@ -283,6 +300,7 @@ SealedDb::~SealedDb() = default;
 
 Result<SealedDb> SealedDb::create(const fs::path& db_path, KeyWrapper& kek,
                                   const SealedDbOptions& options) {
+    if (auto ok = check_options(options); !ok) return tl::unexpected(ok.error());
     const fs::path key_path = key_path_for(db_path, options);
     for (const fs::path& p : {db_path, key_path, sibling(db_path, "-wal"), sibling(db_path, "-shm"),
                               sibling(db_path, "-journal")}) {
@@ -324,6 +342,7 @@ Result<SealedDb> SealedDb::create(const fs::path& db_path, KeyWrapper& kek,
 }
 
 Result<SealedDb> SealedDb::open(const fs::path& db_path, KeyWrapper& kek, const SealedDbOptions& options) {
+    if (auto ok = check_options(options); !ok) return tl::unexpected(ok.error());
     if (!detail::path_exists(db_path)) {
         return fail(Errc::not_found, "database " + db_path.string() + " does not exist");
     }

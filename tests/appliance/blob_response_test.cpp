@@ -36,11 +36,12 @@ protected:
         ASSERT_TRUE(w->commit());
     }
 
-    BlobSegmentSource source(std::vector<BodySegment> segments) {
+    BlobSegmentSource source(std::vector<BodySegment> segments,
+                             BlobSegmentSource::DamageReport on_damage = {}) {
         auto reader = store_->open_object("obj");
         EXPECT_TRUE(reader) << reader.error().message();
         return BlobSegmentSource(std::make_shared<const crypto::BlobReader>(std::move(*reader)),
-                                 std::move(segments));
+                                 std::move(segments), std::move(on_damage));
     }
 
     /// Everything the source yields, read in pieces of `piece` bytes.
@@ -92,7 +93,8 @@ TEST_F(BlobResponseTest, DecryptsOnlyTheChunksARangeTouchesAndEachOnce) {
 }
 
 TEST_F(BlobResponseTest, ADamagedObjectFailsTheReadInsteadOfYieldingWrongBytes) {
-    auto src = source({{{}, 0, data_.size(), true}});
+    int reports = 0;
+    auto src = source({{{}, 0, data_.size(), true}}, [&reports] { ++reports; });
     // Flip a byte of chunk 3 in the stored file after the reader opened it.
     const auto file = dir_.path() / "blobs" / "data" / "obj.blob";
     {
@@ -113,6 +115,10 @@ TEST_F(BlobResponseTest, ADamagedObjectFailsTheReadInsteadOfYieldingWrongBytes) 
         }
     }
     EXPECT_TRUE(failed);
+    EXPECT_EQ(reports, 1) << "the damage is reported once";
+    // Reading on (a caller that retries) fails again and reports no more.
+    EXPECT_FALSE(src.read(crypto::MutableByteView(buf.data(), buf.size())));
+    EXPECT_EQ(reports, 1);
 }
 
 }  // namespace

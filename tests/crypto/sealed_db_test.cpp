@@ -82,6 +82,25 @@ TEST_F(SealedDbTest, RoundTripsEveryTypeAcrossReopen) {
     EXPECT_FALSE(*sel->step());
 }
 
+TEST_F(SealedDbTest, ThePageCacheIsTheConfiguredBudget) {
+    {
+        SealedDb db = create_with_table();
+        EXPECT_EQ(pragma(db, "cache_size"), "-1024") << "the default budget, not SQLite's 2000 KiB";
+    }
+    SealedDbOptions small;
+    small.cache_kib = kSmallStoreCacheKib;
+    auto db = SealedDb::open(db_, kek_, small);
+    ASSERT_TRUE(db) << db.error().message();
+    EXPECT_EQ(pragma(*db, "cache_size"), "-256");
+    for (const std::uint32_t bad : {0u, 63u, 65537u, 0xffffffffu}) {
+        SealedDbOptions o;
+        o.cache_kib = bad;
+        auto refused = SealedDb::open(db_, kek_, o);
+        ASSERT_FALSE(refused) << bad;
+        EXPECT_EQ(refused.error().code(), Errc::invalid_argument) << refused.error().message();
+    }
+}
+
 TEST_F(SealedDbTest, LargeBlobRoundTrips) {
     SealedDb db = create_with_table();
     Bytes big(1 << 20);

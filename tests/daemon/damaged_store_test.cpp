@@ -70,6 +70,20 @@ std::pair<std::string, std::string> fetch_all(TlsConnection& c, const std::strin
     return {raw.substr(0, end + 4), raw.substr(end + 4)};
 }
 
+/// How many integrity_failure events for blob `blob` the file sink holds
+/// (DIR/log/events.jsonl, docs/monitoring.md).
+int integrity_events(const TestInstance& inst, const std::string& blob) {
+    std::ifstream in(inst.dir() / "log" / "events.jsonl");
+    int n = 0;
+    for (std::string line; std::getline(in, line);) {
+        const json e = json::parse(line, nullptr, false);
+        if (e.is_discarded() || e.value("event", "") != "integrity_failure") continue;
+        const json f = e.value("fields", json::object());
+        if (f.value("store", "") == "blobs" && f.value("record", "") == blob) ++n;
+    }
+    return n;
+}
+
 /// An instance delivering by URL (Models A and C) to enclave-lea-sim.
 class BlobRig {
 public:
@@ -169,6 +183,11 @@ TEST(DamagedStoreTest, ADamagedBlobChunkFailsThatObjectOnlyAndTheLogNamesIt) {
                log.find("failed authentication") != std::string::npos;
     }, 20s)) << rig.inst.log();
     EXPECT_EQ(rig.inst.log().find("PLAINTEXT-CANARY"), std::string::npos);
+    // A monitoring event per damaged response (two: the whole object and
+    // the range in the damaged chunk), none for the intact object.
+    EXPECT_TRUE(eventually([&] { return integrity_events(rig.inst, blob1) == 2; }, 20s))
+        << integrity_events(rig.inst, blob1) << "\n" << rig.inst.log();
+    EXPECT_EQ(integrity_events(rig.inst, blob2), 0);
     // The intact object is not blamed: it may be named only by the
     // monitoring event of the LEA's access to it (sensitive_access).
     std::istringstream lines(rig.inst.log());
@@ -220,6 +239,7 @@ TEST(DamagedStoreTest, ADamagedBlobPushedInModelBIsReportedAndTheOtherArrives) {
         EXPECT_NE(sha, sha256_hex(one)) << "the damaged binary reached the LEA";
     }
     EXPECT_EQ(sim.binaries_sha256().size(), 1u);
+    EXPECT_TRUE(eventually([&] { return integrity_events(inst, blob1) == 1; }, 20s)) << inst.log();
     EXPECT_TRUE(daemon->running());
     EXPECT_EQ(unix_get(inst.socket(), "/readyz").status, 200);
     EXPECT_EQ(inst.log().find("PLAINTEXT-CANARY"), std::string::npos);

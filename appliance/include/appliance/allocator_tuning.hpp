@@ -5,7 +5,10 @@
 // small objects, so most of them miss that cache and take the arena's lock
 // and its slower paths (malloc_consolidate, unlink_chunk): about 20 % of the
 // daemon's CPU per handshake. A larger cache (glibc.malloc.tcache_count)
-// measured about 17 % less CPU per handshake (docs/performance.md, issue #3).
+// measured about 17 % less CPU per handshake at 1000 (docs/performance.md,
+// issue #3, session 6). Re-measured in session 10 on a faster machine, 64
+// did as well as 1000 (within noise), and 1000 held megabytes per thread in
+// a long run (docs/reliability.md, "Where the RSS growth comes from"): 64.
 //
 // glibc reads tunables only from the environment at process start, so the
 // daemon sets GLIBC_TUNABLES and executes itself again (its own binary, as
@@ -18,7 +21,7 @@
 namespace enclave::appliance {
 
 /// The setting added to GLIBC_TUNABLES.
-inline constexpr const char* kAllocatorTunable = "glibc.malloc.tcache_count=1000";
+inline constexpr const char* kAllocatorTunable = "glibc.malloc.tcache_count=64";
 
 /// Returns only when no re-execution is needed or it failed (then the daemon
 /// runs with glibc's defaults). Call first thing in main().

@@ -12,6 +12,7 @@
 // plaintext in the listener's piece buffer (wiped there). The source itself
 // is used by one connection's strand at a time; not thread-safe.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -23,10 +24,14 @@ namespace enclave::appliance {
 
 class BlobSegmentSource final : public ResponseSource {
 public:
+    /// Called once, on the first chunk that fails authentication (the blob
+    /// file is damaged on disk); the response then ends early.
+    using DamageReport = std::function<void()>;
+
     /// `segments` must lie within the object (http_range's plans do);
     /// `reader` must not be null.
     BlobSegmentSource(std::shared_ptr<const crypto::BlobReader> reader,
-                      std::vector<BodySegment> segments);
+                      std::vector<BodySegment> segments, DamageReport on_damage = {});
 
     [[nodiscard]] std::uint64_t size() const noexcept override { return size_; }
     crypto::Result<std::size_t> read(crypto::MutableByteView out) override;
@@ -39,6 +44,7 @@ private:
     std::uint64_t size_ = 0;
     std::size_t index_ = 0;  ///< the segment being sent
     std::uint64_t at_ = 0;   ///< bytes of it already sent
+    DamageReport on_damage_;
 };
 
 }  // namespace enclave::appliance

@@ -120,7 +120,17 @@ struct SealedDbOptions {
     /// (O(database size)), so a truncated or altered file is refused at start
     /// rather than at the first query that touches the bad page.
     bool verify_on_open = true;
+    /// This connection's page cache, KiB (PRAGMA cache_size = -cache_kib),
+    /// 64..65536. Each connection has its own cache and fills it as it
+    /// reads, so the sum over connections is the daemon's SQLite memory
+    /// ceiling (docs/performance.md, "Memory budget"); SQLite's own default
+    /// would be 2000 KiB each.
+    std::uint32_t cache_kib = 1024;
 };
+
+/// Page caches of the small stores (endpoints, PSKs, tasks): their files
+/// stay small, so a small cache holds all of them.
+inline constexpr std::uint32_t kSmallStoreCacheKib = 256;
 
 /// One schema step: `sql` (one or more statements, no transaction control, no
 /// PRAGMA assignments) brings the schema from version-1 to `version`.
