@@ -17,11 +17,17 @@ void apply_allocator_tuning(char** argv) noexcept {
     }
     const char* current = std::getenv("GLIBC_TUNABLES");
     const std::string before = current != nullptr ? current : "";
-    // Already there: ours from the first start, or the operator's own value.
-    if (before.find("glibc.malloc.tcache_count=") != std::string::npos) return;
     try {
-        const std::string value =
-            before.empty() ? std::string(kAllocatorTunable) : before + ":" + kAllocatorTunable;
+        // Each of ours unless its name is there already: ours from the first
+        // start, or the operator's own value.
+        std::string value = before;
+        for (const std::string_view t : kAllocatorTunables) {
+            const std::string name(t.substr(0, t.find('=') + 1));
+            if (before.find(name) != std::string::npos) continue;
+            if (!value.empty()) value += ':';
+            value += t;
+        }
+        if (value == before) return;
         if (::setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0) return;
     } catch (...) {
         return;  // out of memory this early: run untuned

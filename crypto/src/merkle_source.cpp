@@ -93,7 +93,7 @@ Result<std::optional<Hash>> NodeSource::subtree_hash(unsigned /*level*/,
 
 MemoryNodeSource::MemoryNodeSource(std::span<const Hash> leaf_hashes, LogHasher hasher)
     : hasher_(hasher) {
-    levels_.emplace_back().reserve(leaf_hashes.size());
+    levels_.emplace_back();
     for (const Hash& leaf : leaf_hashes) append(leaf);
 }
 

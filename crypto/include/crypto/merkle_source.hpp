@@ -12,6 +12,7 @@
 // worst case; with leaves only, O(n) hashes.
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <vector>
@@ -65,8 +66,11 @@ public:
 private:
     LogHasher hasher_;
     /// levels_[0] holds the leaves; levels_[l][i] the perfect subtree of
-    /// 2^l leaves starting at leaf i * 2^l.
-    std::vector<std::vector<Hash>> levels_;
+    /// 2^l leaves starting at leaf i * 2^l. A deque, not a vector: the log
+    /// grows for years, and a vector's doubling would copy it and leave the
+    /// old buffer as a hole in the heap each time (fragmentation that the
+    /// process never gives back) and hold up to twice the hashes it needs.
+    std::vector<std::deque<Hash>> levels_;
 };
 
 /// MTH(D[0:size]), the root of the first `size` leaves of `source` (the
