@@ -86,6 +86,17 @@ inline RunResult ctl(const TestInstance& inst, std::vector<std::string> args,
     return r;
 }
 
+/// enclavectl [args] --json, expecting exit code `expect`; its output parsed
+/// (an empty object when it is not JSON).
+inline nlohmann::json ctl_json(const TestInstance& inst, std::vector<std::string> args,
+                               int expect = 0) {
+    args.push_back("--json");
+    RunResult r = ctl(inst, args);
+    EXPECT_EQ(r.exit_code, expect) << r.out << r.err;
+    const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+    return j.is_discarded() ? nlohmann::json::object() : j;
+}
+
 /// Every regular file under `dir`, read whole.
 inline std::vector<std::pair<std::filesystem::path, std::string>> all_files(
     const std::filesystem::path& dir) {

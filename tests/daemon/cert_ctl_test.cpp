@@ -35,14 +35,6 @@ std::string openssl() {
     return path;
 }
 
-json ctl_json(const TestInstance& inst, std::vector<std::string> args, int expect = 0) {
-    args.push_back("--json");
-    RunResult r = ctl(inst, args);
-    EXPECT_EQ(r.exit_code, expect) << r.out << r.err;
-    const json j = json::parse(r.out, nullptr, false);
-    return j.is_discarded() ? json::object() : j;
-}
-
 json find_cert(const json& list, const std::string& key, const std::string& value) {
     for (const json& c : list.value("certificates", json::array())) {
         if (c.value(key, "") == value) return c;

@@ -25,14 +25,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-json ctl_json(const TestInstance& inst, std::vector<std::string> args, int expect = 0) {
-    args.push_back("--json");
-    RunResult r = ctl(inst, args);
-    EXPECT_EQ(r.exit_code, expect) << r.out << r.err;
-    const json j = json::parse(r.out, nullptr, false);
-    return j.is_discarded() ? json::object() : j;
-}
-
 /// The certificate row `used_by` `who` in `cert list`.
 json used_by(const TestInstance& inst, const std::string& who) {
     const json list = ctl_json(inst, {"cert", "list"});
