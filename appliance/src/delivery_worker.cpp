@@ -442,18 +442,18 @@ void DeliveryServices::Impl::supervise_once(std::set<std::string>& closed_seen) 
     }
     if (scan) {
         last_closed_scan = now;
-        if (auto tasks = audit->tasks().list()) {
-            for (const auto& t : *tasks) {
-                if (t.state != audit::TaskState::closed || !t.endpoint) continue;
-                if (closed_seen.count(t.reference) != 0) continue;
-                auto ep = endpoints->get(*t.endpoint);
+        // Task rows only: list() would load every delivery ever recorded.
+        if (auto tasks = audit->tasks().closed_with_endpoint()) {
+            for (const auto& [reference, endpoint] : *tasks) {
+                if (closed_seen.count(reference) != 0) continue;
+                auto ep = endpoints->get(endpoint);
                 if (!ep || !*ep) continue;  // a static endpoint takes no deliveries
-                if (auto r = outbox->close_reference(*t.endpoint, t.reference); !r) {
+                if (auto r = outbox->close_reference(endpoint, reference); !r) {
                     log(LogLevel::error, "delivery",
                         "closing a task's deliveries: " + r.error().message());
                     continue;
                 }
-                closed_seen.insert(t.reference);
+                closed_seen.insert(reference);
             }
         }
     }

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "appliance/log.hpp"
+#include "crypto/secret.hpp"
 
 namespace enclave::appliance {
 namespace {
@@ -183,8 +184,14 @@ Response Router::handle(const Request& request) const {
         }
         try {
             if (params.empty()) return r.handler(request);
+            // The copy carries the body too, which may hold a secret (the
+            // session wipes its own request; this copy is wiped here).
             Request with_params = request;
             with_params.path_params = std::move(params);
+            struct WipeBody {
+                std::string& body;
+                ~WipeBody() { crypto::wipe(body); }
+            } wipe_body{with_params.body};
             return r.handler(with_params);
         } catch (const std::exception& e) {
             log(LogLevel::error, "http", "handler for " + r.path + " failed: " + e.what());

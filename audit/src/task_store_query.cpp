@@ -155,6 +155,24 @@ Result<std::vector<TaskRecord>> TaskStore::list() {
     return out;
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> TaskStore::closed_with_endpoint() {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(
+        "SELECT " + std::string(kRowColumns) +
+        " FROM tasks WHERE state = 'closed' AND endpoint IS NOT NULL ORDER BY id");
+    if (!st) return tl::unexpected(st.error());
+    std::vector<std::pair<std::string, std::string>> out;
+    while (true) {
+        auto more = st->step();
+        if (!more) return tl::unexpected(more.error());
+        if (!*more) break;
+        Row row = read_row(*st);
+        if (row.state != TaskState::closed || !row.endpoint) continue;
+        out.emplace_back(std::move(row.reference), std::move(*row.endpoint));
+    }
+    return out;
+}
+
 Result<TaskRecord> TaskStore::show(std::string_view reference) {
     std::lock_guard lock(mu_);
     auto row = find_row(reference);

@@ -376,6 +376,26 @@ TEST_F(TaskStoreTest, OwnerEndpoint) {
     EXPECT_EQ(store_->owner_endpoint("LIID-XX").error().code(), Errc::not_found);
 }
 
+TEST_F(TaskStoreTest, ClosedWithEndpointNamesOnlyClosedTasksThatHaveOne) {
+    create(task("LIID-OPEN"));
+    create(task("LIID-SHUT"));
+    json no_endpoint = task("LIID-NOEP");
+    no_endpoint.erase("endpoint");
+    create(no_endpoint);
+    for (int i = 0; i < 50; ++i) {
+        ASSERT_TRUE(store_->record_delivery("LIID-SHUT", "d-" + std::to_string(i), 1,
+                                            crypto::Bytes(32, 0x22)));
+    }
+    EXPECT_TRUE(store_->closed_with_endpoint()->empty());
+    ASSERT_TRUE(store_->close("LIID-SHUT", local_actor(1), CloseReason::operator_request));
+    ASSERT_TRUE(store_->close("LIID-NOEP", local_actor(1), CloseReason::operator_request));
+    const auto closed = store_->closed_with_endpoint();
+    ASSERT_TRUE(closed) << closed.error().message();
+    ASSERT_EQ(closed->size(), 1u);
+    EXPECT_EQ((*closed)[0].first, "LIID-SHUT");
+    EXPECT_EQ((*closed)[0].second, "lea1");
+}
+
 TEST_F(TaskStoreTest, RecordsSurviveReopenAndTheWrongKekIsRefused) {
     const json doc = task("LD-like", two_fields());
     json ld = doc;

@@ -184,6 +184,11 @@ public:
     };
     crypto::Result<Routing> routing(std::string_view reference);
 
+    /// The references of closed tasks that have an endpoint, oldest first:
+    /// the task rows only, none of their deliveries or fields (list() loads
+    /// those too, which grows with every delivery ever recorded).
+    crypto::Result<std::vector<std::pair<std::string, std::string>>> closed_with_endpoint();
+
     /// Records a delivery made for the task (active or closed: an item
     /// accepted while active may be delivered after close). `delivery_id`:
     /// 1..128 visible ASCII characters; `sha256`: 32 bytes. Appends
