@@ -25,6 +25,9 @@ using UnixStream = beast::basic_stream<local>;
 class UnixSession final : public HttpSession<UnixSession>,
                           public std::enable_shared_from_this<UnixSession> {
 public:
+    /// Admin answers are small: their bodies stream on the I/O thread.
+    static constexpr bool kBulkPipeline = false;
+
     UnixSession(local::socket&& socket, std::shared_ptr<SessionEnv> env, Peer peer)
         : HttpSession(std::move(env), std::move(peer)), stream_(std::move(socket)) {}
 

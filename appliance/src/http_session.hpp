@@ -18,14 +18,30 @@
 // beast::basic_stream under it), close_transport() (orderly close, must end
 // in finish()), write_body_piece(buffer, handler) (writes one piece of a
 // streamed body, as net::async_write on stream() would) and
-// shared_from_this().
+// shared_from_this(). A Derived that sets kBulkPipeline also supplies
+// seal_piece(sealer, plain) (callable on a bulk thread) and
+// write_sealed(records, handler).
+//
+// Bulk pipeline (streamed bodies with SessionEnv::bulk set): two piece slots.
+// A bulk thread reads the next piece from the source (Model A/C: read and
+// decrypt) and seals it into TLS records while the I/O thread sends the
+// previous one, so the two halves of the work run on two cores and the I/O
+// thread never waits on the disk. At most one job per connection is queued
+// or running. While it is, the job alone touches the source, its slot and
+// the SSL object (the I/O thread does no SSL operation during a streamed
+// body: no read is pending, and closing only closes the socket); the job's
+// completion is posted back to the connection's executor. Any end (done,
+// write error, timeout, abort) waits for an outstanding job before it
+// releases the source and wipes the slots.
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <variant>
@@ -37,11 +53,13 @@
 #include <boost/beast/http.hpp>
 
 #include "appliance/auth_guard.hpp"
+#include "appliance/bulk_pool.hpp"
 #include "appliance/config.hpp"
 #include "appliance/event_sink.hpp"
 #include "appliance/http_types.hpp"
 #include "appliance/log.hpp"
 #include "appliance/metrics.hpp"
+#include "appliance/tls_record_sealer.hpp"
 #include "connection_registry.hpp"
 #include "crypto/secret.hpp"
 
@@ -64,6 +82,9 @@ struct SessionEnv {
     std::function<RoleSet(const std::string& subject)> roles_of_subject;
     /// Failed authentication and lockout of this listener (its limits).
     std::shared_ptr<AuthGuard> guard;
+    /// Prepares streamed body pieces off the I/O thread (the bulk pipeline
+    /// below); null: the I/O thread does it. Outlives the sessions' I/O.
+    BulkPool* bulk = nullptr;
     ConnectionRegistry registry;
     std::atomic<bool> draining{false};
 };
@@ -100,7 +121,7 @@ protected:
         env_->metrics->connection_opened();
     }
     ~HttpSession() override {
-        end_stream();
+        bulk_release();
         end_request();
         env_->registry.remove(id_);
         env_->metrics->connection_closed();
@@ -494,6 +515,9 @@ private:
     /// Sends the next piece of a streamed body; the connection is closed on
     /// any failure (the client then has a body shorter than declared).
     void stream_body(bool keep_alive) {
+        if constexpr (Derived::kBulkPipeline) {
+            if (env_->bulk != nullptr && !bulk_) return bulk_start(keep_alive);
+        }
         if (aborted_) return end_stream();
         const std::uint64_t left = source_->size() - streamed_;
         if (left == 0) {
@@ -522,6 +546,236 @@ private:
                                     }
                                     s->stream_body(keep_alive);
                                 });
+    }
+
+
+    // ---- Bulk pipeline (see the top of this file) ----
+
+    static constexpr std::size_t kBulkSlots = 2;
+
+    struct BulkSlot {
+        enum class State { free, filling, ready, writing };
+        State state = State::free;
+        std::vector<std::uint8_t> plain;  ///< plaintext (reused; wiped at the end)
+        RecordSealer sealer;              ///< the sealed records (ciphertext)
+        std::size_t got = 0;              ///< plaintext bytes of this piece
+        RecordSealer::Outcome outcome = RecordSealer::Outcome::declined;
+    };
+    /// Shared by the I/O thread and the bulk job; `mu` guards every field
+    /// but the slots' contents, which belong to whoever set their state
+    /// (filling: the job; writing: the I/O thread).
+    struct BulkState {
+        std::mutex mu;
+        BulkSlot slots[kBulkSlots];
+        std::size_t fill_at = 0;   ///< the slot the job fills next
+        std::size_t write_at = 0;  ///< the slot sent next
+        std::uint64_t filled = 0;  ///< bytes the source has handed out
+        std::uint64_t size = 0;    ///< the body's length
+        bool job = false;          ///< a job is queued or running
+        bool writing = false;      ///< the I/O thread is sending a slot
+        bool serial = false;       ///< a piece went through the SSL stream: no overlap
+        bool dead = false;         ///< ending in failure: waiting for the job
+        std::string error;         ///< the source's failure (logged once)
+        bool keep_alive = false;
+    };
+
+    void bulk_start(bool keep_alive) {
+        if (aborted_) return end_stream();
+        bulk_ = std::make_shared<BulkState>();
+        bulk_->keep_alive = keep_alive;
+        bulk_->size = source_->size();
+        bulk_kick();
+    }
+
+    /// Whether the job may fill the next slot now (`mu` held).
+    static bool bulk_can_fill(const BulkState& b) {
+        if (b.dead || b.filled >= b.size) return false;
+        if (b.slots[b.fill_at].state != BulkSlot::State::free) return false;
+        // After a piece that had to go through the SSL stream, the next is
+        // sealed only once nothing is waiting or being written.
+        if (b.serial) {
+            for (const auto& slot : b.slots) {
+                if (slot.state != BulkSlot::State::free) return false;
+            }
+        }
+        return true;
+    }
+
+    /// On the I/O thread: starts the job unless it runs or has nothing to do.
+    void bulk_kick() {
+        {
+            std::lock_guard lock(bulk_->mu);
+            if (bulk_->job || !bulk_can_fill(*bulk_)) return;
+            bulk_->job = true;
+        }
+        bulk_submit();
+    }
+
+    void bulk_submit() {
+        const bool queued = env_->bulk->submit(
+            [s = self().shared_from_this(), ex = self().lowest().get_executor()]() mutable {
+                Derived* d = s.get();
+                d->bulk_job(std::move(s), ex);
+            });
+        if (queued) return;
+        // The pool is stopping, and so is the daemon: end the stream.
+        {
+            std::lock_guard lock(bulk_->mu);
+            bulk_->job = false;
+            bulk_->dead = true;
+        }
+        net::post(self().lowest().get_executor(),
+                  [s = self().shared_from_this()] { s->bulk_event(); });
+    }
+
+    /// On a bulk thread: fills one slot (read, decrypt, seal), then queues
+    /// itself again at the back of the pool's queue while there is a free
+    /// slot (so connections take turns), and tells the I/O thread when it
+    /// has something for it.
+    template <class Self, class Executor>
+    void bulk_job(Self s, Executor ex) noexcept {
+        BulkState& b = *bulk_;
+        std::size_t i = 0;
+        std::size_t want = 0;
+        {
+            std::lock_guard lock(b.mu);
+            if (!bulk_can_fill(b)) {
+                b.job = false;
+                net::post(ex, [s = std::move(s)] { s->bulk_event(); });
+                return;
+            }
+            i = b.fill_at;
+            b.slots[i].state = BulkSlot::State::filling;
+            want = static_cast<std::size_t>(std::min<std::uint64_t>(b.size - b.filled, kOutPiece));
+        }
+        BulkSlot& slot = b.slots[i];
+        std::string error;
+        try {
+            if (slot.plain.size() < kOutPiece) slot.plain.resize(kOutPiece);
+            auto got = source_->read(crypto::MutableByteView(slot.plain.data(), want));
+            if (!got || *got == 0 || *got > want) {
+                error = got ? std::string("the source ran dry") : got.error().message();
+            } else {
+                slot.got = *got;
+                slot.outcome = self().seal_piece(
+                    slot.sealer, std::span<const std::uint8_t>(slot.plain.data(), *got));
+                if (slot.outcome == RecordSealer::Outcome::failed) error = "sealing failed";
+            }
+        } catch (const std::exception& e) {
+            error = e.what();
+        } catch (...) {
+            error = "unknown failure";
+        }
+        bool tell = false;
+        bool again = false;
+        {
+            std::lock_guard lock(b.mu);
+            if (!error.empty()) {
+                slot.state = BulkSlot::State::free;
+                b.error = std::move(error);
+                b.dead = true;
+            } else {
+                slot.state = BulkSlot::State::ready;
+                if (slot.outcome == RecordSealer::Outcome::declined) b.serial = true;
+                b.filled += slot.got;
+                b.fill_at = (b.fill_at + 1) % kBulkSlots;
+            }
+            // A sending I/O thread finds the slot when its write completes.
+            tell = b.dead || !b.writing;
+            again = bulk_can_fill(b);
+            if (!again) b.job = false;
+        }
+        if (tell) net::post(ex, [s, ex] { s->bulk_event(); });
+        if (again) {
+            const bool queued = env_->bulk->submit([s, ex]() mutable {
+                Derived* d = s.get();
+                d->bulk_job(std::move(s), ex);
+            });
+            if (!queued) {
+                {
+                    std::lock_guard lock(b.mu);
+                    b.job = false;
+                    b.dead = true;
+                }
+                net::post(ex, [s = std::move(s)] { s->bulk_event(); });
+            }
+        }
+    }
+
+    /// On the I/O thread: sends the next ready slot, or ends the stream.
+    void bulk_event() {
+        if (!bulk_) return;
+        BulkState& b = *bulk_;
+        std::unique_lock lock(b.mu);
+        if (aborted_) b.dead = true;
+        if (b.dead) {
+            if (!b.error.empty()) {
+                log(LogLevel::error, env_->listener,
+                    "a streamed response failed after " + std::to_string(streamed_) +
+                        " bytes: " + b.error);
+                b.error.clear();
+            }
+            if (b.job || b.writing) return;  // their completions come back here
+            lock.unlock();
+            const bool was_aborted = aborted_;
+            bulk_release();
+            if (!was_aborted) finish();
+            return;
+        }
+        if (b.writing) return;
+        if (streamed_ >= b.size) {
+            // Every byte sent; the job, if still out, has nothing to fill
+            // and its completion comes back here.
+            if (b.job) return;
+            lock.unlock();
+            const bool keep_alive = b.keep_alive;
+            bulk_release();
+            return on_write({}, keep_alive);
+        }
+        BulkSlot& slot = b.slots[b.write_at];
+        if (slot.state != BulkSlot::State::ready) return;
+        slot.state = BulkSlot::State::writing;
+        b.writing = true;
+        const std::size_t i = b.write_at;
+        lock.unlock();
+        self().lowest().expires_after(env_->limits.write_timeout);
+        auto done = [s = self().shared_from_this(), i](beast::error_code ec, std::size_t) {
+            s->bulk_written(i, ec);
+        };
+        if (slot.outcome == RecordSealer::Outcome::sealed) {
+            return self().write_sealed(slot.sealer.sealed(), std::move(done));
+        }
+        self().write_body_piece(net::buffer(slot.plain.data(), slot.got), std::move(done));
+    }
+
+    void bulk_written(std::size_t i, beast::error_code ec) {
+        BulkState& b = *bulk_;
+        {
+            std::lock_guard lock(b.mu);
+            b.writing = false;
+            b.slots[i].state = BulkSlot::State::free;
+            if (aborted_ || ec) {
+                b.dead = true;
+            } else {
+                streamed_ += b.slots[i].got;
+                b.write_at = (b.write_at + 1) % kBulkSlots;
+            }
+        }
+        bulk_event();
+        if (bulk_) bulk_kick();
+    }
+
+    /// Wipes and frees the slots and drops the source (no job may be out).
+    void bulk_release() noexcept {
+        if (bulk_) {
+            for (auto& slot : bulk_->slots) wipe_plain(slot);
+        }
+        bulk_.reset();
+        end_stream();
+    }
+
+    static void wipe_plain(BulkSlot& slot) noexcept {
+        crypto::wipe(crypto::MutableByteView(slot.plain.data(), slot.plain.size()));
     }
 
     /// Drops the source and wipes the piece buffer (it held plaintext).
@@ -561,6 +815,7 @@ private:
     std::shared_ptr<ResponseSource> source_;
     std::uint64_t streamed_ = 0;
     std::vector<std::uint8_t> out_buf_;
+    std::shared_ptr<BulkState> bulk_;  ///< while a body streams through the pool
 };
 
 }  // namespace enclave::appliance::detail

@@ -17,6 +17,7 @@
 
 #include "appliance/admin_api.hpp"
 #include "appliance/admin_server.hpp"
+#include "appliance/bulk_pool.hpp"
 #include "appliance/listener.hpp"
 #include "appliance/log.hpp"
 #include "appliance/sd_notify.hpp"
@@ -55,6 +56,10 @@ struct Server::Impl {
     /// worker, and destroying it needs that worker.
     std::vector<std::unique_ptr<net::io_context>> workers;
     net::io_context io;  ///< acceptors, signals, timers, the shutdown sequence
+    /// Prepares streamed body pieces (bulk_pool.hpp). Declared after the
+    /// io_contexts, so it is destroyed (stopped, joined, its queued jobs and
+    /// the connections they hold dropped) while they still exist.
+    std::unique_ptr<BulkPool> bulk;
     std::atomic<std::size_t> next_worker{0};
     net::strand<net::io_context::executor_type> control;
     net::signal_set signals;
@@ -191,6 +196,8 @@ void Server::Impl::poll_admin() {
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() {
+    // No job may still post to an io_context that goes away.
+    if (impl_->bulk) impl_->bulk->stop();
     // Listeners and the admin socket close before the io_context goes.
     impl_->admin.reset();
     impl_->listeners.clear();
@@ -240,6 +247,8 @@ crypto::Result<std::unique_ptr<Server>> Server::create(
     for (std::size_t i = 0; i < s.thread_count(); ++i) {
         s.workers.push_back(std::make_unique<net::io_context>(1));
     }
+    s.bulk = std::make_unique<BulkPool>(
+        BulkPoolOptions{s.thread_count(), s.setup.bulk_nice_offset});
     for (const auto& spec : s.specs) s.metrics.add_listener(spec.name, true);
     admin_options.metrics = &s.metrics.add_listener("admin", false);
     auto admin = AdminSocketServer::bind(s.io, std::move(admin_options));
@@ -256,6 +265,7 @@ crypto::Result<std::unique_ptr<Server>> Server::create(
                              {},
                              {}};
         for (auto& w : s.workers) o.accept_contexts.push_back(w.get());
+        o.bulk = s.bulk.get();
         if (spec.admin && !s.setup.config.admin.tls_roles.empty()) {
             o.roles_of_subject = [map = s.setup.config.admin.tls_roles](const std::string& subject) {
                 return roles_of_subject(map, subject);
@@ -313,6 +323,7 @@ int Server::run() {
     for (auto& g : guards) g.reset();
     for (auto& w : s.workers) w->stop();
     for (auto& t : threads) t.join();
+    s.bulk->stop();
     return 0;
 }
 

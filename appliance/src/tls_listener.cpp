@@ -90,6 +90,21 @@ public:
         stream_.async_shutdown([s = shared_from_this()](beast::error_code) { s->finish(); });
     }
 
+    static constexpr bool kBulkPipeline = true;
+
+    /// On a bulk thread (http_session.hpp, "Bulk pipeline"): `plain` as TLS
+    /// records of this connection, into `sealer`.
+    RecordSealer::Outcome seal_piece(RecordSealer& sealer, std::span<const std::uint8_t> plain) {
+        return sealer.seal(stream_.native_handle(), plain);
+    }
+
+    /// Sends records sealed by seal_piece() with one write on the socket.
+    template <class Handler>
+    void write_sealed(std::span<const std::uint8_t> records, Handler&& handler) {
+        net::async_write(lowest(), net::buffer(records.data(), records.size()),
+                         std::forward<Handler>(handler));
+    }
+
     /// A streamed body's piece: sealed into records here and sent with one
     /// write on the socket (tls_record_sealer.hpp), or through the SSL
     /// stream when the sealer declines.
@@ -212,6 +227,7 @@ struct TlsListener::Impl : std::enable_shared_from_this<TlsListener::Impl> {
         env->metrics = options.metrics;
         env->events = options.events;
         env->roles_of_subject = options.roles_of_subject;
+        env->bulk = options.bulk;
         env->guard = detail::make_auth_guard(options.config.limits);
     }
 

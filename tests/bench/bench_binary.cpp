@@ -426,16 +426,25 @@ void measure_hol(PullSetup& p, const Server& ours, const Options& o) {
     report_hol(h, o.hol_mib);
 }
 
-/// --perf DIR: one extra Model A download from each server under `perf
-/// record`, and one under `strace -c -f` (syscall counts); files in DIR.
+/// --perf DIR: one extra Model A download and one extra Model C series
+/// from each server under `perf record` (NAME.perf.data, NAME.c.perf.data),
+/// and one Model A download under `strace -c -f` (syscall counts); files in
+/// DIR.
 void perf_profiles(SSL_CTX* ctx, const Server& ours, const Server& ref, std::uint64_t size,
                    const std::string& dir) {
     fs::create_directories(dir);
     for (const Server* s : {&ours, &ref}) {
         const fs::path base = fs::path(dir) / s->name;
-        PerfRecorder perf(s->pid, base.string() + ".perf.data");
-        model_a(ctx, *s, size);
-        perf.stop();
+        {
+            PerfRecorder perf(s->pid, base.string() + ".perf.data");
+            model_a(ctx, *s, size);
+            perf.stop();
+        }
+        {
+            PerfRecorder perf(s->pid, base.string() + ".c.perf.data");
+            model_c(ctx, *s, size);
+            perf.stop();
+        }
         if (::access("/usr/bin/strace", X_OK) != 0) continue;
         enclave::bench::delivery_bench::Child strace(
             {"/usr/bin/strace", "-c", "-f", "-o", base.string() + ".strace", "-p",

@@ -9,8 +9,9 @@
 // Holds: a reference to the object's BlobReader (its data key, in a Secret;
 // shared with other answers of the same URL through the Model C reader
 // cache, BlobReader reads are thread-safe) and, while the listener sends it,
-// plaintext in the listener's piece buffer (wiped there). The source itself
-// is used by one connection's strand at a time; not thread-safe.
+// plaintext in the listener's piece buffers (wiped there). The source itself
+// is not thread-safe: the listener uses it from one thread at a time (the
+// connection's bulk job, http_session.hpp, or its I/O thread).
 #include <cstdint>
 #include <functional>
 #include <memory>

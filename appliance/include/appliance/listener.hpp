@@ -39,6 +39,8 @@ class io_context;
 
 namespace enclave::appliance {
 
+class BulkPool;
+
 struct TlsListenerOptions {
     std::string name;       ///< "lea", "ingest", "admin-tls" (metrics label, log component)
     ListenerConfig config;  ///< address, port and limits (the TLS material is in the context)
@@ -55,6 +57,10 @@ struct TlsListenerOptions {
     /// When set, a verified peer's roles come from its certificate's RFC 2253
     /// subject instead (admin.tls_roles); must be thread-safe.
     std::function<RoleSet(const std::string& subject)> roles_of_subject;
+    /// Prepares the pieces of streamed bodies (Model A/C) off the I/O
+    /// threads (bulk_pool.hpp); null: the I/O thread does. Must outlive
+    /// every connection's I/O (the Server stops it after its I/O threads).
+    BulkPool* bulk = nullptr;
 };
 
 class TlsListener {

@@ -68,6 +68,9 @@ struct ServerSetup {
     EventSink* events = nullptr;             ///< required; outlives the Server
     std::size_t threads = 0;                 ///< I/O threads; 0: max(2, hardware_concurrency)
     RouteInstaller add_routes;               ///< optional: more endpoints
+    /// The bulk threads' nice offset (bulk_pool.hpp; as many threads as I/O
+    /// threads).
+    int bulk_nice_offset = 10;
 };
 
 class Server {
