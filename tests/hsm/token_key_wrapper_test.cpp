@@ -139,6 +139,11 @@ TEST(TokenKeyWrapperTest, RefusesKeysThatAreNotAnAesKek) {
 TEST(TokenKeyWrapperTest, IsThreadSafeThroughThePool) {
     SoftHsmToken token;
     auto wrapper = make_wrapper(token, "kek-1");
+    // A session held busy through the run: the wrappers must get others
+    // from the pool (without it, whether the threads ever overlap, and so
+    // whether a second session is opened, depends on the scheduler).
+    auto held = token.pool()->acquire();
+    ASSERT_TRUE(held) << held.error().message();
     std::atomic<int> failures{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
