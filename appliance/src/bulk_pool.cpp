@@ -68,6 +68,35 @@ void BulkPool::stop() {
     dropped.clear();
 }
 
+std::unique_ptr<BulkBuffers> BulkPool::take_buffers() {
+    {
+        std::lock_guard lock(mu_);
+        if (!kept_.empty()) {
+            auto out = std::move(kept_.back());
+            kept_.pop_back();
+            return out;
+        }
+    }
+    return std::make_unique<BulkBuffers>();
+}
+
+void BulkPool::give_buffers(std::unique_ptr<BulkBuffers> buffers) noexcept {
+    if (!buffers) return;
+    std::lock_guard lock(mu_);
+    if (kept_.size() < kKeptBuffers) {
+        try {
+            kept_.push_back(std::move(buffers));
+        } catch (...) {
+            // Out of memory for the pointer: the buffers are freed instead.
+        }
+    }
+}
+
+std::size_t BulkPool::kept_buffers() const noexcept {
+    std::lock_guard lock(mu_);
+    return kept_.size();
+}
+
 bool BulkPool::lowered() const noexcept {
     std::lock_guard lock(mu_);
     return lowered_ == threads_.size();

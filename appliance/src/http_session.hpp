@@ -121,7 +121,7 @@ protected:
         env_->metrics->connection_opened();
     }
     ~HttpSession() override {
-        bulk_release();
+        bulk_release(false);
         end_request();
         env_->registry.remove(id_);
         env_->metrics->connection_closed();
@@ -551,22 +551,21 @@ private:
 
     // ---- Bulk pipeline (see the top of this file) ----
 
-    static constexpr std::size_t kBulkSlots = 2;
+    static constexpr std::size_t kBulkSlots = BulkBuffers::kSlots;
 
     struct BulkSlot {
         enum class State { free, filling, ready, writing };
         State state = State::free;
-        std::vector<std::uint8_t> plain;  ///< plaintext (reused; wiped at the end)
-        RecordSealer sealer;              ///< the sealed records (ciphertext)
-        std::size_t got = 0;              ///< plaintext bytes of this piece
+        std::size_t got = 0;  ///< plaintext bytes of this piece
         RecordSealer::Outcome outcome = RecordSealer::Outcome::declined;
     };
     /// Shared by the I/O thread and the bulk job; `mu` guards every field
-    /// but the slots' contents, which belong to whoever set their state
+    /// but the slots' buffers, which belong to whoever set the slot's state
     /// (filling: the job; writing: the I/O thread).
     struct BulkState {
         std::mutex mu;
         BulkSlot slots[kBulkSlots];
+        std::unique_ptr<BulkBuffers> buf;  ///< from the pool, given back at the end
         std::size_t fill_at = 0;   ///< the slot the job fills next
         std::size_t write_at = 0;  ///< the slot sent next
         std::uint64_t filled = 0;  ///< bytes the source has handed out
@@ -582,6 +581,7 @@ private:
     void bulk_start(bool keep_alive) {
         if (aborted_) return end_stream();
         bulk_ = std::make_shared<BulkState>();
+        bulk_->buf = env_->bulk->take_buffers();
         bulk_->keep_alive = keep_alive;
         bulk_->size = source_->size();
         bulk_kick();
@@ -649,16 +649,17 @@ private:
             want = static_cast<std::size_t>(std::min<std::uint64_t>(b.size - b.filled, kOutPiece));
         }
         BulkSlot& slot = b.slots[i];
+        std::vector<std::uint8_t>& plain = b.buf->plain[i];
         std::string error;
         try {
-            if (slot.plain.size() < kOutPiece) slot.plain.resize(kOutPiece);
-            auto got = source_->read(crypto::MutableByteView(slot.plain.data(), want));
+            if (plain.size() < kOutPiece) plain.resize(kOutPiece);
+            auto got = source_->read(crypto::MutableByteView(plain.data(), want));
             if (!got || *got == 0 || *got > want) {
                 error = got ? std::string("the source ran dry") : got.error().message();
             } else {
                 slot.got = *got;
                 slot.outcome = self().seal_piece(
-                    slot.sealer, std::span<const std::uint8_t>(slot.plain.data(), *got));
+                    b.buf->sealer[i], std::span<const std::uint8_t>(plain.data(), *got));
                 if (slot.outcome == RecordSealer::Outcome::failed) error = "sealing failed";
             }
         } catch (const std::exception& e) {
@@ -743,9 +744,9 @@ private:
             s->bulk_written(i, ec);
         };
         if (slot.outcome == RecordSealer::Outcome::sealed) {
-            return self().write_sealed(slot.sealer.sealed(), std::move(done));
+            return self().write_sealed(b.buf->sealer[i].sealed(), std::move(done));
         }
-        self().write_body_piece(net::buffer(slot.plain.data(), slot.got), std::move(done));
+        self().write_body_piece(net::buffer(b.buf->plain[i].data(), slot.got), std::move(done));
     }
 
     void bulk_written(std::size_t i, beast::error_code ec) {
@@ -765,17 +766,18 @@ private:
         if (bulk_) bulk_kick();
     }
 
-    /// Wipes and frees the slots and drops the source (no job may be out).
-    void bulk_release() noexcept {
-        if (bulk_) {
-            for (auto& slot : bulk_->slots) wipe_plain(slot);
+    /// Wipes the slots' plaintext, gives their buffers back to the pool
+    /// (`recycle`; not from the destructor, which may run after the pool has
+    /// gone) and drops the source. No job may be out.
+    void bulk_release(bool recycle = true) noexcept {
+        if (bulk_ && bulk_->buf) {
+            for (auto& plain : bulk_->buf->plain) {
+                crypto::wipe(crypto::MutableByteView(plain.data(), plain.size()));
+            }
+            if (recycle && env_->bulk != nullptr) env_->bulk->give_buffers(std::move(bulk_->buf));
         }
         bulk_.reset();
         end_stream();
-    }
-
-    static void wipe_plain(BulkSlot& slot) noexcept {
-        crypto::wipe(crypto::MutableByteView(slot.plain.data(), slot.plain.size()));
     }
 
     /// Drops the source and wipes the piece buffer (it held plaintext).

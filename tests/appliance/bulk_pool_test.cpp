@@ -151,5 +151,26 @@ TEST(BulkPoolTest, ConcurrentSubmittersAllGetTheirJobsRun) {
     EXPECT_EQ(ran.load(), 1000);
 }
 
+TEST(BulkPoolTest, SlotBuffersAreKeptForTheNextResponseUpToALimit) {
+    BulkPool pool({1, 0});
+    EXPECT_EQ(pool.kept_buffers(), 0u);
+    auto first = pool.take_buffers();
+    ASSERT_TRUE(first);
+    first->plain[0].resize(256 * 1024);
+    const std::uint8_t* storage = first->plain[0].data();
+    pool.give_buffers(std::move(first));
+    EXPECT_EQ(pool.kept_buffers(), 1u);
+    // The same storage comes back: no new allocation, no new page faults.
+    auto again = pool.take_buffers();
+    EXPECT_EQ(again->plain[0].data(), storage);
+    EXPECT_EQ(pool.kept_buffers(), 0u);
+    std::vector<std::unique_ptr<BulkBuffers>> many;
+    for (std::size_t i = 0; i < BulkPool::kKeptBuffers + 5; ++i) many.push_back(pool.take_buffers());
+    for (auto& b : many) pool.give_buffers(std::move(b));
+    EXPECT_EQ(pool.kept_buffers(), BulkPool::kKeptBuffers);
+    pool.give_buffers(nullptr);
+    EXPECT_EQ(pool.kept_buffers(), BulkPool::kKeptBuffers);
+}
+
 }  // namespace
 }  // namespace enclave::appliance

@@ -165,7 +165,9 @@ double model_a(SSL_CTX* ctx, const Server& s, std::uint64_t size, const BodySink
 }
 
 /// The object in sequential 8 MiB ranges on one connection (Model C).
-double model_c(SSL_CTX* ctx, const Server& s, std::uint64_t size, const BodySink& sink = {}) {
+/// `first_bytes`: when set, each range's time to its first body byte.
+double model_c(SSL_CTX* ctx, const Server& s, std::uint64_t size, const BodySink& sink = {},
+               std::vector<double>* first_bytes = nullptr) {
     Connection c(ctx, s.port);
     const auto t0 = Clock::now();
     for (std::uint64_t first = 0; first < size; first += kRange) {
@@ -177,12 +179,14 @@ double model_c(SSL_CTX* ctx, const Server& s, std::uint64_t size, const BodySink
         if (h.status != 206 || h.content_length != last - first + 1 || h.content_range != want) {
             die(std::string(s.name) + " Model C range " + want + ": " + h.raw);
         }
+        if (first_bytes != nullptr) first_bytes->push_back(h.first_byte_s);
     }
     return seconds_since(t0);
 }
 
 struct Throughput {
     std::vector<double> a_mbs, c_mbs;  ///< per round
+    std::vector<double> c_first_byte;  ///< every Model C range's time to its first body byte
     double server_cpu = 0, client_cpu = 0, bytes = 0;
     double switches = 0;  ///< server context switches (voluntary + not)
 };
@@ -221,7 +225,8 @@ std::pair<Throughput, Throughput> measure_throughput(SSL_CTX* ctx, const Server&
             const double cpu0 = bench::tls::process_cpu_seconds({servers[i]->pid}), own0 = own_cpu_seconds();
             const double cs0 = context_switches(servers[i]->pid);
             t[i].a_mbs.push_back(static_cast<double>(size) / 1e6 / model_a(ctx, *servers[i], size));
-            t[i].c_mbs.push_back(static_cast<double>(size) / 1e6 / model_c(ctx, *servers[i], size));
+            t[i].c_mbs.push_back(static_cast<double>(size) / 1e6 /
+                                 model_c(ctx, *servers[i], size, {}, &t[i].c_first_byte));
             t[i].server_cpu += bench::tls::process_cpu_seconds({servers[i]->pid}) - cpu0;
             t[i].client_cpu += own_cpu_seconds() - own0;
             t[i].switches += context_switches(servers[i]->pid) - cs0;
@@ -245,6 +250,9 @@ void report_throughput(const Throughput& ours, const Throughput& ref, std::uint6
     bench::print_row("Model A whole object, best round", best(ours.a_mbs), best(ref.a_mbs), "MB/s", "context");
     bench::print_row("Model C 8 MiB ranges, median (vs nginx)", c, cr, "MB/s", goal(c / cr));
     bench::print_row("Model C 8 MiB ranges, best round", best(ours.c_mbs), best(ref.c_mbs), "MB/s", "context");
+    bench::print_row("Model C time to a range's first body byte, median",
+                     median(ours.c_first_byte) * 1e3, median(ref.c_first_byte) * 1e3, "ms",
+                     "context");
     const double gib_ours = ours.bytes / (1u << 30), gib_ref = ref.bytes / (1u << 30);
     bench::print_row("server CPU s per GiB served (A and C)", ours.server_cpu / gib_ours,
                      ref.server_cpu / gib_ref, "s", "context (lower is better)");

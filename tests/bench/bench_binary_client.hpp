@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cstdint>
 #include <cstring>
@@ -88,6 +89,9 @@ struct Head {
     std::uint64_t content_length = 0;
     std::string content_range;
     std::string raw;  ///< the header block (for failure messages)
+    /// Seconds from the request's last byte sent to the body's first byte
+    /// read (get() only; 0 for an empty body).
+    double first_byte_s = 0;
 };
 
 /// Called with each piece of a body as it arrives; false stops the read
@@ -180,7 +184,16 @@ public:
     /// GET `target` with `extra` header lines; the body goes to `sink`.
     Head get(const std::string& target, const std::string& extra, const BodySink& sink) {
         send_all("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra + "\r\n");
+        const auto sent = std::chrono::steady_clock::now();
         Head h = read_head();
+        if (h.content_length > 0 && at_ == have_) {
+            at_ = have_ = 0;
+            if (!fill()) die("the connection to " + peer() + " ended before the body");
+        }
+        if (h.content_length > 0) {
+            h.first_byte_s =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+        }
         if (!read_body(h.content_length, sink)) h.status = -1;
         return h;
     }

@@ -20,11 +20,26 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "appliance/tls_record_sealer.hpp"
+
 namespace enclave::appliance {
+
+/// The buffers of one streaming response's two piece slots: the plaintext
+/// pieces and their sealed records, about 1 MiB in all. The pool keeps a
+/// few between responses: allocated afresh for each one (glibc maps blocks
+/// this large), the first two pieces of every response paid a page fault
+/// per 4 KiB and took twice as long as the rest, which a Model C client
+/// asking for 8 MiB ranges pays on every range.
+struct BulkBuffers {
+    static constexpr std::size_t kSlots = 2;
+    std::vector<std::uint8_t> plain[kSlots];  ///< wiped before they go back to the pool
+    RecordSealer sealer[kSlots];              ///< ciphertext only
+};
 
 struct BulkPoolOptions {
     std::size_t threads = 2;  ///< at least 1
@@ -48,6 +63,15 @@ public:
     /// Joins the threads. Idempotent.
     void stop();
 
+    /// A set of slot buffers: a kept one, else a new one.
+    std::unique_ptr<BulkBuffers> take_buffers();
+    /// Keeps `buffers` for a later response (at most kKeptBuffers are kept;
+    /// more are freed). The caller has wiped the plaintext.
+    void give_buffers(std::unique_ptr<BulkBuffers> buffers) noexcept;
+    static constexpr std::size_t kKeptBuffers = 8;
+    /// Buffer sets kept now (tests).
+    [[nodiscard]] std::size_t kept_buffers() const noexcept;
+
     [[nodiscard]] std::size_t threads() const noexcept { return threads_.size(); }
     /// Whether the nice offset was applied to every thread (false when the
     /// kernel refused it: the pool works, at the normal priority).
@@ -61,6 +85,7 @@ private:
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::function<void()>> queue_;
+    std::vector<std::unique_ptr<BulkBuffers>> kept_;
     bool stopping_ = false;
     std::size_t lowered_ = 0;
     std::size_t started_ = 0;
