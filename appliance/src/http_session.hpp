@@ -584,6 +584,7 @@ private:
         bulk_->buf = env_->bulk->take_buffers();
         bulk_->keep_alive = keep_alive;
         bulk_->size = source_->size();
+        if (bulk_->size == 0) return bulk_event();  // nothing to fill: done
         bulk_kick();
     }
 

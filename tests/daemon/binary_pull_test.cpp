@@ -407,6 +407,22 @@ TEST(BinaryPullTest, TheSimulatorFetchesDeliveredUrlsInRangesAndWhole) {
 
 // The check: a 256 MiB object in random-sized ranges from two
 // clients at once, reassembled in a file, with a matching SHA-256.
+// An object of no bytes: 200 with Content-Length 0 at once (the bulk
+// pipeline has nothing to fill and must still end the response).
+TEST(BinaryPullTest, AnEmptyObjectIsAnsweredAtOnceWithAnEmptyBody) {
+    PullRig rig;
+    const PulledBinary b = rig.deliver(rig.upload_big("", "application/octet-stream"), 7);
+    TlsConnection lea(rig.inst.lea_port(), rig.inst.lea_client());
+    ASSERT_TRUE(lea.ok()) << lea.error();
+    lea.send_all(get_request(b.target));
+    const auto [head, body] = split_reply(lea.read_raw_reply());
+    EXPECT_EQ(head.rfind("HTTP/1.1 200 ", 0), 0u) << head;
+    EXPECT_EQ(header_value(head, "Content-Length"), "0");
+    EXPECT_TRUE(body.empty());
+    // The connection is still usable afterwards (keep-alive).
+    EXPECT_EQ(lea.request("GET", "/v1/whoami").status, 200);
+}
+
 // The bulk pipeline (http_session.hpp): pieces are read, decrypted and
 // sealed on the bulk threads (2 here) while the I/O threads send. A client
 // that stops reading mid-body holds neither; six clients at once, more than
