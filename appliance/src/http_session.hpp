@@ -548,7 +548,6 @@ private:
                                 });
     }
 
-
     // ---- Bulk pipeline (see the top of this file) ----
 
     static constexpr std::size_t kBulkSlots = BulkBuffers::kSlots;
@@ -609,24 +608,25 @@ private:
             if (bulk_->job || !bulk_can_fill(*bulk_)) return;
             bulk_->job = true;
         }
-        bulk_submit();
+        bulk_queue(self().shared_from_this(), self().lowest().get_executor());
     }
 
-    void bulk_submit() {
-        const bool queued = env_->bulk->submit(
-            [s = self().shared_from_this(), ex = self().lowest().get_executor()]() mutable {
+    /// Puts the job (already marked running) at the back of the pool's
+    /// queue. When the pool is stopping, and so the daemon, the stream ends.
+    template <class Self, class Executor>
+    void bulk_queue(Self s, Executor ex) {
+        if (env_->bulk->submit([s, ex]() mutable {
                 Derived* d = s.get();
                 d->bulk_job(std::move(s), ex);
-            });
-        if (queued) return;
-        // The pool is stopping, and so is the daemon: end the stream.
+            })) {
+            return;
+        }
         {
             std::lock_guard lock(bulk_->mu);
             bulk_->job = false;
             bulk_->dead = true;
         }
-        net::post(self().lowest().get_executor(),
-                  [s = self().shared_from_this()] { s->bulk_event(); });
+        net::post(ex, [s = std::move(s)] { s->bulk_event(); });
     }
 
     /// On a bulk thread: fills one slot (read, decrypt, seal), then queues
@@ -687,21 +687,8 @@ private:
             again = bulk_can_fill(b);
             if (!again) b.job = false;
         }
-        if (tell) net::post(ex, [s, ex] { s->bulk_event(); });
-        if (again) {
-            const bool queued = env_->bulk->submit([s, ex]() mutable {
-                Derived* d = s.get();
-                d->bulk_job(std::move(s), ex);
-            });
-            if (!queued) {
-                {
-                    std::lock_guard lock(b.mu);
-                    b.job = false;
-                    b.dead = true;
-                }
-                net::post(ex, [s = std::move(s)] { s->bulk_event(); });
-            }
-        }
+        if (tell) net::post(ex, [s] { s->bulk_event(); });
+        if (again) bulk_queue(std::move(s), ex);
     }
 
     /// On the I/O thread: sends the next ready slot, or ends the stream.

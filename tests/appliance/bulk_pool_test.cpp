@@ -28,6 +28,15 @@ int my_nice() {
     return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
 }
 
+/// The nice value a job of `pool` runs at.
+int nice_in(BulkPool& pool) {
+    std::promise<int> seen;
+    EXPECT_TRUE(pool.submit([&] { seen.set_value(my_nice()); }));
+    auto f = seen.get_future();
+    EXPECT_EQ(f.wait_for(10s), std::future_status::ready);
+    return f.get();
+}
+
 /// Blocks the pool's threads until released.
 class Gate {
 public:
@@ -71,11 +80,7 @@ TEST(BulkPoolTest, ItsThreadsRunAtALowerPriorityThanTheCaller) {
     const int base = my_nice();
     BulkPool pool({3, 10});
     EXPECT_TRUE(pool.lowered());
-    std::promise<int> seen;
-    ASSERT_TRUE(pool.submit([&] { seen.set_value(my_nice()); }));
-    auto f = seen.get_future();
-    ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
-    EXPECT_EQ(f.get(), std::min(19, base + 10));
+    EXPECT_EQ(nice_in(pool), std::min(19, base + 10));
     // The caller's own priority is untouched: Linux keeps nice per thread.
     EXPECT_EQ(my_nice(), base);
 }
@@ -85,14 +90,10 @@ TEST(BulkPoolTest, AnOffsetOfZeroKeepsThePriorityAndOversizedOnesStopAt19) {
     {
         BulkPool pool({1, 0});
         EXPECT_FALSE(pool.lowered());
-        std::promise<int> seen;
-        ASSERT_TRUE(pool.submit([&] { seen.set_value(my_nice()); }));
-        EXPECT_EQ(seen.get_future().get(), base);
+        EXPECT_EQ(nice_in(pool), base);
     }
     BulkPool pool({1, 400});
-    std::promise<int> seen;
-    ASSERT_TRUE(pool.submit([&] { seen.set_value(my_nice()); }));
-    EXPECT_EQ(seen.get_future().get(), 19);
+    EXPECT_EQ(nice_in(pool), 19);
 }
 
 TEST(BulkPoolTest, StopFinishesTheRunningJobDropsTheQueuedOnesAndRefusesNewOnes) {
